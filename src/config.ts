@@ -1,0 +1,160 @@
+// Every setting comes from the environment (and `.env`, when present), validated once at boot.
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes')
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be an integer from ${min} to ${max}` })
+    .int({ error: `must be an integer from ${min} to ${max}` })
+    .min(min, { error: `must be an integer from ${min} to ${max}` })
+    .max(max, { error: `must be an integer from ${min} to ${max}` })
+
+const number = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a number from ${min} to ${max}` })
+    .min(min, { error: `must be a number from ${min} to ${max}` })
+    .max(max, { error: `must be a number from ${min} to ${max}` })
+
+const postgresUrl = z
+  .string()
+  .refine((value) => URL.canParse(value) && /^postgres(ql)?:$/.test(new URL(value).protocol), {
+    error: 'must be a postgresql:// URL',
+  })
+
+const headerObject = z
+  .string()
+  .transform((value, ctx) => {
+    try {
+      return JSON.parse(value) as unknown
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of header names to string values' })
+      return z.NEVER
+    }
+  })
+  .pipe(
+    z.record(z.string(), z.string({ error: 'must be a JSON object of header names to string values' }), {
+      error: 'must be a JSON object of header names to string values',
+    }),
+  )
+
+const envSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
+    .default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: integer(0, 65535).default(4000),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_POOL_SIZE: integer(1, 1000).default(10),
+  SWITCHYARD_DATA_DIR: z.string().min(1).default('.switchyard'),
+  SWITCHYARD_JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  SWITCHYARD_JWKS_URL: z.url({ error: 'must be an http(s) URL' }).optional(),
+  SWITCHYARD_ENCRYPTION_KEY: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  SWITCHYARD_ALLOW_PRIVATE_URLS: booleanString.default(false),
+  SWITCHYARD_DEFAULT_HEADERS: headerObject.default({}),
+  SWITCHYARD_QUEUE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'must be a lower-case PostgreSQL identifier' })
+    .default('pgboss'),
+  SWITCHYARD_QUEUE_BATCH_SIZE: integer(1, 1000).default(200),
+  SWITCHYARD_QUEUE_POLLING_INTERVAL_SECONDS: number(0.5, 60).default(2),
+  SWITCHYARD_QUEUE_NOTIFY: booleanString.default(true),
+  SWITCHYARD_QUEUE_POOL_SIZE: integer(2, 1000).default(10),
+  SWITCHYARD_WORKER_CONCURRENCY: integer(1, 64).default(2),
+  SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS: integer(1, 3600).default(30),
+})
+
+export type Role = 'all' | 'api' | 'worker'
+
+export interface Config {
+  env: 'development' | 'production' | 'test'
+  host: string
+  port: number
+  logLevel: string
+  /** Unset: run an embedded PostgreSQL in `dataDir`. */
+  databaseUrl: string | undefined
+  databasePoolSize: number
+  dataDir: string
+  jwtSecret: string | undefined
+  jwksUrl: string | undefined
+  encryptionKey: string | undefined
+  allowPrivateUrls: boolean
+  defaultHeaders: Record<string, string>
+  queue: {
+    schema: string
+    batchSize: number
+    pollingIntervalSeconds: number
+    notify: boolean
+    poolSize: number
+    workerConcurrency: number
+  }
+  shutdownTimeoutSeconds: number
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/** Reads `.env` from the working directory when it exists; real environment variables win. */
+export function loadDotEnv(cwd = process.cwd()): void {
+  const path = resolve(cwd, '.env')
+  if (existsSync(path)) process.loadEnvFile(path)
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty value means "unset", as it does for most twelve-factor apps.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
+  const parsed = envSchema.safeParse(present)
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment')
+        const value = present[name]
+        const shown =
+          value === undefined || /(SECRET|KEY|DATABASE_URL)$/.test(name) ? '' : ` (got ${JSON.stringify(value)})`
+        return `${name} ${issue.message}${shown}`
+      }),
+    )
+  }
+  const e = parsed.data
+  if (e.NODE_ENV === 'production' && !e.SWITCHYARD_JWT_SECRET && !e.SWITCHYARD_JWKS_URL) {
+    throw new ConfigError(['SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production'])
+  }
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    dataDir: resolve(e.SWITCHYARD_DATA_DIR),
+    jwtSecret: e.SWITCHYARD_JWT_SECRET,
+    jwksUrl: e.SWITCHYARD_JWKS_URL,
+    encryptionKey: e.SWITCHYARD_ENCRYPTION_KEY,
+    allowPrivateUrls: e.SWITCHYARD_ALLOW_PRIVATE_URLS,
+    defaultHeaders: e.SWITCHYARD_DEFAULT_HEADERS,
+    queue: {
+      schema: e.SWITCHYARD_QUEUE_SCHEMA,
+      batchSize: e.SWITCHYARD_QUEUE_BATCH_SIZE,
+      pollingIntervalSeconds: e.SWITCHYARD_QUEUE_POLLING_INTERVAL_SECONDS,
+      notify: e.SWITCHYARD_QUEUE_NOTIFY,
+      poolSize: e.SWITCHYARD_QUEUE_POOL_SIZE,
+      workerConcurrency: e.SWITCHYARD_WORKER_CONCURRENCY,
+    },
+    shutdownTimeoutSeconds: e.SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS,
+  }
+}

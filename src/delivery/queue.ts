@@ -1,0 +1,87 @@
+// pg-boss on the hub's own database, in its own schema. Every knob is set on purpose:
+// a worker fetches at most `batchSize` jobs per poll, so throughput is batch size × wake-ups.
+import { PgBoss, type Queue } from 'pg-boss'
+import type { Config, Role } from '../config.ts'
+import type { Logger } from '../logger.ts'
+
+export const QUEUE_NAMES = {
+  /** One job per delivery attempt of an event to a webhook. */
+  webhookDelivery: 'webhook-delivery',
+  /** Scheduled pruning of old delivery attempts. */
+  retention: 'retention',
+} as const
+
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES]
+
+/** Retries are the hub's (per webhook policy), not pg-boss's: a job is one attempt. */
+const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
+  'webhook-delivery': { policy: 'standard', retryLimit: 0, expireInSeconds: 120, deleteAfterSeconds: 3600 },
+  retention: { policy: 'singleton', retryLimit: 2, expireInSeconds: 900 },
+}
+
+export interface QueueHandle {
+  boss: PgBoss
+  /** The work options every worker of this process uses: batched fetch, burst mode, notify wake-ups. */
+  workOptions: {
+    batchSize: number
+    pollingIntervalSeconds: number
+    burstWhenBatchFull: boolean
+    localConcurrency: number
+  }
+  isReachable(): Promise<boolean>
+  stop(): Promise<void>
+}
+
+export async function startQueue(
+  databaseUrl: string,
+  config: Config,
+  role: Role,
+  logger: Logger,
+): Promise<QueueHandle> {
+  const log = logger.child({ component: 'queue' })
+  const runsWorkers = role !== 'api'
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    schema: config.queue.schema,
+    max: config.queue.poolSize,
+    application_name: `switchyard-${role}`,
+    instanceName: `switchyard-${role}`,
+    useListenNotify: config.queue.notify && runsWorkers,
+    // Maintenance and cron belong to processes that run workers; an API-only process just sends.
+    supervise: runsWorkers,
+    schedule: runsWorkers,
+    migrate: true,
+  })
+  boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'))
+  boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'))
+  await boss.start()
+  for (const [name, options] of Object.entries(queueDefinitions)) {
+    await boss.createQueue(name, { ...options, notify: config.queue.notify })
+  }
+  log.info(
+    { schema: config.queue.schema, notify: config.queue.notify, batchSize: config.queue.batchSize },
+    'queue started',
+  )
+
+  return {
+    boss,
+    workOptions: {
+      batchSize: config.queue.batchSize,
+      pollingIntervalSeconds: config.queue.pollingIntervalSeconds,
+      burstWhenBatchFull: true,
+      localConcurrency: config.queue.workerConcurrency,
+    },
+    async isReachable() {
+      try {
+        return (await boss.getQueue(QUEUE_NAMES.webhookDelivery)) !== null
+      } catch {
+        return false
+      }
+    },
+    async stop() {
+      // Graceful: stop fetching, let in-flight jobs finish (up to the timeout), then close the pool.
+      await boss.stop({ graceful: true, close: true, timeout: config.shutdownTimeoutSeconds * 1000 })
+      log.info('queue stopped')
+    },
+  }
+}

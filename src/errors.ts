@@ -1,0 +1,27 @@
+// The small set of errors a user may see. Anything else is masked as INTERNAL_SERVER_ERROR.
+import { GraphQLError } from 'graphql'
+
+export type UserErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'CONFLICT'
+  | 'RATE_LIMITED'
+
+export class UserError extends GraphQLError {
+  constructor(code: UserErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message, { extensions: { code, ...details } })
+    this.name = 'UserError'
+  }
+}
+
+export const badInput = (message: string, details?: Record<string, unknown>) =>
+  new UserError('BAD_USER_INPUT', message, details)
+export const notFound = (what: string, id: string) => new UserError('NOT_FOUND', `${what} ${id} was not found`)
+export const unauthenticated = (message: string) => new UserError('UNAUTHENTICATED', message)
+export const conflict = (message: string, details?: Record<string, unknown>) =>
+  new UserError('CONFLICT', message, details)
+
+export const internalError = () =>
+  new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })

@@ -1,0 +1,70 @@
+// Boots a Switchyard process: database (embedded or DATABASE_URL), migrations, Prisma, pg-boss, and
+// the API and/or the workers. API and worker processes can run apart, N of each, against one database.
+
+import { createTokenVerifier } from './auth/jwt.ts'
+import { resolveSecrets } from './auth/secrets.ts'
+import type { Config, Role } from './config.ts'
+import { createPrismaClient, useDatabase } from './db/client.ts'
+import { migrate } from './db/migrate.ts'
+import { openDatabase } from './db/open.ts'
+import { startQueue } from './delivery/queue.ts'
+import type { Logger } from './logger.ts'
+import { buildApp } from './server.ts'
+
+export interface Hub {
+  /** The GraphQL endpoint; undefined for a worker-only process. */
+  url: string | undefined
+  databaseUrl: string
+  embedded: boolean
+  jwtSecret: string | undefined
+  stop(): Promise<void>
+}
+
+export async function startHub(config: Config, role: Role, logger: Logger): Promise<Hub> {
+  const cleanups: Array<() => Promise<void>> = []
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: unknown) => logger.error({ err: error }, 'error during shutdown'))
+    }
+    cleanups.length = 0
+  }
+  try {
+    const database = await openDatabase(config, logger)
+    cleanups.push(() => database.close())
+    await migrate(database.url, logger)
+
+    const prisma = createPrismaClient(database.url, config.databasePoolSize)
+    useDatabase(prisma)
+    cleanups.push(async () => {
+      await prisma.$disconnect()
+      useDatabase(undefined)
+    })
+
+    const queue = await startQueue(database.url, config, role, logger)
+    cleanups.push(() => queue.stop())
+
+    const secrets = await resolveSecrets(config)
+    let url: string | undefined
+    if (role !== 'worker') {
+      const app = buildApp({
+        logger,
+        verifier: createTokenVerifier({ secret: secrets.jwtSecret, jwksUrl: config.jwksUrl }),
+        readiness: {
+          database: () =>
+            prisma.$queryRaw`SELECT 1`.then(
+              () => true,
+              () => false,
+            ),
+          queue: () => queue.isReachable(),
+        },
+      })
+      // The HTTP server stops first, so no new work arrives while the queue drains.
+      ;({ url } = await app.start(config.port, config.host))
+      cleanups.push(() => app.stop())
+    }
+    return { url, databaseUrl: database.url, embedded: database.embedded, jwtSecret: secrets.jwtSecret, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}

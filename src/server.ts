@@ -1,0 +1,178 @@
+// buildApp(): graphql-yoga over HTTP (queries, mutations, SSE subscriptions), graphql-ws on the same
+// server, and the plain routes: /healthz, /readyz.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type ExecutionArgs, GraphQLError } from 'graphql'
+import type { OperationResult } from 'graphql-ws'
+import { useServer } from 'graphql-ws/use/ws'
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
+import { WebSocketServer } from 'ws'
+import { AuthError, bearerToken, type TokenVerifier } from './auth/jwt.ts'
+import { createTenantRegistry } from './auth/tenants.ts'
+import { internalError, unauthenticated } from './errors.ts'
+import type { Logger } from './logger.ts'
+import type { Context } from './schema/context.ts'
+import { schema } from './schema/index.ts'
+
+export interface ReadinessChecks {
+  database(): Promise<boolean>
+  queue(): Promise<boolean>
+}
+
+export interface AppOptions {
+  logger: Logger
+  verifier: TokenVerifier
+  readiness: ReadinessChecks
+}
+
+export interface App {
+  yoga: YogaServerInstance<Record<string, unknown>, Context>
+  /** Listens on the port (0 = any free one); resolves with the address. */
+  start(port: number, host?: string): Promise<{ port: number; url: string }>
+  stop(): Promise<void>
+}
+
+export function buildApp({ logger, verifier, readiness }: AppOptions): App {
+  const log = logger.child({ component: 'api' })
+  const tenants = createTenantRegistry()
+
+  async function contextFor(authorization: string | null | undefined): Promise<Context> {
+    let tenantId: string | null = null
+    try {
+      const token = bearerToken(authorization)
+      if (token) tenantId = await verifier.verify(token)
+    } catch (error) {
+      if (error instanceof AuthError) throw unauthenticated(error.message)
+      throw error
+    }
+    if (tenantId === null) return { tenantId, log }
+    await tenants.ensure(tenantId)
+    return { tenantId, log: log.child({ tenant: tenantId }) }
+  }
+
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: { title: 'Switchyard', subscriptionsProtocol: 'WS' },
+    landingPage: false,
+    logging: {
+      debug: (...args) => log.debug(args.map(String).join(' ')),
+      info: (...args) => log.info(args.map(String).join(' ')),
+      warn: (...args) => log.warn(args.map(String).join(' ')),
+      error: (...args) => log.error(args.map(String).join(' ')),
+    },
+    context: ({ request, connectionParams }) => {
+      const fromSocket = (connectionParams as { authorization?: unknown } | undefined)?.authorization
+      return contextFor(
+        request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : undefined),
+      )
+    },
+    maskedErrors: {
+      maskError(error) {
+        // User errors and GraphQL's own (syntax, validation) carry their code; anything else is a bug.
+        if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) {
+          return error
+        }
+        log.error({ err: error instanceof GraphQLError ? (error.originalError ?? error) : error }, 'unexpected error')
+        const masked = internalError()
+        return error instanceof GraphQLError
+          ? new GraphQLError(masked.message, { ...masked, path: error.path, nodes: error.nodes })
+          : masked
+      },
+    },
+    plugins: [healthRoutes(readiness)],
+  })
+
+  let server: Server | undefined
+  let wss: WebSocketServer | undefined
+
+  return {
+    yoga,
+    async start(port, host = '0.0.0.0') {
+      server = createServer(yoga)
+      wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint })
+      useServer(
+        {
+          execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+          subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+          onConnect: async ({ connectionParams }) => {
+            const authorization = connectionParams?.authorization
+            if (typeof authorization !== 'string') return false
+            try {
+              await verifier.verify(bearerToken(authorization) ?? '')
+              return true
+            } catch {
+              return false
+            }
+          },
+          onSubscribe: async (ctx, _id, payload) => {
+            const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+              ...ctx,
+              req: ctx.extra.request,
+              socket: ctx.extra.socket,
+              params: payload,
+              connectionParams: ctx.connectionParams,
+            })
+            const args = {
+              schema,
+              operationName: payload.operationName,
+              document: parse(payload.query),
+              variableValues: payload.variables,
+              contextValue: await contextFactory(),
+              rootValue: { execute, subscribe } as EnvelopedRoot,
+            }
+            const errors = validate(args.schema, args.document)
+            return errors.length ? errors : args
+          },
+        },
+        wss,
+      )
+      await new Promise<void>((resolve, reject) => {
+        server?.once('error', reject)
+        server?.listen(port, host, resolve)
+      })
+      const address = server.address() as AddressInfo
+      const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host
+      const url = `http://${shownHost}:${address.port}${yoga.graphqlEndpoint}`
+      log.info({ url }, 'GraphQL API listening')
+      return { port: address.port, url }
+    },
+    async stop() {
+      for (const client of wss?.clients ?? []) client.close(1001, 'server shutting down')
+      await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()))
+      if (server) {
+        const closed = new Promise<void>((resolve) => server?.close(() => resolve()))
+        server.closeIdleConnections()
+        await closed
+      }
+      await yoga.dispose()
+    },
+  }
+}
+
+/** graphql-ws runs each operation through yoga's enveloped execute/subscribe, carried on rootValue. */
+interface EnvelopedRoot {
+  execute(args: ExecutionArgs): OperationResult
+  subscribe(args: ExecutionArgs): OperationResult
+}
+
+function healthRoutes(readiness: ReadinessChecks): Plugin {
+  return {
+    async onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname === '/healthz') {
+        endResponse(fetchAPI.Response.json({ status: 'ok' }))
+        return
+      }
+      if (url.pathname === '/readyz') {
+        const [database, queue] = await Promise.all([readiness.database(), readiness.queue()])
+        const ok = database && queue
+        endResponse(
+          fetchAPI.Response.json(
+            { status: ok ? 'ok' : 'unavailable', database: database ? 'ok' : 'down', queue: queue ? 'ok' : 'down' },
+            { status: ok ? 200 : 503 },
+          ),
+        )
+      }
+    },
+  }
+}

@@ -1,0 +1,123 @@
+// A real hub on a test database: HTTP on 127.0.0.1, graphql-ws, pg-boss, workers.
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Client, createClient } from 'graphql-ws'
+import { afterAll, beforeAll } from 'vitest'
+import WebSocket from 'ws'
+import { signToken } from '../../src/auth/jwt.ts'
+import { loadConfig, type Role } from '../../src/config.ts'
+import { type Hub, startHub } from '../../src/hub.ts'
+import { createLogger, type Logger } from '../../src/logger.ts'
+import { type TestDatabase, useTestDatabase } from './db.ts'
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long'
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  data?: T | null
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> & { code?: string } }>
+}
+
+export interface TestHub {
+  hub: Hub
+  db: TestDatabase
+  url: string
+  logger: Logger
+  token(tenant: string): Promise<string>
+  /** POST /graphql as `tenant` (or anonymously when tenant is null). */
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    tenant?: string | null,
+  ): Promise<GraphQLResponse<T>>
+  ws(tenant: string | null): Client
+}
+
+export async function testConfigEnv(databaseUrl: string, env: Record<string, string> = {}) {
+  return {
+    DATABASE_URL: databaseUrl,
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SWITCHYARD_JWT_SECRET: TEST_JWT_SECRET,
+    SWITCHYARD_ENCRYPTION_KEY: 'test-encryption-key-of-at-least-32-chars',
+    SWITCHYARD_ALLOW_PRIVATE_URLS: 'true',
+    SWITCHYARD_DATA_DIR: await mkdtemp(join(tmpdir(), 'switchyard-test-data-')),
+    SWITCHYARD_QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
+    ...env,
+  }
+}
+
+/** Starts a hub for the test file (beforeAll) and stops it (afterAll). */
+export function useTestHub(options: { role?: Role; env?: Record<string, string> } = {}): TestHub {
+  const db = useTestDatabase()
+  const handle = { db } as TestHub
+  const clients: Client[] = []
+  beforeAll(async () => {
+    const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent')
+    const config = loadConfig(await testConfigEnv(db.url, options.env))
+    const hub = await startHub(config, options.role ?? 'all', logger)
+    const url = hub.url ?? ''
+    const token = (tenant: string) => signToken(TEST_JWT_SECRET, tenant)
+    Object.assign(handle, {
+      hub,
+      url,
+      logger,
+      token,
+      async gql(query: string, variables?: Record<string, unknown>, tenant: string | null = 'tenant-a') {
+        const headers: Record<string, string> = { 'content-type': 'application/json' }
+        if (tenant !== null) headers.authorization = `Bearer ${await token(tenant)}`
+        const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) })
+        return (await response.json()) as GraphQLResponse
+      },
+      ws(tenant: string | null) {
+        const client = createClient({
+          url: url.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          retryAttempts: 0,
+          lazy: true,
+          connectionParams: async () => (tenant === null ? {} : { authorization: `Bearer ${await token(tenant)}` }),
+        })
+        clients.push(client)
+        return client
+      },
+    })
+  })
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.dispose()))
+    await handle.hub?.stop()
+  })
+  return handle
+}
+
+/** Collects `count` results of a subscription, then unsubscribes. */
+export function take<T>(
+  client: Client,
+  query: string,
+  count: number,
+  variables?: Record<string, unknown>,
+): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const results: T[] = []
+    const unsubscribe = client.subscribe<T>(
+      { query, variables },
+      {
+        next(value) {
+          if (value.errors) {
+            unsubscribe()
+            reject(Object.assign(new Error(value.errors[0]?.message), { errors: value.errors }))
+            return
+          }
+          results.push(value.data as T)
+          if (results.length === count) {
+            unsubscribe()
+            resolve(results)
+          }
+        },
+        error: reject,
+        complete: () => resolve(results),
+      },
+    )
+  })
+}
