@@ -69,8 +69,13 @@ const envSchema = z.object({
   SWITCHYARD_QUEUE_POLLING_INTERVAL_SECONDS: number(0.5, 60).default(2),
   SWITCHYARD_QUEUE_NOTIFY: booleanString.default(true),
   SWITCHYARD_QUEUE_POOL_SIZE: integer(2, 1000).default(10),
-  SWITCHYARD_WORKER_CONCURRENCY: integer(1, 64).default(2),
   SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS: integer(1, 3600).default(30),
+  SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: booleanString.default(false),
+  SWITCHYARD_DELIVERY_CONCURRENCY: integer(1, 10_000).default(200),
+  SWITCHYARD_MAX_CONSECUTIVE_FAILURES: integer(1, 100_000).default(20),
+  SWITCHYARD_RESPONSE_BODY_LIMIT_BYTES: integer(0, 1_048_576).default(4096),
+  SWITCHYARD_RETENTION_DAYS: integer(1, 3650).default(30),
+  SWITCHYARD_RETENTION_CRON: z.string().min(9).default('17 3 * * *'),
 })
 
 export type Role = 'all' | 'api' | 'worker'
@@ -95,9 +100,21 @@ export interface Config {
     pollingIntervalSeconds: number
     notify: boolean
     poolSize: number
-    workerConcurrency: number
   }
   shutdownTimeoutSeconds: number
+  events: {
+    /** Publishing a type missing from the catalog: refused (BAD_USER_INPUT) unless this is set. */
+    allowUnknownTypes: boolean
+  }
+  delivery: {
+    /** Attempts in flight at once in one worker process. */
+    concurrency: number
+    /** A webhook is disabled after this many deliveries in a row end failed. */
+    maxConsecutiveFailures: number
+    responseBodyLimitBytes: number
+    retentionDays: number
+    retentionCron: string
+  }
 }
 
 export class ConfigError extends Error {
@@ -153,8 +170,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollingIntervalSeconds: e.SWITCHYARD_QUEUE_POLLING_INTERVAL_SECONDS,
       notify: e.SWITCHYARD_QUEUE_NOTIFY,
       poolSize: e.SWITCHYARD_QUEUE_POOL_SIZE,
-      workerConcurrency: e.SWITCHYARD_WORKER_CONCURRENCY,
     },
     shutdownTimeoutSeconds: e.SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS,
+    events: { allowUnknownTypes: e.SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES },
+    delivery: {
+      concurrency: e.SWITCHYARD_DELIVERY_CONCURRENCY,
+      maxConsecutiveFailures: e.SWITCHYARD_MAX_CONSECUTIVE_FAILURES,
+      responseBodyLimitBytes: e.SWITCHYARD_RESPONSE_BODY_LIMIT_BYTES,
+      retentionDays: e.SWITCHYARD_RETENTION_DAYS,
+      retentionCron: e.SWITCHYARD_RETENTION_CRON,
+    },
   }
 }

@@ -4,11 +4,16 @@
 import { createTokenVerifier } from './auth/jwt.ts'
 import { resolveSecrets } from './auth/secrets.ts'
 import type { Config, Role } from './config.ts'
-import { createPrismaClient, useDatabase } from './db/client.ts'
+import { connectDatabase, useDatabase } from './db/client.ts'
 import { migrate } from './db/migrate.ts'
 import { openDatabase } from './db/open.ts'
+import { createHttpSender } from './delivery/http.ts'
 import { startQueue } from './delivery/queue.ts'
+import { scheduleRetention } from './delivery/retention.ts'
+import { startDeliveryWorker } from './delivery/worker.ts'
 import type { Logger } from './logger.ts'
+import { startListener } from './realtime/listener.ts'
+import { useRuntime } from './runtime.ts'
 import { buildApp } from './server.ts'
 
 export interface Hub {
@@ -33,15 +38,32 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     cleanups.push(() => database.close())
     await migrate(database.url, logger)
 
-    const prisma = createPrismaClient(database.url, config.databasePoolSize)
-    useDatabase(prisma)
+    const connection = connectDatabase(database.url, config.databasePoolSize)
+    useDatabase(connection)
     cleanups.push(async () => {
-      await prisma.$disconnect()
+      await connection.close()
       useDatabase(undefined)
     })
 
     const queue = await startQueue(database.url, config, role, logger)
     cleanups.push(() => queue.stop())
+
+    const listener = await startListener(database.url, logger)
+    cleanups.push(() => listener.close())
+    const sender = createHttpSender({
+      allowPrivateUrls: config.allowPrivateUrls,
+      responseBodyLimit: config.delivery.responseBodyLimitBytes,
+    })
+    cleanups.push(() => sender.close())
+    useRuntime({ config, boss: queue.boss, sender, logger, listener })
+    cleanups.push(async () => useRuntime(undefined))
+
+    if (role !== 'api') {
+      // Stopped before the queue (cleanups run in reverse): attempts in flight finish and are recorded.
+      const worker = startDeliveryWorker()
+      cleanups.push(() => worker.stop())
+      await scheduleRetention()
+    }
 
     const secrets = await resolveSecrets(config)
     let url: string | undefined
@@ -51,7 +73,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
         verifier: createTokenVerifier({ secret: secrets.jwtSecret, jwksUrl: config.jwksUrl }),
         readiness: {
           database: () =>
-            prisma.$queryRaw`SELECT 1`.then(
+            connection.pool.query('SELECT 1').then(
               () => true,
               () => false,
             ),

@@ -1,22 +1,60 @@
+// One pg pool per process: Prisma (through adapter-pg) for CRUD, and the same pool for the hot paths
+// (publish, attempt recording, stats) that are plain SQL.
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { PrismaClient } from '#generated/prisma/client.ts'
 
 export type { PrismaClient }
-export type Db = PrismaClient
 
-export function createPrismaClient(databaseUrl: string, poolSize: number): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: poolSize, application_name: 'switchyard' })
-  return new PrismaClient({ adapter })
+export interface Database {
+  prisma: PrismaClient
+  pool: pg.Pool
+  close(): Promise<void>
 }
 
-let current: PrismaClient | undefined
+export function connectDatabase(databaseUrl: string, poolSize: number): Database {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, application_name: 'switchyard' })
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  return {
+    prisma,
+    pool,
+    async close() {
+      await prisma.$disconnect()
+      await pool.end()
+    },
+  }
+}
+
+let current: Database | undefined
 
 /** The process's Prisma client, set once at boot by `useDatabase`. */
 export function db(): PrismaClient {
   if (!current) throw new Error('the database is not connected yet')
-  return current
+  return current.prisma
 }
 
-export function useDatabase(client: PrismaClient | undefined): void {
-  current = client
+/** The process's pg pool, for plain SQL. */
+export function pool(): pg.Pool {
+  if (!current) throw new Error('the database is not connected yet')
+  return current.pool
+}
+
+export function useDatabase(database: Database | undefined): void {
+  current = database
+}
+
+/** Runs `work` in one transaction on a pooled client. */
+export async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool().connect()
+  try {
+    await client.query('BEGIN')
+    const result = await work(client)
+    await client.query('COMMIT')
+    return result
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  } finally {
+    client.release()
+  }
 }

@@ -13,21 +13,27 @@ export const QUEUE_NAMES = {
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES]
 
-/** Retries are the hub's (per webhook policy), not pg-boss's: a job is one attempt. */
+/**
+ * A delivery job is one attempt; retries after a receiver's failure are the hub's, per webhook policy.
+ * pg-boss's own retries only cover the hub failing mid-job (a crash, a lost database connection).
+ * Delivery workers fetch for themselves and are woken by the hub's own NOTIFY (CHANNELS.jobs), so
+ * pg-boss's notify is off for that queue.
+ */
 const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
-  'webhook-delivery': { policy: 'standard', retryLimit: 0, expireInSeconds: 120, deleteAfterSeconds: 3600 },
-  retention: { policy: 'singleton', retryLimit: 2, expireInSeconds: 900 },
+  'webhook-delivery': {
+    policy: 'standard',
+    retryLimit: 3,
+    retryDelay: 5,
+    retryBackoff: true,
+    expireInSeconds: 120,
+    deleteAfterSeconds: 3600,
+    notify: false,
+  },
+  retention: { policy: 'singleton', retryLimit: 2, expireInSeconds: 900, notify: false },
 }
 
 export interface QueueHandle {
   boss: PgBoss
-  /** The work options every worker of this process uses: batched fetch, burst mode, notify wake-ups. */
-  workOptions: {
-    batchSize: number
-    pollingIntervalSeconds: number
-    burstWhenBatchFull: boolean
-    localConcurrency: number
-  }
   isReachable(): Promise<boolean>
   stop(): Promise<void>
 }
@@ -46,7 +52,8 @@ export async function startQueue(
     max: config.queue.poolSize,
     application_name: `switchyard-${role}`,
     instanceName: `switchyard-${role}`,
-    useListenNotify: config.queue.notify && runsWorkers,
+    // Only the scheduled retention job is worked by pg-boss itself; it needs no wake-ups.
+    useListenNotify: false,
     // Maintenance and cron belong to processes that run workers; an API-only process just sends.
     supervise: runsWorkers,
     schedule: runsWorkers,
@@ -55,8 +62,10 @@ export async function startQueue(
   boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'))
   boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'))
   await boss.start()
-  for (const [name, options] of Object.entries(queueDefinitions)) {
-    await boss.createQueue(name, { ...options, notify: config.queue.notify })
+  for (const [name, { policy, ...options }] of Object.entries(queueDefinitions)) {
+    // createQueue leaves an existing queue as it is; updateQueue brings its settings up to date.
+    await boss.createQueue(name, { policy, ...options })
+    await boss.updateQueue(name, options)
   }
   log.info(
     { schema: config.queue.schema, notify: config.queue.notify, batchSize: config.queue.batchSize },
@@ -65,12 +74,6 @@ export async function startQueue(
 
   return {
     boss,
-    workOptions: {
-      batchSize: config.queue.batchSize,
-      pollingIntervalSeconds: config.queue.pollingIntervalSeconds,
-      burstWhenBatchFull: true,
-      localConcurrency: config.queue.workerConcurrency,
-    },
     async isReachable() {
       try {
         return (await boss.getQueue(QUEUE_NAMES.webhookDelivery)) !== null

@@ -1,4 +1,5 @@
 import SchemaBuilder from '@pothos/core'
+import DataloaderPlugin from '@pothos/plugin-dataloader'
 import PrismaPlugin from '@pothos/plugin-prisma'
 import RelayPlugin from '@pothos/plugin-relay'
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth'
@@ -14,12 +15,13 @@ export const builder = new SchemaBuilder<{
   PrismaTypes: PrismaTypes
   AuthScopes: { tenant: boolean }
   Scalars: {
+    ID: { Input: string; Output: string }
     DateTime: { Input: Date; Output: Date | string }
     JSON: { Input: unknown; Output: unknown }
   }
   DefaultFieldNullability: false
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, DataloaderPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (context) => ({ tenant: context.tenantId !== null }),
@@ -43,4 +45,5 @@ builder.addScalarType('JSON', JSONResolver)
 
 // Every root field needs a tenant; only introspection (for GraphiQL's docs) works without a token.
 builder.queryType({ authScopes: { tenant: true } })
+builder.mutationType({ authScopes: { tenant: true } })
 builder.subscriptionType({ authScopes: { tenant: true } })

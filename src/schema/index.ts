@@ -1,4 +1,7 @@
 import { builder } from './builder.ts'
 import './system.ts'
+import './events.ts'
+import './webhooks.ts'
+import './deliveries.ts'
 
 export const schema = builder.toSchema({ sortSchema: true })

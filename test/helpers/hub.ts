@@ -30,6 +30,9 @@ export interface TestHub {
     variables?: Record<string, unknown>,
     tenant?: string | null,
   ): Promise<GraphQLResponse<T>>
+  /** Like gql, but returns `data` and throws when the response carries errors. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read deep response shapes without declaring each one
+  data<T = any>(query: string, variables?: Record<string, unknown>, tenant?: string): Promise<T>
   ws(tenant: string | null): Client
 }
 
@@ -70,6 +73,11 @@ export function useTestHub(options: { role?: Role; env?: Record<string, string> 
         if (tenant !== null) headers.authorization = `Bearer ${await token(tenant)}`
         const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) })
         return (await response.json()) as GraphQLResponse
+      },
+      async data(query: string, variables?: Record<string, unknown>, tenant = 'tenant-a') {
+        const result = await handle.gql(query, variables, tenant)
+        if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`)
+        return result.data
       },
       ws(tenant: string | null) {
         const client = createClient({

@@ -1,0 +1,102 @@
+// One attempt of one delivery: the signed request a receiver gets, and what its outcome means for the
+// delivery (done, retry later, or give up).
+import type { DeliveryStatus } from '#generated/prisma/enums.ts'
+import { envelope } from './envelope.ts'
+import type { AttemptOutcome, HttpAttempt } from './http.ts'
+import { nextRetryDelayMs, parseRetryAfter, type RetryPolicy } from './retry.ts'
+import { SIGNATURE_HEADERS, sign } from './signing.ts'
+
+export interface SigningWebhook {
+  id: string
+  url: string
+  headers: Record<string, string>
+  secret: string
+  previousSecret: string | null
+  previousSecretExpiresAt: Date | null
+  connectTimeoutMs: number
+  timeoutMs: number
+}
+
+export interface EventForDelivery {
+  id: string
+  type: string
+  createdAt: Date
+  payload: unknown
+}
+
+export const USER_AGENT = 'Switchyard-Webhooks/1.0'
+
+/** The secrets deliveries are signed with now: the current one, and a rotated-out one in its grace period. */
+export function secretsInForce(webhook: SigningWebhook, now: Date): string[] {
+  const previous =
+    webhook.previousSecret && webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt > now
+      ? [webhook.previousSecret]
+      : []
+  return [webhook.secret, ...previous]
+}
+
+/**
+ * Headers, lowest precedence first: the server's default headers, the webhook's own, then the hub's.
+ * The signature headers are set last, so nothing can override them.
+ */
+export function buildRequest(
+  webhook: SigningWebhook,
+  event: EventForDelivery,
+  delivery: { id: string; attempt: number },
+  defaultHeaders: Record<string, string>,
+  now = new Date(),
+): HttpAttempt {
+  const body = envelope(event)
+  const headers: Record<string, string> = {}
+  const put = (entries: Record<string, string>) => {
+    for (const [name, value] of Object.entries(entries)) {
+      if (!SIGNATURE_HEADERS.has(name.toLowerCase())) headers[name.toLowerCase()] = value
+    }
+  }
+  put(defaultHeaders)
+  put(webhook.headers)
+  put({
+    'content-type': 'application/json',
+    'user-agent': USER_AGENT,
+    'x-switchyard-event': event.type,
+    'x-switchyard-delivery': delivery.id,
+    'x-switchyard-attempt': String(delivery.attempt),
+  })
+  Object.assign(headers, sign(secretsInForce(webhook, now), event.id, now, body))
+  return { url: webhook.url, body, headers, connectTimeoutMs: webhook.connectTimeoutMs, timeoutMs: webhook.timeoutMs }
+}
+
+const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password/i
+
+/** Headers as shown in logs and test results: credentials masked, signatures shown. */
+export function displayHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name,
+      SENSITIVE_HEADER.test(name) && !SIGNATURE_HEADERS.has(name) ? `${value.slice(0, 6)}…` : value,
+    ]),
+  )
+}
+
+export interface Verdict {
+  status: DeliveryStatus
+  /** Milliseconds until the next attempt; null when there is none. */
+  retryInMs: number | null
+  /** Set when the outcome disables the webhook (410 Gone). */
+  disableReason: string | null
+}
+
+/**
+ * What attempt `number` (1-based) of a delivery leads to. A 2xx succeeds; 410 Gone ends the delivery and
+ * disables the webhook; anything else is retried per the policy, waiting at least as long as a 429/503
+ * Retry-After asks, until the policy is exhausted.
+ */
+export function judge(outcome: AttemptOutcome, policy: RetryPolicy, number: number): Verdict {
+  if (outcome.ok) return { status: 'SUCCEEDED', retryInMs: null, disableReason: null }
+  if (outcome.responseCode === 410) {
+    return { status: 'DEAD', retryInMs: null, disableReason: 'the endpoint answered 410 Gone' }
+  }
+  const honoursRetryAfter = outcome.responseCode === 429 || outcome.responseCode === 503
+  const retryInMs = nextRetryDelayMs(policy, number, honoursRetryAfter ? parseRetryAfter(outcome.retryAfter) : null)
+  return { status: retryInMs === null ? 'FAILED' : 'RETRYING', retryInMs, disableReason: null }
+}

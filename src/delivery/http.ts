@@ -1,0 +1,149 @@
+// One HTTP attempt: POST through a shared keep-alive dispatcher, total and connect timeouts, the
+// response body kept up to a limit, and the outcome classified the way the delivery log reports it.
+import { performance } from 'node:perf_hooks'
+import { Agent, errors, request } from 'undici'
+import type { AttemptErrorType } from '#generated/prisma/enums.ts'
+import { assertPublicLiteral, guardedLookup, SsrfError } from './ssrf.ts'
+
+export interface HttpAttempt {
+  url: string
+  body: string
+  headers: Record<string, string>
+  connectTimeoutMs: number
+  timeoutMs: number
+}
+
+export interface AttemptOutcome {
+  ok: boolean
+  responseCode: number | null
+  responseBody: string | null
+  responseTimeMs: number
+  errorType: AttemptErrorType | null
+  errorMessage: string | null
+  /** From Retry-After, on 429 and 503. */
+  retryAfter: string | undefined
+}
+
+export interface HttpSender {
+  send(attempt: HttpAttempt): Promise<AttemptOutcome>
+  close(): Promise<void>
+}
+
+export interface HttpSenderOptions {
+  allowPrivateUrls: boolean
+  /** Bytes of the response body kept in the log. */
+  responseBodyLimit: number
+}
+
+export function createHttpSender({ allowPrivateUrls, responseBodyLimit }: HttpSenderOptions): HttpSender {
+  // One keep-alive agent per connect timeout in use (in practice: one, the default).
+  const agents = new Map<number, Agent>()
+  const agentFor = (connectTimeoutMs: number) => {
+    let agent = agents.get(connectTimeoutMs)
+    if (!agent) {
+      agent = new Agent({
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 300_000,
+        connect: { timeout: connectTimeoutMs, ...(allowPrivateUrls ? {} : { lookup: guardedLookup }) },
+      })
+      agents.set(connectTimeoutMs, agent)
+    }
+    return agent
+  }
+
+  return {
+    async send(attempt) {
+      const started = performance.now()
+      const elapsed = () => Math.round(performance.now() - started)
+      try {
+        const url = new URL(attempt.url)
+        if (!allowPrivateUrls) assertPublicLiteral(url)
+        const response = await request(url, {
+          method: 'POST',
+          headers: attempt.headers,
+          body: attempt.body,
+          dispatcher: agentFor(attempt.connectTimeoutMs),
+          signal: AbortSignal.timeout(attempt.timeoutMs),
+          headersTimeout: attempt.timeoutMs,
+          bodyTimeout: attempt.timeoutMs,
+        })
+        const responseBody = await readLimited(response.body, responseBodyLimit)
+        const code = response.statusCode
+        const retryAfterHeader = response.headers['retry-after']
+        const classified = classifyStatus(code)
+        return {
+          ok: classified === null,
+          responseCode: code,
+          responseBody,
+          responseTimeMs: elapsed(),
+          errorType: classified,
+          errorMessage: classified === null ? null : statusMessage(code),
+          retryAfter: Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader,
+        }
+      } catch (error) {
+        const [errorType, errorMessage] = classifyError(error, attempt)
+        return {
+          ok: false,
+          responseCode: null,
+          responseBody: null,
+          responseTimeMs: elapsed(),
+          errorType,
+          errorMessage,
+          retryAfter: undefined,
+        }
+      }
+    },
+    async close() {
+      await Promise.all([...agents.values()].map((agent) => agent.close()))
+      agents.clear()
+    },
+  }
+}
+
+async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    chunks.push(chunk)
+    size += chunk.length
+    if (size >= limit) {
+      body.destroy()
+      break
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
+}
+
+function classifyStatus(code: number): AttemptErrorType | null {
+  if (code >= 200 && code < 300) return null
+  if (code >= 400 && code < 500) return 'HTTP_4XX'
+  if (code >= 500 && code < 600) return 'HTTP_5XX'
+  return 'INVALID_RESPONSE'
+}
+
+function statusMessage(code: number): string {
+  if (code >= 300 && code < 400) return `HTTP ${code}: redirects are not followed; register the final URL`
+  return `HTTP ${code}`
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+function classifyError(error: unknown, attempt: HttpAttempt): [AttemptErrorType, string] {
+  const chain: unknown[] = []
+  for (let current = error; current && chain.length < 5; current = (current as { cause?: unknown }).cause) {
+    chain.push(current)
+  }
+  const ssrf = chain.find((item) => item instanceof SsrfError) as SsrfError | undefined
+  if (ssrf) return ['SSRF_BLOCKED', ssrf.message]
+  for (const item of chain) {
+    const { name, code } = item as { name?: string; code?: string }
+    if (item instanceof errors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
+      return ['TIMEOUT', `connecting took longer than ${attempt.connectTimeoutMs} ms`]
+    }
+    if (name === 'TimeoutError' || name === 'AbortError' || (code && TIMEOUT_CODES.has(code))) {
+      return ['TIMEOUT', `no complete response within ${attempt.timeoutMs} ms`]
+    }
+  }
+  const { code, message } = error as { code?: string; message?: string }
+  return ['CONNECTION_ERROR', [code, message].filter(Boolean).join(': ') || 'connection failed']
+}

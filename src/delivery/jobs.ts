@@ -1,0 +1,56 @@
+// Delivery jobs: one pg-boss job per attempt, grouped by webhook so that pg-boss caps the attempts in
+// flight per webhook across every worker process. A slow endpoint fills its own group, never the others'.
+import type pg from 'pg'
+import { v7 as uuidv7 } from 'uuid'
+import { CHANNELS, notify } from '../realtime/channels.ts'
+import { runtime } from '../runtime.ts'
+import { QUEUE_NAMES } from './queue.ts'
+
+export const MAX_WEBHOOK_CONCURRENCY = 50
+
+/** Tier `c<n>` allows n attempts in flight for a webhook whose maxConcurrency is n. */
+export const GROUP_CONCURRENCY = {
+  default: 10,
+  tiers: Object.fromEntries(Array.from({ length: MAX_WEBHOOK_CONCURRENCY }, (_, i) => [`c${i + 1}`, i + 1])),
+}
+
+export interface DeliveryJobData {
+  deliveryId: string
+}
+
+export interface AttemptToQueue {
+  deliveryId: string
+  webhookId: string
+  maxConcurrency: number
+  jobId: string
+  startAfter?: Date
+}
+
+export const newJobId = () => uuidv7()
+
+const INSERT_CHUNK = 1000
+
+/**
+ * Queues attempts inside the caller's transaction: they exist exactly when it commits. When any is due
+ * now, workers are woken by a NOTIFY that is delivered at that same commit.
+ */
+export async function enqueueAttempts(client: pg.PoolClient, attempts: readonly AttemptToQueue[]): Promise<void> {
+  const { boss, config } = runtime()
+  const executeSql = (text: string, values?: unknown[]) => client.query(text, values)
+  for (let start = 0; start < attempts.length; start += INSERT_CHUNK) {
+    await boss.insert(
+      QUEUE_NAMES.webhookDelivery,
+      attempts.slice(start, start + INSERT_CHUNK).map((attempt) => ({
+        id: attempt.jobId,
+        data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData,
+        group: { id: attempt.webhookId, tier: `c${attempt.maxConcurrency}` },
+        ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
+      })),
+      { db: { executeSql } },
+    )
+  }
+  const now = Date.now()
+  if (config.queue.notify && attempts.some((attempt) => !attempt.startAfter || attempt.startAfter.getTime() <= now)) {
+    await notify(client, CHANNELS.jobs)
+  }
+}

@@ -1,0 +1,229 @@
+// Records finished attempts: the attempt rows, the deliveries' new state, the next attempts' jobs, the
+// webhooks' failure streaks (and auto-disable), and the notices for live subscribers, in one
+// transaction for a whole batch of attempts.
+import type pg from 'pg'
+import { v7 as uuidv7 } from 'uuid'
+import type { DeliveryStatus } from '#generated/prisma/enums.ts'
+import { type AttemptNotice, CHANNELS, notifyMany } from '../realtime/channels.ts'
+import type { Verdict } from './attempt.ts'
+import { displayHeaders } from './attempt.ts'
+import type { AttemptOutcome } from './http.ts'
+import { type AttemptToQueue, enqueueAttempts, newJobId } from './jobs.ts'
+
+export interface AttemptRecord {
+  tenantId: string
+  deliveryId: string
+  webhookId: string
+  /** The queue job that carried the attempt; null for a test delivery, which has none. */
+  jobId: string | null
+  startedAt: Date
+  finishedAt: Date
+  outcome: AttemptOutcome
+  verdict: Verdict
+  requestHeaders: Record<string, string>
+  isTest: boolean
+  maxConcurrency: number
+}
+
+export interface DisabledWebhook {
+  tenantId: string
+  webhookId: string
+  name: string
+  url: string
+  reason: string
+  at: Date
+}
+
+export interface RecordResult {
+  /** Attempt ids by delivery id, for the records whose delivery still exists. */
+  attemptIds: Map<string, string>
+  /** Webhooks this batch disabled (410 Gone, or too many consecutive failed deliveries). */
+  disabled: DisabledWebhook[]
+}
+
+/** PostgreSQL text cannot hold NUL. */
+const storable = (text: string | null) => (text === null ? null : text.replaceAll('\u0000', ''))
+
+const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
+
+/**
+ * Writes a batch of attempts. A record whose job is no longer its delivery's current one (the delivery
+ * was retried or replayed meanwhile) still logs its attempt, but leaves the delivery's state to the
+ * newer job. A record whose delivery was deleted (with its webhook) is dropped.
+ */
+export async function recordAttempts(
+  client: pg.PoolClient,
+  records: readonly AttemptRecord[],
+  maxConsecutiveFailures: number,
+): Promise<RecordResult> {
+  const attemptIds = new Map<string, string>()
+  if (records.length === 0) return { attemptIds, disabled: [] }
+  const { rows: locked } = await client.query<{ id: string; job_id: string | null; attempt_count: number }>(
+    'SELECT id, job_id, attempt_count FROM deliveries WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+    [records.map((record) => record.deliveryId)],
+  )
+  const deliveries = new Map(
+    locked.map((row) => [
+      row.id,
+      { ...row, current: null as AttemptRecord | null, finishedAt: new Date(0), nextRetryAt: null as Date | null },
+    ]),
+  )
+
+  const attempts: Array<{ id: string; number: number; record: AttemptRecord; nextRetryAt: Date | null }> = []
+  const retries: AttemptToQueue[] = []
+  const nextJobs = new Map<string, string>()
+  for (const record of records) {
+    const delivery = deliveries.get(record.deliveryId)
+    if (!delivery) continue
+    delivery.attempt_count += 1
+    delivery.finishedAt = record.finishedAt
+    const isCurrent = delivery.job_id === record.jobId && delivery.current === null
+    const { retryInMs } = record.verdict
+    const nextRetryAt = isCurrent && retryInMs !== null ? new Date(record.finishedAt.getTime() + retryInMs) : null
+    if (isCurrent) Object.assign(delivery, { current: record, nextRetryAt })
+    if (nextRetryAt) {
+      const jobId = newJobId()
+      nextJobs.set(record.deliveryId, jobId)
+      retries.push({
+        deliveryId: record.deliveryId,
+        webhookId: record.webhookId,
+        maxConcurrency: record.maxConcurrency,
+        jobId,
+        startAfter: nextRetryAt,
+      })
+    }
+    const id = uuidv7()
+    attemptIds.set(record.deliveryId, id)
+    attempts.push({ id, number: delivery.attempt_count, record, nextRetryAt })
+  }
+  if (attempts.length === 0) return { attemptIds, disabled: [] }
+
+  await client.query(
+    `INSERT INTO delivery_attempts (id, delivery_id, webhook_id, number, started_at, response_time_ms, response_code,
+       response_body, error_type, error_message, request_headers, next_retry_at, is_test)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::int[], $7::int[],
+       $8::text[], $9::attempt_error_type[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::boolean[])`,
+    [
+      attempts.map((a) => a.id),
+      attempts.map((a) => a.record.deliveryId),
+      attempts.map((a) => a.record.webhookId),
+      attempts.map((a) => a.number),
+      attempts.map((a) => a.record.startedAt),
+      attempts.map((a) => a.record.outcome.responseTimeMs),
+      attempts.map((a) => a.record.outcome.responseCode),
+      attempts.map((a) => storable(a.record.outcome.responseBody)),
+      attempts.map((a) => a.record.outcome.errorType),
+      attempts.map((a) => storable(a.record.outcome.errorMessage)),
+      attempts.map((a) => JSON.stringify(displayHeaders(a.record.requestHeaders))),
+      attempts.map((a) => a.nextRetryAt),
+      attempts.map((a) => a.record.isTest),
+    ],
+  )
+
+  const updates = [...deliveries.values()].filter((delivery) => attemptIds.has(delivery.id))
+  await client.query(
+    `UPDATE deliveries d SET
+       attempt_count = u.attempt_count,
+       last_attempt_at = u.finished_at,
+       status = coalesce(u.status, d.status),
+       next_retry_at = CASE WHEN u.status IS NULL THEN d.next_retry_at ELSE u.next_retry_at END,
+       completed_at = CASE WHEN u.status IS NULL THEN d.completed_at ELSE u.completed_at END,
+       job_id = CASE WHEN u.status IS NULL THEN d.job_id ELSE u.next_job_id END
+     FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::delivery_status[], $5::timestamptz[],
+                 $6::timestamptz[], $7::uuid[]) AS u(id, attempt_count, finished_at, status, next_retry_at,
+                 completed_at, next_job_id)
+     WHERE d.id = u.id`,
+    [
+      updates.map((d) => d.id),
+      updates.map((d) => d.attempt_count),
+      updates.map((d) => d.finishedAt),
+      updates.map((d) => d.current?.verdict.status ?? null),
+      updates.map((d) => d.nextRetryAt),
+      updates.map((d) => (d.current && TERMINAL.has(d.current.verdict.status) ? d.current.finishedAt : null)),
+      updates.map((d) => nextJobs.get(d.id) ?? null),
+    ],
+  )
+  if (retries.length > 0) await enqueueAttempts(client, retries)
+
+  const disabled = await updateFailureStreaks(
+    client,
+    updates.flatMap((d) => (d.current && !d.current.isTest ? [d.current] : [])),
+    maxConsecutiveFailures,
+  )
+  await notifyMany(
+    client,
+    CHANNELS.attempts,
+    attempts.map(
+      (a): AttemptNotice => ({
+        tenantId: a.record.tenantId,
+        webhookId: a.record.webhookId,
+        deliveryId: a.record.deliveryId,
+        attemptId: a.id,
+      }),
+    ),
+  )
+  return { attemptIds, disabled }
+}
+
+/**
+ * A delivery that ends FAILED extends its webhook's streak of failed deliveries; one that succeeds ends
+ * it. A webhook whose streak reaches the limit, or whose endpoint answered 410 Gone, is disabled.
+ */
+async function updateFailureStreaks(
+  client: pg.PoolClient,
+  finished: readonly AttemptRecord[],
+  maxConsecutiveFailures: number,
+): Promise<DisabledWebhook[]> {
+  const streaks = new Map<string, { tenantId: string; reset: boolean; failures: number; gone: string | null }>()
+  for (const record of finished) {
+    const { status, disableReason } = record.verdict
+    if (status !== 'SUCCEEDED' && status !== 'FAILED' && !disableReason) continue
+    const streak = streaks.get(record.webhookId) ?? { tenantId: record.tenantId, reset: false, failures: 0, gone: null }
+    if (status === 'SUCCEEDED') Object.assign(streak, { reset: true, failures: 0 })
+    if (status === 'FAILED') streak.failures += 1
+    if (disableReason) streak.gone = disableReason
+    streaks.set(record.webhookId, streak)
+  }
+  if (streaks.size === 0) return []
+  const entries = [...streaks.entries()]
+  // A success on a webhook whose streak is already 0 writes nothing, so the common case takes no row lock.
+  const { rows } = await client.query<{ id: string; consecutive_failures: number }>(
+    `UPDATE webhooks w
+        SET consecutive_failures = CASE WHEN s.reset THEN s.failures ELSE w.consecutive_failures + s.failures END
+       FROM unnest($1::uuid[], $2::boolean[], $3::int[]) AS s(id, reset, failures)
+      WHERE w.id = s.id AND (s.failures > 0 OR w.consecutive_failures <> 0)
+      RETURNING w.id, w.consecutive_failures`,
+    [entries.map(([id]) => id), entries.map(([, s]) => s.reset), entries.map(([, s]) => s.failures)],
+  )
+  const failures = new Map(rows.map((row) => [row.id, row.consecutive_failures]))
+  const reasons = entries.flatMap(([id, streak]) => {
+    const count = failures.get(id) ?? 0
+    const reason = streak.gone ?? (count >= maxConsecutiveFailures ? `${count} consecutive failed deliveries` : null)
+    return reason ? [{ id, tenantId: streak.tenantId, reason }] : []
+  })
+  const disabled: DisabledWebhook[] = []
+  for (const { id, tenantId, reason } of reasons) {
+    const { rows: done } = await client.query<{ name: string; url: string; disabled_at: Date }>(
+      `UPDATE webhooks SET is_active = false, disabled_reason = $2, disabled_at = now(), updated_at = now()
+        WHERE id = $1 AND is_active RETURNING name, url, disabled_at`,
+      [id, reason],
+    )
+    const row = done[0]
+    if (row) disabled.push({ tenantId, webhookId: id, name: row.name, url: row.url, reason, at: row.disabled_at })
+  }
+  return disabled
+}
+
+/** Parks deliveries whose webhook is disabled: they wait, jobless, until it is enabled again. */
+export async function parkDeliveries(
+  client: pg.PoolClient | pg.Pool,
+  jobs: ReadonlyArray<{ deliveryId: string; jobId: string }>,
+): Promise<void> {
+  if (jobs.length === 0) return
+  await client.query(
+    `UPDATE deliveries d SET parked_at = now(), job_id = NULL
+       FROM unnest($1::uuid[], $2::uuid[]) AS p(id, job_id)
+      WHERE d.id = p.id AND d.job_id = p.job_id`,
+    [jobs.map((job) => job.deliveryId), jobs.map((job) => job.jobId)],
+  )
+}

@@ -1,0 +1,64 @@
+// Standard Webhooks signatures (webhook-id / webhook-timestamp / webhook-signature), made with the
+// reference `standardwebhooks` library, plus the seed's `X-Webhook-Signature: sha256=<hex>`.
+import { createHmac, randomBytes } from 'node:crypto'
+import { Webhook } from 'standardwebhooks'
+import { badInput } from '../errors.ts'
+
+const PREFIX = 'whsec_'
+
+export function generateSecret(): string {
+  return `${PREFIX}${randomBytes(24).toString('base64')}`
+}
+
+/**
+ * A user-supplied secret is either a Standard Webhooks `whsec_<base64>` secret (its key is the decoded
+ * base64), or any other string of 16 to 200 characters (its key is the string's bytes).
+ */
+export function validateSecret(secret: string): string {
+  if (secret.startsWith(PREFIX)) {
+    const key = Buffer.from(secret.slice(PREFIX.length), 'base64')
+    if (key.length < 16 || key.length > 64 || key.toString('base64') !== secret.slice(PREFIX.length)) {
+      throw badInput('a whsec_ secret must hold 16 to 64 bytes of base64', { field: 'secret' })
+    }
+    return secret
+  }
+  if (secret.length < 16 || secret.length > 200) {
+    throw badInput('secret must be a whsec_ secret, or 16 to 200 characters', { field: 'secret' })
+  }
+  return secret
+}
+
+function keyOf(secret: string): Uint8Array {
+  return secret.startsWith(PREFIX) ? Buffer.from(secret.slice(PREFIX.length), 'base64') : Buffer.from(secret, 'utf8')
+}
+
+export interface SignatureHeaders {
+  'webhook-id': string
+  'webhook-timestamp': string
+  'webhook-signature': string
+  'x-webhook-signature': string
+}
+
+/** Signs `body` with every secret in force (two while a rotated-out secret is still in its grace period). */
+export function sign(secrets: readonly string[], messageId: string, at: Date, body: string): SignatureHeaders {
+  return {
+    'webhook-id': messageId,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': secrets
+      .map((secret) => new Webhook(keyOf(secret), { format: 'raw' }).sign(messageId, at, body))
+      .join(' '),
+    'x-webhook-signature': secrets
+      .map((secret) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`)
+      .join(','),
+  }
+}
+
+export const SIGNATURE_HEADERS: ReadonlySet<string> = new Set([
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'x-webhook-signature',
+])
+
+/** A display form of a secret: enough to recognise it, never enough to use it. */
+export const maskSecret = (secret: string) => `${secret.slice(0, secret.startsWith(PREFIX) ? 10 : 4)}…`

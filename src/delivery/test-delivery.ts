@@ -1,0 +1,84 @@
+// testWebhook: one attempt made now, synchronously. It is logged like any other (as a test event and a
+// test delivery), and left out of stats, failure streaks and retries.
+import { v7 as uuidv7 } from 'uuid'
+import type { AttemptErrorType, DeliveryStatus } from '#generated/prisma/enums.ts'
+import { transaction } from '../db/client.ts'
+import { runtime } from '../runtime.ts'
+import { buildRequest, displayHeaders, type SigningWebhook } from './attempt.ts'
+import { recordAttempts } from './record.ts'
+
+export interface TestDeliveryResult {
+  deliveryId: string
+  eventId: string
+  status: DeliveryStatus
+  responseCode: number | null
+  responseTimeMs: number
+  responseBody: string | null
+  errorType: AttemptErrorType | null
+  errorMessage: string | null
+  headersSent: Record<string, string>
+}
+
+export async function deliverTest(
+  tenantId: string,
+  webhook: SigningWebhook & { maxConcurrency: number },
+  event: { type: string; payload: unknown },
+): Promise<TestDeliveryResult> {
+  const { config, sender } = runtime()
+  const eventId = uuidv7()
+  const deliveryId = uuidv7()
+  const createdAt = new Date()
+  await transaction(async (client) => {
+    await client.query(
+      `INSERT INTO events (id, tenant_id, type, payload, source, created_at) VALUES ($1, $2, $3, $4::jsonb, 'test', $5)`,
+      [eventId, tenantId, event.type, JSON.stringify(event.payload), createdAt],
+    )
+    await client.query(
+      `INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, is_test, created_at)
+       VALUES ($1, $2, $3, $4, $5, 'PENDING', true, $6)`,
+      [deliveryId, tenantId, webhook.id, eventId, event.type, createdAt],
+    )
+  })
+  const startedAt = new Date()
+  const request = buildRequest(
+    webhook,
+    { id: eventId, createdAt, ...event },
+    { id: deliveryId, attempt: 1 },
+    config.defaultHeaders,
+    startedAt,
+  )
+  const outcome = await sender.send(request)
+  const status: DeliveryStatus = outcome.ok ? 'SUCCEEDED' : 'FAILED'
+  await transaction((client) =>
+    recordAttempts(
+      client,
+      [
+        {
+          tenantId,
+          deliveryId,
+          webhookId: webhook.id,
+          jobId: null,
+          startedAt,
+          finishedAt: new Date(),
+          outcome,
+          verdict: { status, retryInMs: null, disableReason: null },
+          requestHeaders: request.headers,
+          isTest: true,
+          maxConcurrency: webhook.maxConcurrency,
+        },
+      ],
+      config.delivery.maxConsecutiveFailures,
+    ),
+  )
+  return {
+    deliveryId,
+    eventId,
+    status,
+    responseCode: outcome.responseCode,
+    responseTimeMs: outcome.responseTimeMs,
+    responseBody: outcome.responseBody,
+    errorType: outcome.errorType,
+    errorMessage: outcome.errorMessage,
+    headersSent: displayHeaders(request.headers),
+  }
+}

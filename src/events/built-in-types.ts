@@ -1,0 +1,240 @@
+// The catalog every tenant starts with: the seed's commerce events, Strapi's content events, the
+// payment events inbound Stripe produces, and the hub's own system events.
+
+export interface BuiltInEventType {
+  name: string
+  description: string
+  category: string
+  version: string
+  payloadSchema: Record<string, unknown>
+  examplePayload: Record<string, unknown>
+}
+
+export const CATEGORY_NAMES: Record<string, string> = {
+  sales: 'Sales',
+  inventory: 'Inventory',
+  customer: 'Customer',
+  content: 'Content',
+  media: 'Media',
+  payments: 'Payments',
+  system: 'System',
+}
+
+const object = (properties: Record<string, unknown>, required: string[] = []) => ({
+  type: 'object',
+  properties,
+  ...(required.length ? { required } : {}),
+})
+
+const customer = object({ id: { type: ['integer', 'string'] }, name: { type: 'string' }, email: { type: 'string' } })
+const orderStatus = { type: 'string', enum: ['draft', 'confirmed', 'shipped', 'delivered', 'cancelled'] }
+const exampleCustomer = { id: 1, name: 'John Doe', email: 'john.doe@example.com' }
+
+const strapiEntry = (description: string, name: string, example: Record<string, unknown>): BuiltInEventType => ({
+  name,
+  description,
+  category: 'content',
+  version: '1.0',
+  payloadSchema: object({ model: { type: 'string' }, entry: object({ id: { type: ['integer', 'string'] } }, ['id']) }, [
+    'model',
+    'entry',
+  ]),
+  examplePayload: { model: 'article', entry: { id: 1, documentId: 'abc123def456', title: 'My Article', ...example } },
+})
+
+const media = (description: string, name: string): BuiltInEventType => ({
+  name,
+  description,
+  category: 'media',
+  version: '1.0',
+  payloadSchema: object({ media: object({ id: { type: ['integer', 'string'] } }, ['id']) }, ['media']),
+  examplePayload: {
+    media: { id: 1, name: 'image.png', ext: '.png', mime: 'image/png', size: 228.19, url: '/uploads/image.png' },
+  },
+})
+
+const payment = (description: string, name: string, example: Record<string, unknown>): BuiltInEventType => ({
+  name,
+  description,
+  category: 'payments',
+  version: '1.0',
+  payloadSchema: object(
+    {
+      stripe_event_id: { type: 'string' },
+      payment_intent_id: { type: 'string' },
+      charge_id: { type: 'string' },
+      amount: { type: 'integer', description: 'In the currency’s smallest unit' },
+      currency: { type: 'string' },
+      customer_id: { type: ['string', 'null'] },
+    },
+    ['amount', 'currency'],
+  ),
+  examplePayload: {
+    stripe_event_id: 'evt_1Example',
+    amount: 2999,
+    currency: 'usd',
+    customer_id: 'cus_Example',
+    ...example,
+  },
+})
+
+export const BUILT_IN_EVENT_TYPES: readonly BuiltInEventType[] = [
+  {
+    name: 'order.created',
+    description: 'Triggered when a new order is created',
+    category: 'sales',
+    version: '1.0',
+    payloadSchema: object(
+      {
+        order_id: { type: 'string', description: 'Unique order identifier' },
+        status: orderStatus,
+        amount: { type: 'number', description: 'Total order amount' },
+        customer,
+        items: {
+          type: 'array',
+          items: object({
+            product_id: { type: 'integer' },
+            name: { type: 'string' },
+            quantity: { type: 'integer' },
+            price: { type: 'number' },
+          }),
+        },
+        created_at: { type: 'string', format: 'date-time' },
+      },
+      ['order_id', 'status', 'amount'],
+    ),
+    examplePayload: {
+      order_id: 'ORD-123',
+      status: 'draft',
+      amount: 150.0,
+      customer: exampleCustomer,
+      items: [{ product_id: 1, name: 'Wireless Headphones', quantity: 1, price: 150.0 }],
+      created_at: '2024-01-15T10:30:00Z',
+    },
+  },
+  {
+    name: 'order.updated',
+    description: 'Triggered when an order changes',
+    category: 'sales',
+    version: '1.0',
+    payloadSchema: object(
+      { order_id: { type: 'string' }, status: orderStatus, amount: { type: 'number' }, changes: { type: 'object' } },
+      ['order_id', 'status'],
+    ),
+    examplePayload: {
+      order_id: 'ORD-123',
+      status: 'confirmed',
+      amount: 150.0,
+      changes: { status: ['draft', 'confirmed'] },
+    },
+  },
+  {
+    name: 'order.cancelled',
+    description: 'Triggered when an order is cancelled',
+    category: 'sales',
+    version: '1.0',
+    payloadSchema: object({ order_id: { type: 'string' }, reason: { type: 'string' }, amount: { type: 'number' } }, [
+      'order_id',
+    ]),
+    examplePayload: { order_id: 'ORD-123', reason: 'customer_request', amount: 150.0 },
+  },
+  {
+    name: 'order.shipped',
+    description: 'Triggered when an order ships',
+    category: 'sales',
+    version: '1.0',
+    payloadSchema: object(
+      { order_id: { type: 'string' }, carrier: { type: 'string' }, tracking_number: { type: 'string' } },
+      ['order_id'],
+    ),
+    examplePayload: { order_id: 'ORD-123', carrier: 'UPS', tracking_number: '1Z999AA10123456784' },
+  },
+  {
+    name: 'inventory.low_stock',
+    description: 'Product low stock alert',
+    category: 'inventory',
+    version: '1.0',
+    payloadSchema: object(
+      {
+        product_id: { type: 'integer' },
+        product_name: { type: 'string' },
+        current_stock: { type: 'integer' },
+        threshold: { type: 'integer' },
+      },
+      ['product_id', 'current_stock'],
+    ),
+    examplePayload: { product_id: 1, product_name: 'Wireless Headphones', current_stock: 5, threshold: 10 },
+  },
+  {
+    name: 'inventory.out_of_stock',
+    description: 'Product out of stock',
+    category: 'inventory',
+    version: '1.0',
+    payloadSchema: object({ product_id: { type: 'integer' }, product_name: { type: 'string' } }, ['product_id']),
+    examplePayload: { product_id: 1, product_name: 'Wireless Headphones' },
+  },
+  {
+    name: 'customer.created',
+    description: 'Triggered when a customer signs up',
+    category: 'customer',
+    version: '1.0',
+    payloadSchema: object(
+      {
+        customer_id: { type: ['integer', 'string'] },
+        email: { type: 'string', format: 'email' },
+        first_name: { type: 'string' },
+        last_name: { type: 'string' },
+        tags: { type: 'array', items: { type: 'string' } },
+      },
+      ['customer_id', 'email'],
+    ),
+    examplePayload: {
+      customer_id: 1,
+      email: 'john.doe@example.com',
+      first_name: 'John',
+      last_name: 'Doe',
+      tags: ['vip'],
+    },
+  },
+  strapiEntry('An entry was created', 'entry.create', { content: 'Article content' }),
+  strapiEntry('An entry was updated', 'entry.update', { content: 'Updated content' }),
+  strapiEntry('An entry was deleted', 'entry.delete', {}),
+  strapiEntry('An entry was published', 'entry.publish', { publishedAt: '2024-01-15T10:00:00.000Z' }),
+  strapiEntry('An entry was unpublished', 'entry.unpublish', { publishedAt: null }),
+  media('A file was uploaded', 'media.create'),
+  media('A file was deleted', 'media.delete'),
+  payment('A payment succeeded (Stripe payment_intent.succeeded)', 'payment.succeeded', {
+    payment_intent_id: 'pi_Example',
+  }),
+  payment('A payment failed (Stripe payment_intent.payment_failed)', 'payment.failed', {
+    payment_intent_id: 'pi_Example',
+    failure_message: 'Your card was declined.',
+  }),
+  payment('A payment was refunded (Stripe charge.refunded)', 'payment.refunded', {
+    charge_id: 'ch_Example',
+    amount_refunded: 2999,
+  }),
+  {
+    name: 'webhook.disabled',
+    description: 'The hub disabled a webhook (410 Gone, or too many consecutive failed deliveries)',
+    category: 'system',
+    version: '1.0',
+    payloadSchema: object(
+      {
+        webhook_id: { type: 'string' },
+        name: { type: 'string' },
+        url: { type: 'string' },
+        reason: { type: 'string' },
+        disabled_at: { type: 'string', format: 'date-time' },
+      },
+      ['webhook_id', 'reason'],
+    ),
+    examplePayload: {
+      webhook_id: '0193c5e2-0000-7000-8000-000000000000',
+      name: 'order_notifications',
+      url: 'https://example.com/webhooks',
+      reason: '10 consecutive failed deliveries',
+      disabled_at: '2024-01-15T10:30:00Z',
+    },
+  },
+]

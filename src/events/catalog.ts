@@ -1,0 +1,198 @@
+// The event catalog a tenant sees: the built-in types, overlaid by the tenant's own rows (its registered
+// types, and its deprecations of built-in ones). Payloads are validated with ajv.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import addFormatsModule from 'ajv-formats'
+import { db, pool } from '../db/client.ts'
+import { badInput, conflict, notFound } from '../errors.ts'
+import { BUILT_IN_EVENT_TYPES, CATEGORY_NAMES } from './built-in-types.ts'
+
+export interface EventTypeView {
+  name: string
+  description: string
+  category: string
+  version: string
+  deprecated: boolean
+  payloadSchema: Record<string, unknown> | null
+  examplePayload: Record<string, unknown> | null
+  builtIn: boolean
+  /** Identifies this definition's schema for the validator cache. */
+  schemaKey: string
+}
+
+export const EVENT_TYPE_NAME = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$/
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false }))
+const validators = new Map<string, ValidateFunction>()
+
+const builtIns = new Map<string, EventTypeView>(
+  BUILT_IN_EVENT_TYPES.map((type) => [
+    type.name,
+    { ...type, deprecated: false, builtIn: true, schemaKey: `builtin:${type.name}` } satisfies EventTypeView,
+  ]),
+)
+
+interface EventTypeRow {
+  id: string
+  name: string
+  description: string
+  category: string
+  version: string
+  deprecated: boolean
+  payloadSchema: unknown
+  examplePayload: unknown
+  updatedAt: Date
+}
+
+function fromRow(row: EventTypeRow): EventTypeView {
+  const builtIn = builtIns.get(row.name)
+  return {
+    name: row.name,
+    description: row.description,
+    category: row.category,
+    version: row.version,
+    deprecated: row.deprecated,
+    payloadSchema: (row.payloadSchema as Record<string, unknown> | null) ?? null,
+    examplePayload: (row.examplePayload as Record<string, unknown> | null) ?? null,
+    builtIn: builtIn !== undefined,
+    schemaKey: `${row.id}:${row.updatedAt.getTime()}`,
+  }
+}
+
+export async function listEventTypes(tenantId: string, category?: string | null): Promise<EventTypeView[]> {
+  const rows = await db().eventType.findMany({ where: { tenantId } })
+  const merged = new Map(builtIns)
+  for (const row of rows) merged.set(row.name, fromRow(row))
+  return [...merged.values()]
+    .filter((type) => !category || type.category === category)
+    .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+export async function findEventType(tenantId: string, name: string): Promise<EventTypeView | undefined> {
+  const row = await db().eventType.findUnique({ where: { tenantId_name: { tenantId, name } } })
+  return row ? fromRow(row) : builtIns.get(name)
+}
+
+export interface RegisterEventTypeInput {
+  name: string
+  description?: string | null
+  category: string
+  version?: string | null
+  payloadSchema?: unknown
+  examplePayload?: unknown
+}
+
+/** Creates a tenant event type, or a new version of one the tenant registered earlier. */
+export async function registerEventType(tenantId: string, input: RegisterEventTypeInput): Promise<EventTypeView> {
+  if (!EVENT_TYPE_NAME.test(input.name) || input.name.length > 100) {
+    throw badInput('name must be dot-separated lower-case segments, such as "invoice.paid"', { field: 'name' })
+  }
+  if (builtIns.has(input.name)) {
+    throw conflict(`${input.name} is a built-in event type; choose another name, or deprecate it`)
+  }
+  if (!/^[a-z][a-z0-9_-]{0,49}$/.test(input.category)) {
+    throw badInput('category must be a lower-case word, such as "billing"', { field: 'category' })
+  }
+  const schema = input.payloadSchema ?? null
+  if (schema !== null) {
+    if (typeof schema !== 'object' || Array.isArray(schema) || !ajv.validateSchema(schema as object)) {
+      throw badInput(`payloadSchema is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`, {
+        field: 'payloadSchema',
+      })
+    }
+    if (input.examplePayload !== undefined && input.examplePayload !== null) {
+      const validate = ajv.compile(schema as object)
+      if (!validate(input.examplePayload)) {
+        throw badInput('examplePayload does not match payloadSchema', {
+          field: 'examplePayload',
+          validationErrors: describeErrors(validate.errors),
+        })
+      }
+    }
+  }
+  const data = {
+    description: input.description ?? '',
+    category: input.category,
+    version: input.version ?? '1.0',
+    deprecated: false,
+    payloadSchema: schema as object,
+    examplePayload: (input.examplePayload ?? null) as object,
+  }
+  const row = await db().eventType.upsert({
+    where: { tenantId_name: { tenantId, name: input.name } },
+    create: { tenantId, name: input.name, ...data },
+    update: data,
+  })
+  return fromRow(row)
+}
+
+export async function deprecateEventType(tenantId: string, name: string): Promise<EventTypeView> {
+  const existing = await findEventType(tenantId, name)
+  if (!existing) throw notFound('event type', name)
+  const row = await db().eventType.upsert({
+    where: { tenantId_name: { tenantId, name } },
+    create: {
+      tenantId,
+      name,
+      description: existing.description,
+      category: existing.category,
+      version: existing.version,
+      deprecated: true,
+      payloadSchema: existing.payloadSchema as object,
+      examplePayload: existing.examplePayload as object,
+    },
+    update: { deprecated: true },
+  })
+  return fromRow(row)
+}
+
+export interface ValidationProblem {
+  path: string
+  message: string
+}
+
+function describeErrors(errors: ErrorObject[] | null | undefined): ValidationProblem[] {
+  return (errors ?? []).map((error) => ({
+    path: error.instancePath || '/',
+    message: error.message ?? 'is invalid',
+  }))
+}
+
+/** The schema violations of `payload`, or an empty list when it conforms (or the type has no schema). */
+export function validatePayload(type: EventTypeView, payload: unknown): ValidationProblem[] {
+  if (!type.payloadSchema) return []
+  let validate = validators.get(type.schemaKey)
+  if (!validate) {
+    validate = ajv.compile(type.payloadSchema)
+    validators.set(type.schemaKey, validate)
+  }
+  return validate(payload) ? [] : describeErrors(validate.errors)
+}
+
+export interface EventCategoryView {
+  name: string
+  displayName: string
+  eventCount: number
+}
+
+export function categoriesOf(types: EventTypeView[]): EventCategoryView[] {
+  const counts = new Map<string, number>()
+  for (const type of types) counts.set(type.category, (counts.get(type.category) ?? 0) + 1)
+  return [...counts.entries()]
+    .map(([name, eventCount]) => ({
+      name,
+      displayName: CATEGORY_NAMES[name] ?? name.charAt(0).toUpperCase() + name.slice(1),
+      eventCount,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** The newest event of each type, one index probe per type. */
+export async function lastTriggeredAt(tenantId: string, names: string[]): Promise<Map<string, Date>> {
+  const { rows } = await pool().query<{ name: string; at: Date | null }>(
+    `SELECT t.name, (SELECT max(e.created_at) FROM events e WHERE e.tenant_id = $1 AND e.type = t.name) AS at
+       FROM unnest($2::text[]) AS t(name)`,
+    [tenantId, names],
+  )
+  return new Map(rows.filter((row) => row.at !== null).map((row) => [row.name, row.at as Date]))
+}

@@ -1,0 +1,51 @@
+// PostgreSQL NOTIFY channels. NOTIFY is transactional: listeners hear of an event, an attempt or a job
+// only once its transaction has committed, in every hub process on the database.
+import type pg from 'pg'
+
+export const CHANNELS = {
+  /** A list of EventNotice, for every published event. */
+  events: 'switchyard_events',
+  /** A list of AttemptNotice, for every completed attempt. */
+  attempts: 'switchyard_attempts',
+  /** Delivery jobs that are due now were queued: workers fetch at once instead of at their next poll. */
+  jobs: 'switchyard_jobs',
+} as const
+
+export interface EventNotice {
+  tenantId: string
+  eventId: string
+  type: string
+}
+
+export interface AttemptNotice {
+  tenantId: string
+  webhookId: string
+  deliveryId: string
+  attemptId: string
+}
+
+/** A NOTIFY payload must stay under 8000 bytes; notices are sent in lists that fit. */
+const MAX_PAYLOAD = 7000
+
+export async function notifyMany(client: pg.PoolClient, channel: string, notices: readonly object[]): Promise<void> {
+  const payloads: string[] = []
+  let batch: string[] = []
+  let size = 2
+  for (const notice of notices) {
+    const text = JSON.stringify(notice)
+    if (batch.length > 0 && size + text.length + 1 > MAX_PAYLOAD) {
+      payloads.push(`[${batch.join(',')}]`)
+      batch = []
+      size = 2
+    }
+    batch.push(text)
+    size += text.length + 1
+  }
+  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`)
+  if (payloads.length === 0) return
+  await client.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, payloads])
+}
+
+export async function notify(client: pg.PoolClient, channel: string, payload = ''): Promise<void> {
+  await client.query('SELECT pg_notify($1, $2)', [channel, payload])
+}

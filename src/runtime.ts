@@ -1,0 +1,25 @@
+// What resolvers and workers need beyond the database: set once at boot, like `db()`.
+import type { PgBoss } from 'pg-boss'
+import type { Config } from './config.ts'
+import type { HttpSender } from './delivery/http.ts'
+import type { Logger } from './logger.ts'
+import type { Listener } from './realtime/listener.ts'
+
+export interface Runtime {
+  config: Config
+  boss: PgBoss
+  sender: HttpSender
+  logger: Logger
+  listener: Listener
+}
+
+let current: Runtime | undefined
+
+export function runtime(): Runtime {
+  if (!current) throw new Error('the hub runtime is not started yet')
+  return current
+}
+
+export function useRuntime(value: Runtime | undefined): void {
+  current = value
+}

@@ -1,0 +1,295 @@
+// Deliveries: the log of every event on its way to every webhook, its attempts, stats, retries and
+// replays, and the live `deliveryUpdates` subscription.
+import { queryFromInfo } from '@pothos/plugin-prisma'
+import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
+import { Repeater } from 'graphql-yoga'
+import { validate as isUuid } from 'uuid'
+import type { Prisma } from '#generated/prisma/client.ts'
+import type { DeliveryStatus } from '#generated/prisma/enums.ts'
+import { db } from '../db/client.ts'
+import { badInput, notFound } from '../errors.ts'
+import { isValidPattern } from '../events/matching.ts'
+import { type AttemptNotice, CHANNELS } from '../realtime/channels.ts'
+import { runtime } from '../runtime.ts'
+import { findWebhook, replayDeliveries, retryDelivery } from '../webhooks/service.ts'
+import { type StatsBucket, type WebhookStats, webhookStats } from '../webhooks/stats.ts'
+import { builder } from './builder.ts'
+import { tenantOf } from './context.ts'
+import { AttemptErrorTypeEnum, DeliveryStatusEnum } from './enums.ts'
+import { checkedCursors, timeRangeArgs } from './pagination.ts'
+
+export const DeliveryAttemptRef = builder.prismaObject('DeliveryAttempt', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    number: t.exposeInt('number', { description: '1 for the first attempt, 2 for the first retry, and so on.' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime' }),
+    responseTimeMs: t.exposeInt('responseTimeMs'),
+    responseCode: t.exposeInt('responseCode', { nullable: true }),
+    responseBody: t.exposeString('responseBody', { nullable: true }),
+    errorType: t.expose('errorType', { type: AttemptErrorTypeEnum, nullable: true }),
+    errorMessage: t.exposeString('errorMessage', { nullable: true }),
+    requestHeaders: t.expose('requestHeaders', { type: 'JSON', nullable: true }),
+    nextRetryAt: t.expose('nextRetryAt', { type: 'DateTime', nullable: true }),
+  }),
+})
+
+export const DeliveryRef = builder.prismaObject('Delivery', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    webhookId: t.exposeID('webhookId'),
+    webhook: t.relation('webhook'),
+    eventId: t.exposeID('eventId'),
+    event: t.exposeString('eventType', { description: 'The event type, such as `order.created`.' }),
+    payload: t.field({
+      type: 'JSON',
+      description: 'The event’s payload (the `data` the receiver gets).',
+      select: { event: { select: { payload: true } } },
+      resolve: (delivery) => delivery.event.payload,
+    }),
+    status: t.expose('status', { type: DeliveryStatusEnum }),
+    retryCount: t.int({
+      description: 'Attempts after the first.',
+      resolve: (delivery) => Math.max(delivery.attemptCount - 1, 0),
+    }),
+    attemptCount: t.exposeInt('attemptCount'),
+    nextRetryAt: t.expose('nextRetryAt', { type: 'DateTime', nullable: true }),
+    parked: t.boolean({
+      description: 'Waiting for its webhook to be enabled again.',
+      resolve: (delivery) => delivery.parkedAt !== null,
+    }),
+    isTest: t.exposeBoolean('isTest', { description: 'Made by testWebhook; left out of stats.' }),
+    attempts: t.relation('attempts', { query: { orderBy: { number: 'asc' } } }),
+    lastAttempt: t.prismaField({
+      type: 'DeliveryAttempt',
+      nullable: true,
+      resolve: (query, delivery) =>
+        db().deliveryAttempt.findFirst({ ...query, where: { deliveryId: delivery.id }, orderBy: { number: 'desc' } }),
+    }),
+    lastAttemptAt: t.expose('lastAttemptAt', { type: 'DateTime', nullable: true }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+})
+
+interface DeliverySummary {
+  total: number
+  successful: number
+  failed: number
+  pending: number
+  pendingRetry: number
+}
+
+const DeliverySummaryRef = builder.objectRef<DeliverySummary>('DeliverySummary').implement({
+  description: 'Counts over every delivery the connection’s filters select (whatever the status filter).',
+  fields: (t) => ({
+    total: t.exposeInt('total'),
+    successful: t.exposeInt('successful'),
+    failed: t.exposeInt('failed', { description: 'FAILED and DEAD.' }),
+    pending: t.exposeInt('pending', { description: 'Not attempted yet.' }),
+    pendingRetry: t.exposeInt('pendingRetry', { description: 'Failed so far, with a retry scheduled.' }),
+  }),
+})
+
+async function summarize(where: Prisma.DeliveryWhereInput): Promise<DeliverySummary> {
+  const groups = await db().delivery.groupBy({ by: ['status'], where, _count: { _all: true } })
+  const count = (...statuses: DeliveryStatus[]) =>
+    groups.filter((group) => statuses.includes(group.status)).reduce((sum, group) => sum + group._count._all, 0)
+  return {
+    total: count('PENDING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'DEAD'),
+    successful: count('SUCCEEDED'),
+    failed: count('FAILED', 'DEAD'),
+    pending: count('PENDING'),
+    pendingRetry: count('RETRYING'),
+  }
+}
+
+/** The connection as resolved, with the filters its summary counts over. */
+const summaryFilters = new WeakMap<object, Prisma.DeliveryWhereInput>()
+
+builder.queryFields((t) => ({
+  deliveries: t.connection(
+    {
+      type: DeliveryRef,
+      description: 'The delivery log, newest first.',
+      args: {
+        webhookId: t.arg.id(),
+        eventId: t.arg.id(),
+        status: t.arg({ type: DeliveryStatusEnum }),
+        event: t.arg.string({ description: 'An event type or pattern (`order.*`).' }),
+        test: t.arg.boolean({ description: 'Only test deliveries (true), or none of them (false).' }),
+        ...timeRangeArgs,
+      },
+      resolve: async (_root, args, context, info) => {
+        const tenantId = tenantOf(context)
+        if (args.webhookId != null) await findWebhook(tenantId, args.webhookId)
+        if (args.eventId != null && !isUuid(args.eventId)) throw notFound('event', args.eventId)
+        const event = args.event ?? undefined
+        if (event !== undefined && !isValidPattern(event)) throw badInput(`"${event}" is not an event type or pattern`)
+        const where: Prisma.DeliveryWhereInput = {
+          tenantId,
+          webhookId: args.webhookId ?? undefined,
+          eventId: args.eventId ?? undefined,
+          isTest: args.test ?? undefined,
+          createdAt: { gte: args.from ?? undefined, lt: args.to ?? undefined },
+          ...(event === undefined || event === '*'
+            ? {}
+            : event.endsWith('.*')
+              ? { eventType: { startsWith: event.slice(0, -1) } }
+              : { eventType: event }),
+        }
+        const query = queryFromInfo({ context, info, path: ['edges', 'node'], typeName: 'Delivery' })
+        const connection = await resolveCursorConnection(
+          { args: checkedCursors(args), toCursor: (delivery) => delivery.id },
+          ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
+            db().delivery.findMany({
+              ...query,
+              where: { ...where, status: args.status ?? undefined, id: { lt: after, gt: before } },
+              orderBy: { id: inverted ? 'asc' : 'desc' },
+              take: limit,
+            }),
+        )
+        summaryFilters.set(connection, where)
+        return connection
+      },
+    },
+    {
+      name: 'DeliveryConnection',
+      fields: (tc) => ({
+        summary: tc.field({
+          type: DeliverySummaryRef,
+          resolve: (connection, _args, context) =>
+            summarize(summaryFilters.get(connection) ?? { tenantId: tenantOf(context) }),
+        }),
+      }),
+    },
+    { name: 'DeliveryEdge' },
+  ),
+  delivery: t.prismaField({
+    type: 'Delivery',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, context) => {
+      const delivery = isUuid(id)
+        ? await db().delivery.findFirst({ ...query, where: { id, tenantId: tenantOf(context) } })
+        : null
+      if (!delivery) throw notFound('delivery', id)
+      return delivery
+    },
+  }),
+  webhookStats: t.field({
+    type: WebhookStatsRef,
+    description: 'Delivery statistics of a webhook over a period (default: the last 30 days by DAY), computed in SQL.',
+    args: {
+      id: t.arg.id({ required: true }),
+      groupBy: t.arg({ type: StatsGroupByEnum, required: true, defaultValue: 'DAY' }),
+      ...timeRangeArgs,
+    },
+    resolve: async (_root, args, context) => {
+      const webhook = await findWebhook(tenantOf(context), args.id)
+      return webhookStats(webhook.id, args.from, args.to, args.groupBy)
+    },
+  }),
+}))
+
+const StatsGroupByEnum = builder.enumType('StatsGroupBy', {
+  values: ['HOUR', 'DAY', 'WEEK', 'MONTH'] as const satisfies readonly StatsBucket[],
+})
+
+const StatsSummaryRef = builder.objectRef<WebhookStats['summary']>('WebhookStatsSummary').implement({
+  fields: (t) => ({
+    totalEvents: t.exposeInt('totalEvents', { description: 'Deliveries created in the period.' }),
+    successfulDeliveries: t.exposeInt('successfulDeliveries'),
+    failedDeliveries: t.exposeInt('failedDeliveries', { description: 'FAILED and DEAD.' }),
+    pendingDeliveries: t.exposeInt('pendingDeliveries', { description: 'PENDING and RETRYING.' }),
+    successRate: t.exposeFloat('successRate', { nullable: true, description: 'Percent of finished deliveries.' }),
+    avgResponseTimeMs: t.exposeInt('avgResponseTimeMs', { nullable: true }),
+    p95ResponseTimeMs: t.exposeInt('p95ResponseTimeMs', { nullable: true }),
+    totalRetries: t.exposeInt('totalRetries', { description: 'Attempts after the first, over all deliveries.' }),
+  }),
+})
+
+const EventTypeStatsRef = builder.objectRef<WebhookStats['eventsByType'][number]>('EventTypeStats').implement({
+  fields: (t) => ({
+    event: t.exposeString('event'),
+    count: t.exposeInt('count'),
+    successRate: t.exposeFloat('successRate', { nullable: true }),
+  }),
+})
+
+const TimeBucketRef = builder.objectRef<WebhookStats['timeSeries'][number]>('StatsTimeBucket').implement({
+  fields: (t) => ({
+    bucket: t.expose('bucket', { type: 'DateTime', description: 'The start of the bucket, in UTC.' }),
+    total: t.exposeInt('total'),
+    successful: t.exposeInt('successful'),
+    failed: t.exposeInt('failed'),
+    avgResponseTimeMs: t.exposeInt('avgResponseTimeMs', { nullable: true }),
+  }),
+})
+
+const ErrorBreakdownRef = builder.objectRef<WebhookStats['errorBreakdown'][number]>('ErrorBreakdown').implement({
+  fields: (t) => ({
+    errorType: t.field({ type: AttemptErrorTypeEnum, resolve: (row) => row.errorType }),
+    count: t.exposeInt('count', { description: 'Failed attempts of this kind.' }),
+    percentage: t.exposeFloat('percentage'),
+  }),
+})
+
+const WebhookStatsRef = builder.objectRef<WebhookStats>('WebhookStats').implement({
+  fields: (t) => ({
+    from: t.expose('from', { type: 'DateTime' }),
+    to: t.expose('to', { type: 'DateTime' }),
+    groupBy: t.field({ type: StatsGroupByEnum, resolve: (stats) => stats.groupBy }),
+    summary: t.field({ type: StatsSummaryRef, resolve: (stats) => stats.summary }),
+    eventsByType: t.field({ type: [EventTypeStatsRef], resolve: (stats) => stats.eventsByType }),
+    timeSeries: t.field({ type: [TimeBucketRef], resolve: (stats) => stats.timeSeries }),
+    errorBreakdown: t.field({ type: [ErrorBreakdownRef], resolve: (stats) => stats.errorBreakdown }),
+  }),
+})
+
+builder.mutationFields((t) => ({
+  retryDelivery: t.prismaField({
+    type: 'Delivery',
+    description: 'Attempts the delivery again now, whatever its status. Its webhook must be enabled.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, context) => {
+      await retryDelivery(tenantOf(context), id)
+      return db().delivery.findUniqueOrThrow({ ...query, where: { id } })
+    },
+  }),
+  replayDeliveries: t.int({
+    description:
+      'Queues again the webhook’s finished deliveries created in [since, until) with the given statuses ' +
+      '(default FAILED and DEAD). Returns how many were queued.',
+    args: {
+      webhookId: t.arg.id({ required: true }),
+      since: t.arg({ type: 'DateTime', required: true }),
+      until: t.arg({ type: 'DateTime' }),
+      status: t.arg({ type: [DeliveryStatusEnum] }),
+    },
+    resolve: (_root, args, context) =>
+      replayDeliveries(tenantOf(context), args.webhookId, args.since, args.until, args.status),
+  }),
+}))
+
+builder.subscriptionField('deliveryUpdates', (t) =>
+  t.prismaField({
+    type: 'Delivery',
+    description: 'Each delivery as an attempt of it completes (of one webhook, or of all the tenant’s).',
+    args: { webhookId: t.arg.id() },
+    subscribe: async (_root, { webhookId }, context) => {
+      const tenantId = tenantOf(context)
+      if (webhookId != null) await findWebhook(tenantId, webhookId)
+      return new Repeater<string>(async (push, stop) => {
+        const unlisten = runtime().listener.on(CHANNELS.attempts, (notices) => {
+          for (const notice of notices as AttemptNotice[]) {
+            if (notice.tenantId === tenantId && (webhookId == null || notice.webhookId === webhookId)) {
+              void push(notice.deliveryId)
+            }
+          }
+        })
+        await stop
+        unlisten()
+      })
+    },
+    resolve: (query, deliveryId: string) => db().delivery.findUniqueOrThrow({ ...query, where: { id: deliveryId } }),
+  }),
+)

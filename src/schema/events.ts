@@ -1,0 +1,257 @@
+// Events: the catalog of event types, publishing, stored events, and the live `events` subscription.
+
+import { queryFromInfo } from '@pothos/plugin-prisma'
+import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
+import { Repeater } from 'graphql-yoga'
+import { validate as isUuid } from 'uuid'
+import { db } from '../db/client.ts'
+import { badInput, notFound } from '../errors.ts'
+import {
+  categoriesOf,
+  deprecateEventType,
+  type EventTypeView,
+  findEventType,
+  lastTriggeredAt,
+  listEventTypes,
+  registerEventType,
+} from '../events/catalog.ts'
+import { isValidPattern, matchesPattern } from '../events/matching.ts'
+import { publishEvent } from '../events/publish.ts'
+import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
+import { runtime } from '../runtime.ts'
+import { builder } from './builder.ts'
+import { tenantOf } from './context.ts'
+import { checkedCursors, timeRangeArgs } from './pagination.ts'
+
+export const EventRef = builder.prismaObject('Event', {
+  description: 'An event published to the hub. Its `data` is what receivers get as `data`.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    type: t.exposeString('type', { description: 'The event type, such as `order.created`.' }),
+    data: t.expose('payload', { type: 'JSON', description: 'The payload, as published.' }),
+    idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
+    source: t.exposeString('source', { description: 'api, stripe, system (the hub’s own events) or test.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+})
+
+const EventTypeRef = builder.objectRef<EventTypeView>('EventType').implement({
+  description: 'An entry of the event catalog: built in, or registered by the tenant.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    category: t.exposeString('category'),
+    version: t.exposeString('version'),
+    deprecated: t.exposeBoolean('deprecated'),
+    builtIn: t.exposeBoolean('builtIn', {
+      description: 'Part of the hub’s catalog rather than registered by the tenant.',
+    }),
+    payloadSchema: t.expose('payloadSchema', {
+      type: 'JSON',
+      nullable: true,
+      description: 'The JSON Schema every published payload of this type must satisfy.',
+    }),
+    examplePayload: t.expose('examplePayload', { type: 'JSON', nullable: true }),
+    webhooksCount: t.loadable({
+      type: 'Int',
+      description: 'How many of the tenant’s webhooks subscribe to this type (by name or pattern).',
+      load: async (names: string[], context) => {
+        const webhooks = await db().webhook.findMany({
+          where: { tenantId: tenantOf(context) },
+          select: { events: true },
+        })
+        return names.map(
+          (name) =>
+            webhooks.filter((webhook) => webhook.events.some((pattern) => matchesPattern(pattern, name))).length,
+        )
+      },
+      resolve: (type) => type.name,
+    }),
+    lastTriggeredAt: t.loadable({
+      type: 'DateTime',
+      nullable: true,
+      load: async (names: string[], context) => {
+        const times = await lastTriggeredAt(tenantOf(context), names)
+        return names.map((name) => times.get(name) ?? null)
+      },
+      resolve: (type) => type.name,
+    }),
+  }),
+})
+
+const EventCategoryRef = builder
+  .objectRef<{ name: string; displayName: string; eventCount: number }>('EventCategory')
+  .implement({
+    fields: (t) => ({
+      name: t.exposeString('name'),
+      displayName: t.exposeString('displayName'),
+      eventCount: t.exposeInt('eventCount', { description: 'Event types in this category.' }),
+    }),
+  })
+
+builder.queryFields((t) => ({
+  eventTypes: t.field({
+    type: [EventTypeRef],
+    description: 'The event catalog, optionally of one category.',
+    args: { category: t.arg.string() },
+    resolve: (_root, { category }, context) => listEventTypes(tenantOf(context), category),
+  }),
+  eventType: t.field({
+    type: EventTypeRef,
+    args: { name: t.arg.string({ required: true }) },
+    resolve: async (_root, { name }, context) => {
+      const type = await findEventType(tenantOf(context), name)
+      if (!type) throw notFound('event type', name)
+      return type
+    },
+  }),
+  eventCategories: t.field({
+    type: [EventCategoryRef],
+    resolve: async (_root, _args, context) => categoriesOf(await listEventTypes(tenantOf(context))),
+  }),
+  event: t.prismaField({
+    type: 'Event',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, context) => {
+      const event = isUuid(id)
+        ? await db().event.findFirst({ ...query, where: { id, tenantId: tenantOf(context) } })
+        : null
+      if (!event) throw notFound('event', id)
+      return event
+    },
+  }),
+  events: t.connection(
+    {
+      type: EventRef,
+      description: 'Published events, newest first.',
+      args: {
+        type: t.arg.string({ description: 'An event type or pattern (`order.*`).' }),
+        ...timeRangeArgs,
+      },
+      resolve: async (_root, args, context, info) => {
+        const tenantId = tenantOf(context)
+        const range = { gte: args.from ?? undefined, lt: args.to ?? undefined }
+        const type = args.type ?? undefined
+        if (type !== undefined && !isValidPattern(type)) throw badInput(`"${type}" is not an event type or pattern`)
+        const query = queryFromInfo({ context, info, path: ['edges', 'node'], typeName: 'Event' })
+        return resolveCursorConnection(
+          { args: checkedCursors(args), toCursor: (event) => event.id },
+          ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
+            db().event.findMany({
+              ...query,
+              where: {
+                tenantId,
+                createdAt: range,
+                ...(type === undefined || type === '*'
+                  ? {}
+                  : type.endsWith('.*')
+                    ? { type: { startsWith: type.slice(0, -1) } }
+                    : { type }),
+                id: { lt: after, gt: before },
+              },
+              orderBy: { id: inverted ? 'asc' : 'desc' },
+              take: limit,
+            }),
+        )
+      },
+    },
+    { name: 'EventConnection' },
+    { name: 'EventEdge' },
+  ),
+}))
+
+const PublishEventInput = builder.inputType('PublishEventInput', {
+  fields: (t) => ({
+    type: t.string({ required: true, description: 'A catalogued event type, such as `order.created`.' }),
+    payload: t.field({
+      type: 'JSON',
+      required: true,
+      description: 'A JSON object; validated against the type’s schema.',
+    }),
+    idempotencyKey: t.string({
+      description: 'Publishing the same key again returns the first event and sends nothing new.',
+    }),
+  }),
+})
+
+const PublishEventPayload = builder
+  .objectRef<{ eventId: string; deliveriesQueued: number; duplicate: boolean }>('PublishEventPayload')
+  .implement({
+    fields: (t) => ({
+      event: t.prismaField({
+        type: 'Event',
+        resolve: (query, payload) => db().event.findUniqueOrThrow({ ...query, where: { id: payload.eventId } }),
+      }),
+      deliveriesQueued: t.exposeInt('deliveriesQueued', { description: 'Deliveries the event was fanned out to.' }),
+      duplicate: t.exposeBoolean('duplicate', {
+        description: 'True when the idempotency key was used before: this is the first event, not a new one.',
+      }),
+    }),
+  })
+
+const RegisterEventTypeInput = builder.inputType('RegisterEventTypeInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, description: 'Dot-separated lower-case segments, such as `invoice.paid`.' }),
+    description: t.string(),
+    category: t.string({ required: true }),
+    version: t.string({ description: 'Defaults to 1.0.' }),
+    payloadSchema: t.field({ type: 'JSON', description: 'A JSON Schema for the payload (draft 2020-12 or 07).' }),
+    examplePayload: t.field({ type: 'JSON', description: 'Must satisfy payloadSchema.' }),
+  }),
+})
+
+builder.mutationFields((t) => ({
+  publishEvent: t.field({
+    type: PublishEventPayload,
+    description: 'Stores the event and fans it out to every matching active webhook, in one transaction.',
+    args: { input: t.arg({ type: PublishEventInput, required: true }) },
+    resolve: async (_root, { input }, context) => {
+      const result = await publishEvent(tenantOf(context), {
+        type: input.type,
+        payload: input.payload,
+        idempotencyKey: input.idempotencyKey,
+        source: 'api',
+      })
+      return { eventId: result.event.id, deliveriesQueued: result.deliveriesQueued, duplicate: result.duplicate }
+    },
+  }),
+  registerEventType: t.field({
+    type: EventTypeRef,
+    description: 'Adds an event type to the tenant’s catalog, or replaces one it registered before.',
+    args: { input: t.arg({ type: RegisterEventTypeInput, required: true }) },
+    resolve: (_root, { input }, context) => registerEventType(tenantOf(context), input),
+  }),
+  deprecateEventType: t.field({
+    type: EventTypeRef,
+    description: 'Marks an event type deprecated. Publishing it still works; the catalog says to move on.',
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_root, { name }, context) => deprecateEventType(tenantOf(context), name),
+  }),
+}))
+
+builder.subscriptionField('events', (t) =>
+  t.prismaField({
+    type: 'Event',
+    description: 'Every event the tenant publishes from now on, of the given types or patterns (default: all).',
+    args: { types: t.arg.stringList() },
+    subscribe: (_root, { types }, context) => {
+      const tenantId = tenantOf(context)
+      const patterns = types?.length ? types : ['*']
+      const invalid = patterns.find((pattern) => !isValidPattern(pattern))
+      if (invalid) throw badInput(`"${invalid}" is not an event type or pattern`, { field: 'types' })
+      return new Repeater<string>(async (push, stop) => {
+        const unlisten = runtime().listener.on(CHANNELS.events, (notices) => {
+          for (const notice of notices as EventNotice[]) {
+            if (notice.tenantId === tenantId && patterns.some((pattern) => matchesPattern(pattern, notice.type))) {
+              void push(notice.eventId)
+            }
+          }
+        })
+        await stop
+        unlisten()
+      })
+    },
+    resolve: (query, eventId) =>
+      db().event.findUniqueOrThrow({ ...query, where: { id: eventId as unknown as string } }),
+  }),
+)

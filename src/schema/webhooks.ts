@@ -1,0 +1,335 @@
+// Webhooks: the endpoints a tenant registers, their management, tests and match explanations.
+import { queryFromInfo } from '@pothos/plugin-prisma'
+import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
+import type { Webhook } from '#generated/prisma/client.ts'
+import { db } from '../db/client.ts'
+import { displayHeaders } from '../delivery/attempt.ts'
+import { scheduleOf } from '../delivery/retry.ts'
+import { maskSecret } from '../delivery/signing.ts'
+import type { TestDeliveryResult } from '../delivery/test-delivery.ts'
+import { badInput } from '../errors.ts'
+import { isValidPattern } from '../events/matching.ts'
+import { patternsFor } from '../events/publish.ts'
+import {
+  createWebhook,
+  deleteWebhook,
+  explainMatch,
+  findWebhook,
+  type MatchExplanation,
+  rotateWebhookSecret,
+  setWebhookActive,
+  testWebhook,
+  updateWebhook,
+} from '../webhooks/service.ts'
+import { type DeliveryStats, deliveryStatsFor, type WebhooksSummary, webhooksSummary } from '../webhooks/stats.ts'
+import { builder } from './builder.ts'
+import { type Context, tenantOf } from './context.ts'
+import { AttemptErrorTypeEnum, DeliveryStatusEnum } from './enums.ts'
+import { checkedCursors } from './pagination.ts'
+
+const DeliveryStatsRef = builder.loadableObject('DeliveryStats', {
+  description: 'Lifetime delivery figures of a webhook. Test deliveries are left out.',
+  load: (webhookIds: string[]) => deliveryStatsFor(webhookIds),
+  sort: (stats: DeliveryStats) => stats.webhookId,
+  fields: (t) => ({
+    totalDeliveries: t.exposeInt('totalDeliveries'),
+    successfulDeliveries: t.exposeInt('successfulDeliveries'),
+    failedDeliveries: t.exposeInt('failedDeliveries', { description: 'Deliveries that ended FAILED or DEAD.' }),
+    successRate: t.exposeFloat('successRate', {
+      nullable: true,
+      description: 'Percent of finished deliveries that succeeded; null before any finished.',
+    }),
+    avgResponseTimeMs: t.exposeInt('avgResponseTimeMs', { nullable: true }),
+    p95ResponseTimeMs: t.exposeInt('p95ResponseTimeMs', { nullable: true }),
+    lastResponseTimeMs: t.exposeInt('lastResponseTimeMs', { nullable: true }),
+  }),
+})
+
+const RetryPolicyRef = builder
+  .objectRef<Pick<Webhook, 'maxRetries' | 'retryDelayMs' | 'backoffMultiplier'>>('RetryPolicy')
+  .implement({
+    description:
+      'Retries after a failed attempt. Without retryDelayMs the Standard Webhooks schedule applies ' +
+      '(5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); delays get ±20% jitter, and a 429/503 Retry-After is honoured.',
+    fields: (t) => ({
+      maxRetries: t.exposeInt('maxRetries'),
+      retryDelayMs: t.exposeInt('retryDelayMs', { nullable: true }),
+      backoffMultiplier: t.exposeFloat('backoffMultiplier', { nullable: true }),
+      scheduleMs: t.intList({
+        description: 'The nominal delay before each retry, in milliseconds.',
+        resolve: (policy) => scheduleOf(policy),
+      }),
+    }),
+  })
+
+const stats = (webhook: Webhook, context: Context) => DeliveryStatsRef.getDataloader(context).load(webhook.id)
+
+export const WebhookRef = builder.prismaObject('Webhook', {
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    url: t.exposeString('url'),
+    events: t.exposeStringList('events', { description: 'Event patterns: an exact name, `order.*` or `*`.' }),
+    headers: t.field({
+      type: 'JSON',
+      description: 'Headers sent with every delivery; credentials are shown masked.',
+      resolve: (webhook) => displayHeaders(webhook.headers as Record<string, string>),
+    }),
+    isActive: t.exposeBoolean('isActive'),
+    disabledReason: t.exposeString('disabledReason', { nullable: true }),
+    disabledAt: t.expose('disabledAt', { type: 'DateTime', nullable: true }),
+    secretHint: t.string({
+      description: 'The start of the signing secret, to tell secrets apart. The whole secret is shown only once.',
+      resolve: (webhook) => maskSecret(webhook.secret),
+    }),
+    previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'While in the future, deliveries are also signed with the rotated-out secret.',
+    }),
+    retryPolicy: t.field({ type: RetryPolicyRef, resolve: (webhook) => webhook }),
+    filters: t.expose('filters', { type: 'JSON', nullable: true }),
+    connectTimeoutMs: t.exposeInt('connectTimeoutMs'),
+    timeoutMs: t.exposeInt('timeoutMs'),
+    maxConcurrency: t.exposeInt('maxConcurrency', { description: 'Attempts in flight at once, across all workers.' }),
+    consecutiveFailures: t.exposeInt('consecutiveFailures', {
+      description: 'Failed deliveries in a row; the webhook is disabled when this reaches the server’s limit.',
+    }),
+    successCount: t.int({
+      resolve: async (webhook, _args, context) => (await stats(webhook, context)).successfulDeliveries,
+    }),
+    failureCount: t.int({
+      resolve: async (webhook, _args, context) => (await stats(webhook, context)).failedDeliveries,
+    }),
+    successRate: t.float({
+      nullable: true,
+      resolve: async (webhook, _args, context) => (await stats(webhook, context)).successRate,
+    }),
+    lastTriggeredAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: async (webhook, _args, context) => (await stats(webhook, context)).lastTriggeredAt,
+    }),
+    deliveryStats: t.field({ type: DeliveryStatsRef, resolve: (webhook) => webhook.id }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+})
+
+const WebhooksSummaryRef = builder.objectRef<WebhooksSummary>('WebhooksSummary').implement({
+  description: 'The tenant’s webhooks as a whole.',
+  fields: (t) => ({
+    totalWebhooks: t.exposeInt('totalWebhooks'),
+    activeWebhooks: t.exposeInt('activeWebhooks'),
+    totalEvents: t.exposeInt('totalEvents', { description: 'Events published (tests left out).' }),
+    avgSuccessRate: t.exposeFloat('avgSuccessRate', { nullable: true }),
+  }),
+})
+
+const WebhookFilter = builder.inputType('WebhookFilter', {
+  fields: (t) => ({
+    active: t.boolean(),
+    event: t.string({ description: 'Only webhooks that receive this event type.' }),
+  }),
+})
+
+builder.queryFields((t) => ({
+  webhooks: t.connection(
+    {
+      type: WebhookRef,
+      description: 'The tenant’s webhooks, newest first.',
+      args: { filter: t.arg({ type: WebhookFilter }) },
+      resolve: async (_root, args, context, info) => {
+        const tenantId = tenantOf(context)
+        const event = args.filter?.event ?? undefined
+        if (event !== undefined && (!isValidPattern(event) || event.includes('*'))) {
+          throw badInput(`"${event}" is not an event type`, { field: 'filter.event' })
+        }
+        const query = queryFromInfo({ context, info, path: ['edges', 'node'], typeName: 'Webhook' })
+        return resolveCursorConnection(
+          { args: checkedCursors(args), toCursor: (webhook) => webhook.id },
+          ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
+            db().webhook.findMany({
+              ...query,
+              where: {
+                tenantId,
+                isActive: args.filter?.active ?? undefined,
+                events: event === undefined ? undefined : { hasSome: patternsFor(event) },
+                id: { lt: after, gt: before },
+              },
+              orderBy: { id: inverted ? 'asc' : 'desc' },
+              take: limit,
+            }),
+        )
+      },
+    },
+    {
+      name: 'WebhookConnection',
+      fields: (tc) => ({
+        summary: tc.field({
+          type: WebhooksSummaryRef,
+          resolve: (_connection, _args, context) => webhooksSummary(tenantOf(context)),
+        }),
+      }),
+    },
+    { name: 'WebhookEdge' },
+  ),
+  webhook: t.prismaField({
+    type: 'Webhook',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_query, _root, { id }, context) => findWebhook(tenantOf(context), id),
+  }),
+  explainWebhookMatch: t.field({
+    type: MatchExplanationRef,
+    description:
+      'Why a webhook does or does not receive an event: a stored one (eventId), or one described by type and payload.',
+    args: {
+      webhookId: t.arg.id({ required: true }),
+      eventId: t.arg.id(),
+      type: t.arg.string(),
+      payload: t.arg({ type: 'JSON' }),
+    },
+    resolve: (_root, args, context) =>
+      explainMatch(tenantOf(context), args.webhookId, {
+        eventId: args.eventId,
+        type: args.type,
+        payload: args.payload,
+      }),
+  }),
+}))
+
+const MatchConditionRef = builder.objectRef<MatchExplanation['conditions'][number]>('MatchCondition').implement({
+  fields: (t) => ({
+    filter: t.expose('filter', { type: 'JSON', description: 'The filter entry, as written.' }),
+    path: t.exposeString('path', { nullable: true, description: 'The payload path it tests.' }),
+    actual: t.expose('actual', { type: 'JSON', nullable: true, description: 'The payload’s value there.' }),
+    passed: t.exposeBoolean('passed'),
+  }),
+})
+
+const MatchExplanationRef = builder.objectRef<MatchExplanation>('MatchExplanation').implement({
+  fields: (t) => ({
+    matches: t.exposeBoolean('matches', { description: 'Whether the webhook receives the event.' }),
+    webhookActive: t.exposeBoolean('webhookActive'),
+    eventType: t.exposeString('eventType'),
+    matchedPattern: t.exposeString('matchedPattern', { nullable: true }),
+    patterns: t.exposeStringList('patterns'),
+    conditions: t.field({ type: [MatchConditionRef], resolve: (explanation) => explanation.conditions }),
+    reasons: t.exposeStringList('reasons', { description: 'The verdict, one sentence per check.' }),
+  }),
+})
+
+const RetryPolicyInput = builder.inputType('RetryPolicyInput', {
+  fields: (t) => ({
+    maxRetries: t.int({ description: 'Retries after the first attempt, 0 to 20. Default 7.' }),
+    retryDelayMs: t.int({ description: 'First retry delay, 100 ms to 24 h. Unset: the Standard Webhooks schedule.' }),
+    backoffMultiplier: t.float({ description: 'Each retry waits this much longer than the one before, 1 to 10.' }),
+  }),
+})
+
+const webhookFields = (required: boolean) =>
+  builder.inputType(required ? 'CreateWebhookInput' : 'UpdateWebhookInput', {
+    fields: (t) => ({
+      name: t.string({ required }),
+      description: t.string(),
+      url: t.string({ required, description: 'http(s); private and loopback addresses are refused.' }),
+      events: t.stringList({ required, description: 'Event patterns: an exact name, `order.*` or `*`.' }),
+      headers: t.field({ type: 'JSON', description: 'A JSON object of header names to string values.' }),
+      ...(required
+        ? { secret: t.string({ description: 'A `whsec_` secret or 16 to 200 characters; generated when omitted.' }) }
+        : {}),
+      isActive: t.boolean(),
+      retryPolicy: t.field({ type: RetryPolicyInput }),
+      filters: t.field({
+        type: 'JSON',
+        description:
+          'Payload conditions, all of which must hold: `{ "status": ["confirmed"], "min_amount": 100 }` or ' +
+          '`{ "amount": { "$gte": 100 }, "$or": [...] }`.',
+      }),
+      connectTimeoutMs: t.int({ description: '100 to 30000; default 5000.' }),
+      timeoutMs: t.int({ description: 'Whole request, 500 to 60000; default 15000.' }),
+      maxConcurrency: t.int({ description: 'Attempts in flight at once, 1 to 50; default 10.' }),
+    }),
+  })
+
+const CreateWebhookInput = webhookFields(true)
+const UpdateWebhookInput = webhookFields(false)
+
+const CreateWebhookPayload = builder.objectRef<{ webhook: Webhook; secret: string }>('CreateWebhookPayload').implement({
+  fields: (t) => ({
+    webhook: t.field({ type: WebhookRef, resolve: (payload) => payload.webhook }),
+    secret: t.exposeString('secret', { description: 'The signing secret. It is shown this once; keep it.' }),
+  }),
+})
+
+const RotateWebhookSecretPayload = builder
+  .objectRef<{ webhook: Webhook; secret: string }>('RotateWebhookSecretPayload')
+  .implement({
+    fields: (t) => ({
+      webhook: t.field({ type: WebhookRef, resolve: (payload) => payload.webhook }),
+      secret: t.exposeString('secret', { description: 'The new signing secret. It is shown this once.' }),
+    }),
+  })
+
+const WebhookTestResultRef = builder.objectRef<TestDeliveryResult>('WebhookTestResult').implement({
+  fields: (t) => ({
+    status: t.field({ type: DeliveryStatusEnum, resolve: (result) => result.status }),
+    responseCode: t.exposeInt('responseCode', { nullable: true }),
+    responseTimeMs: t.exposeInt('responseTimeMs'),
+    responseBody: t.exposeString('responseBody', { nullable: true }),
+    errorType: t.field({ type: AttemptErrorTypeEnum, nullable: true, resolve: (result) => result.errorType }),
+    errorMessage: t.exposeString('errorMessage', { nullable: true }),
+    headersSent: t.expose('headersSent', { type: 'JSON' }),
+    deliveryId: t.exposeID('deliveryId', { description: 'The test delivery, as logged.' }),
+    eventId: t.exposeID('eventId'),
+  }),
+})
+
+builder.mutationFields((t) => ({
+  createWebhook: t.field({
+    type: CreateWebhookPayload,
+    args: { input: t.arg({ type: CreateWebhookInput, required: true }) },
+    resolve: (_root, { input }, context) => createWebhook(tenantOf(context), input),
+  }),
+  updateWebhook: t.field({
+    type: WebhookRef,
+    description: 'Changes the fields given; the others stay as they are.',
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateWebhookInput, required: true }) },
+    resolve: (_root, { id, input }, context) => updateWebhook(tenantOf(context), id, input),
+  }),
+  deleteWebhook: t.id({
+    description: 'Deletes the webhook and its delivery log; returns its id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, context) => deleteWebhook(tenantOf(context), id),
+  }),
+  setWebhookActive: t.field({
+    type: WebhookRef,
+    description:
+      'Disabled webhooks receive nothing; their pending retries wait. Enabling resumes them and resets the failure streak.',
+    args: { id: t.arg.id({ required: true }), active: t.arg.boolean({ required: true }) },
+    resolve: (_root, { id, active }, context) => setWebhookActive(tenantOf(context), id, active),
+  }),
+  rotateWebhookSecret: t.field({
+    type: RotateWebhookSecretPayload,
+    description: 'Replaces the signing secret. During the grace period deliveries carry both signatures.',
+    args: {
+      id: t.arg.id({ required: true }),
+      gracePeriodSeconds: t.arg.int({ required: true, defaultValue: 86_400, description: '0 to 604800.' }),
+      secret: t.arg.string({ description: 'The new secret; generated when omitted.' }),
+    },
+    resolve: (_root, args, context) =>
+      rotateWebhookSecret(tenantOf(context), args.id, args.gracePeriodSeconds, args.secret),
+  }),
+  testWebhook: t.field({
+    type: WebhookTestResultRef,
+    description:
+      'Delivers an event now and waits for the answer. Logged as a test delivery, never retried, not counted in stats.',
+    args: {
+      id: t.arg.id({ required: true }),
+      event: t.arg.string({ description: 'Defaults to the webhook’s first event name.' }),
+      payload: t.arg({ type: 'JSON', description: 'Defaults to the event type’s example payload.' }),
+    },
+    resolve: (_root, args, context) => testWebhook(tenantOf(context), args.id, args.event, args.payload ?? undefined),
+  }),
+}))

@@ -1,0 +1,403 @@
+// Webhook management. Every function takes the tenant first and touches only that tenant's rows.
+
+import type pg from 'pg'
+import { validate as isUuid } from 'uuid'
+import { type DeliveryStatus, Prisma, type Webhook } from '#generated/prisma/client.ts'
+import { db, transaction } from '../db/client.ts'
+import { enqueueAttempts, MAX_WEBHOOK_CONCURRENCY, newJobId } from '../delivery/jobs.ts'
+import { DEFAULT_MAX_RETRIES } from '../delivery/retry.ts'
+import { generateSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
+import { assertPublicUrl, parseWebhookUrl, SsrfError } from '../delivery/ssrf.ts'
+import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
+import { badInput, notFound } from '../errors.ts'
+import { findEventType } from '../events/catalog.ts'
+import {
+  type Condition,
+  conditionsOf,
+  type Filters,
+  firstMatchingPattern,
+  isValidPattern,
+  testCondition,
+  validateFilters,
+  valueAt,
+} from '../events/matching.ts'
+import { checkPublishable } from '../events/publish.ts'
+import { runtime } from '../runtime.ts'
+
+export interface RetryPolicyInput {
+  maxRetries?: number | null
+  retryDelayMs?: number | null
+  backoffMultiplier?: number | null
+}
+
+export interface WebhookInput {
+  name?: string | null
+  description?: string | null
+  url?: string | null
+  events?: string[] | null
+  headers?: unknown
+  secret?: string | null
+  isActive?: boolean | null
+  retryPolicy?: RetryPolicyInput | null
+  filters?: unknown
+  connectTimeoutMs?: number | null
+  timeoutMs?: number | null
+  maxConcurrency?: number | null
+}
+
+const inRange = (field: string, value: number, min: number, max: number) => {
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw badInput(`${field} must be from ${min} to ${max}`, { field })
+  }
+  return value
+}
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/
+
+function validateHeaders(headers: unknown): Record<string, string> {
+  if (headers === null || headers === undefined) return {}
+  if (typeof headers !== 'object' || Array.isArray(headers)) {
+    throw badInput('headers must be a JSON object of header names to string values', { field: 'headers' })
+  }
+  const entries = Object.entries(headers as Record<string, unknown>)
+  if (entries.length > 50) throw badInput('a webhook may set at most 50 headers', { field: 'headers' })
+  for (const [name, value] of entries) {
+    if (!HEADER_NAME.test(name)) throw badInput(`"${name}" is not a valid header name`, { field: 'headers' })
+    if (typeof value !== 'string' || value.length > 4096 || /[\r\n\0]/.test(value)) {
+      throw badInput(`header ${name} must be a single-line string of at most 4096 characters`, { field: 'headers' })
+    }
+    if (SIGNATURE_HEADERS.has(name.toLowerCase())) {
+      throw badInput(`header ${name} is set by the hub (signatures cannot be overridden)`, { field: 'headers' })
+    }
+  }
+  return headers as Record<string, string>
+}
+
+async function validateUrl(url: string): Promise<string> {
+  try {
+    parseWebhookUrl(url)
+    if (url.length > 2048) throw new SsrfError('the URL may be at most 2048 characters')
+    if (!runtime().config.allowPrivateUrls) await assertPublicUrl(url)
+  } catch (error) {
+    if (!(error instanceof SsrfError)) throw error
+    const blocked = /private|reserved/.test(error.message)
+    throw badInput(blocked ? `url refused: ${error.message}` : `url ${error.message.replace(/^the URL /, '')}`, {
+      field: 'url',
+      ...(blocked ? { errorType: 'SSRF_BLOCKED' } : {}),
+    })
+  }
+  return url
+}
+
+function validateEvents(events: string[]): string[] {
+  if (events.length === 0 || events.length > 100)
+    throw badInput('events must list 1 to 100 patterns', { field: 'events' })
+  for (const pattern of events) {
+    if (!isValidPattern(pattern)) {
+      throw badInput(`"${pattern}" is not an event pattern; use a name, "order.*" or "*"`, { field: 'events' })
+    }
+  }
+  return [...new Set(events)]
+}
+
+function validateName(name: string): string {
+  const trimmed = name.trim()
+  if (trimmed.length < 1 || trimmed.length > 100) throw badInput('name must be 1 to 100 characters', { field: 'name' })
+  return trimmed
+}
+
+/** The columns an input sets, validated. `creating` demands the required fields. */
+async function columnsFrom(input: WebhookInput, creating: boolean) {
+  if (creating) {
+    if (!input.name) throw badInput('name is required', { field: 'name' })
+    if (!input.url) throw badInput('url is required', { field: 'url' })
+    if (!input.events) throw badInput('events is required', { field: 'events' })
+  }
+  const columns: Prisma.WebhookUncheckedUpdateInput = {}
+  if (input.name != null) columns.name = validateName(input.name)
+  if (input.description != null) {
+    if (input.description.length > 1000)
+      throw badInput('description may be at most 1000 characters', { field: 'description' })
+    columns.description = input.description
+  }
+  if (input.url != null) columns.url = await validateUrl(input.url)
+  if (input.events != null) columns.events = validateEvents(input.events)
+  if (input.headers !== undefined) columns.headers = validateHeaders(input.headers)
+  if (input.isActive != null) columns.isActive = input.isActive
+  if (input.filters !== undefined)
+    columns.filters = (validateFilters(input.filters) as Prisma.InputJsonObject | null) ?? Prisma.DbNull
+  if (input.retryPolicy) {
+    const policy = input.retryPolicy
+    columns.maxRetries = inRange('retryPolicy.maxRetries', policy.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 20)
+    columns.retryDelayMs =
+      policy.retryDelayMs == null ? null : inRange('retryPolicy.retryDelayMs', policy.retryDelayMs, 100, 86_400_000)
+    columns.backoffMultiplier =
+      policy.backoffMultiplier == null
+        ? null
+        : inRange('retryPolicy.backoffMultiplier', policy.backoffMultiplier, 1, 10)
+    if (columns.retryDelayMs === null && columns.backoffMultiplier !== null) {
+      throw badInput('retryPolicy.backoffMultiplier needs retryPolicy.retryDelayMs', { field: 'retryPolicy' })
+    }
+  }
+  if (input.connectTimeoutMs != null)
+    columns.connectTimeoutMs = inRange('connectTimeoutMs', input.connectTimeoutMs, 100, 30_000)
+  if (input.timeoutMs != null) columns.timeoutMs = inRange('timeoutMs', input.timeoutMs, 500, 60_000)
+  if (input.maxConcurrency != null) {
+    columns.maxConcurrency = inRange('maxConcurrency', input.maxConcurrency, 1, MAX_WEBHOOK_CONCURRENCY)
+  }
+  return columns
+}
+
+export async function findWebhook(tenantId: string, id: string): Promise<Webhook> {
+  const webhook = isUuid(id) ? await db().webhook.findFirst({ where: { id, tenantId } }) : null
+  if (!webhook) throw notFound('webhook', id)
+  return webhook
+}
+
+export async function createWebhook(
+  tenantId: string,
+  input: WebhookInput,
+): Promise<{ webhook: Webhook; secret: string }> {
+  const columns = await columnsFrom(input, true)
+  const secret = input.secret ? validateSecret(input.secret) : generateSecret()
+  const webhook = await db().webhook.create({
+    data: { ...(columns as Prisma.WebhookUncheckedCreateInput), tenantId, secret },
+  })
+  return { webhook, secret }
+}
+
+export async function updateWebhook(tenantId: string, id: string, input: WebhookInput): Promise<Webhook> {
+  await findWebhook(tenantId, id)
+  if (input.secret) throw badInput('use rotateWebhookSecret to change the secret', { field: 'secret' })
+  const columns = await columnsFrom(input, false)
+  if (typeof columns.isActive === 'boolean') {
+    const active = columns.isActive
+    delete columns.isActive
+    await db().webhook.update({ where: { id }, data: columns })
+    return setWebhookActive(tenantId, id, active)
+  }
+  return db().webhook.update({ where: { id }, data: columns })
+}
+
+export async function deleteWebhook(tenantId: string, id: string): Promise<string> {
+  await findWebhook(tenantId, id)
+  // Its deliveries go with it; their queued jobs find nothing and are dropped as stale.
+  await db().webhook.delete({ where: { id } })
+  return id
+}
+
+/**
+ * Disabling stops deliveries: their attempts park when they come due. Enabling resumes the parked ones
+ * at once and resets the failure count.
+ */
+export async function setWebhookActive(tenantId: string, id: string, active: boolean): Promise<Webhook> {
+  const webhook = await findWebhook(tenantId, id)
+  if (!active) {
+    if (!webhook.isActive) return webhook
+    return db().webhook.update({
+      where: { id },
+      data: { isActive: false, disabledReason: null, disabledAt: new Date() },
+    })
+  }
+  await transaction(async (client) => {
+    await client.query(
+      `UPDATE webhooks SET is_active = true, consecutive_failures = 0, disabled_reason = NULL, disabled_at = NULL,
+              updated_at = now()
+        WHERE id = $1`,
+      [id],
+    )
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT id FROM deliveries WHERE webhook_id = $1 AND parked_at IS NOT NULL ORDER BY id FOR UPDATE`,
+      [id],
+    )
+    await requeue(
+      client,
+      webhook,
+      rows.map((row) => row.id),
+    )
+  })
+  return findWebhook(tenantId, id)
+}
+
+async function requeue(
+  client: pg.PoolClient,
+  webhook: Pick<Webhook, 'id' | 'maxConcurrency'>,
+  deliveryIds: string[],
+): Promise<void> {
+  if (deliveryIds.length === 0) return
+  const jobs = deliveryIds.map((deliveryId) => ({
+    deliveryId,
+    webhookId: webhook.id,
+    maxConcurrency: webhook.maxConcurrency,
+    jobId: newJobId(),
+  }))
+  await client.query(
+    `UPDATE deliveries d
+        SET job_id = j.job_id, parked_at = NULL, completed_at = NULL, next_retry_at = now(),
+            status = CASE WHEN d.attempt_count = 0 THEN 'PENDING'::delivery_status ELSE 'RETRYING'::delivery_status END
+       FROM unnest($1::uuid[], $2::uuid[]) AS j(id, job_id)
+      WHERE d.id = j.id`,
+    [jobs.map((job) => job.deliveryId), jobs.map((job) => job.jobId)],
+  )
+  await enqueueAttempts(client, jobs)
+}
+
+export async function rotateWebhookSecret(
+  tenantId: string,
+  id: string,
+  gracePeriodSeconds: number,
+  newSecret?: string | null,
+): Promise<{ webhook: Webhook; secret: string }> {
+  const webhook = await findWebhook(tenantId, id)
+  inRange('gracePeriodSeconds', gracePeriodSeconds, 0, 7 * 86_400)
+  const secret = newSecret ? validateSecret(newSecret) : generateSecret()
+  const updated = await db().webhook.update({
+    where: { id },
+    data: {
+      secret,
+      previousSecret: gracePeriodSeconds > 0 ? webhook.secret : null,
+      previousSecretExpiresAt: gracePeriodSeconds > 0 ? new Date(Date.now() + gracePeriodSeconds * 1000) : null,
+    },
+  })
+  return { webhook: updated, secret }
+}
+
+export async function testWebhook(
+  tenantId: string,
+  id: string,
+  type?: string | null,
+  payload?: unknown,
+): Promise<TestDeliveryResult> {
+  const webhook = await findWebhook(tenantId, id)
+  const eventType = type ?? webhook.events.find((pattern) => !pattern.includes('*')) ?? 'webhook.test'
+  const catalogued = await findEventType(tenantId, eventType)
+  const body = payload ?? catalogued?.examplePayload ?? { message: 'A test event from Switchyard' }
+  if (type || payload !== undefined)
+    await checkPublishable(tenantId, { type: eventType, payload: body }).catch(onlyShape)
+  return deliverTest(
+    tenantId,
+    { ...webhook, headers: webhook.headers as Record<string, string> },
+    {
+      type: eventType,
+      payload: body,
+    },
+  )
+}
+
+/** A test may use a type outside the catalog; the payload must still be a publishable shape. */
+function onlyShape(error: unknown): void {
+  if (error instanceof Error && /unknown event type/.test(error.message)) return
+  throw error
+}
+
+export async function retryDelivery(tenantId: string, id: string) {
+  const delivery = isUuid(id)
+    ? await db().delivery.findFirst({ where: { id, tenantId }, include: { webhook: true } })
+    : null
+  if (!delivery) throw notFound('delivery', id)
+  if (delivery.isTest) throw badInput('test deliveries are not retried; run testWebhook again', { field: 'id' })
+  if (!delivery.webhook.isActive) {
+    throw badInput('the webhook is disabled; enable it (setWebhookActive) to resume its deliveries', { field: 'id' })
+  }
+  await transaction((client) => requeue(client, delivery.webhook, [delivery.id]))
+  return db().delivery.findUniqueOrThrow({ where: { id } })
+}
+
+const REPLAYABLE: ReadonlySet<DeliveryStatus> = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
+
+/** Requeues the webhook's finished deliveries created in [since, until) with the given statuses. */
+export async function replayDeliveries(
+  tenantId: string,
+  webhookId: string,
+  since: Date,
+  until: Date | null | undefined,
+  statuses: DeliveryStatus[] | null | undefined,
+): Promise<number> {
+  const webhook = await findWebhook(tenantId, webhookId)
+  if (!webhook.isActive) throw badInput('the webhook is disabled; enable it before replaying', { field: 'webhookId' })
+  const wanted = statuses?.length ? statuses : (['FAILED', 'DEAD'] as DeliveryStatus[])
+  const refused = wanted.filter((status) => !REPLAYABLE.has(status))
+  if (refused.length) {
+    throw badInput(`only finished deliveries (SUCCEEDED, FAILED, DEAD) can be replayed, not ${refused.join(', ')}`, {
+      field: 'status',
+    })
+  }
+  if (until && until <= since) throw badInput('until must be after since', { field: 'until' })
+  return transaction(async (client) => {
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT id FROM deliveries
+        WHERE webhook_id = $1 AND NOT is_test AND created_at >= $2 AND ($3::timestamptz IS NULL OR created_at < $3)
+          AND status = ANY($4::delivery_status[])
+        ORDER BY id FOR UPDATE`,
+      [webhookId, since, until ?? null, wanted],
+    )
+    await requeue(
+      client,
+      webhook,
+      rows.map((row) => row.id),
+    )
+    return rows.length
+  })
+}
+
+export interface MatchExplanation {
+  matches: boolean
+  webhookActive: boolean
+  eventType: string
+  matchedPattern: string | null
+  patterns: string[]
+  conditions: Array<{ filter: Filters; path: string | null; passed: boolean; actual: unknown }>
+  reasons: string[]
+}
+
+/** Why a webhook does, or does not, receive an event (stored, or described by type and payload). */
+export async function explainMatch(
+  tenantId: string,
+  webhookId: string,
+  source: { eventId?: string | null; type?: string | null; payload?: unknown },
+): Promise<MatchExplanation> {
+  const webhook = await findWebhook(tenantId, webhookId)
+  let type = source.type ?? null
+  let payload = source.payload
+  if (source.eventId) {
+    const event = isUuid(source.eventId)
+      ? await db().event.findFirst({ where: { id: source.eventId, tenantId } })
+      : null
+    if (!event) throw notFound('event', source.eventId)
+    type = event.type
+    payload = event.payload
+  }
+  if (!type) throw badInput('give an eventId, or a type and a payload', { field: 'type' })
+  const matchedPattern = firstMatchingPattern(webhook.events, type) ?? null
+  const filters = webhook.filters as Filters | null
+  const conditions = filters
+    ? conditionsOf(filters, type, payload ?? {}).map((condition: Condition) => ({
+        filter: condition.filter,
+        path: condition.path,
+        passed: testCondition(condition, payload ?? {}),
+        actual: condition.path === null ? null : (valueAt(payload, condition.path) ?? null),
+      }))
+    : []
+  const reasons: string[] = []
+  if (!webhook.isActive) reasons.push('the webhook is disabled, so it receives nothing')
+  reasons.push(
+    matchedPattern
+      ? `event ${type} matches the pattern "${matchedPattern}"`
+      : `event ${type} matches none of the patterns ${webhook.events.map((p) => `"${p}"`).join(', ')}`,
+  )
+  if (!filters) reasons.push('the webhook has no filters')
+  for (const condition of conditions) {
+    const where = condition.path ? ` (payload ${condition.path} = ${JSON.stringify(condition.actual)})` : ''
+    reasons.push(`filter ${JSON.stringify(condition.filter)} ${condition.passed ? 'passes' : 'fails'}${where}`)
+  }
+  const matches = webhook.isActive && matchedPattern !== null && conditions.every((condition) => condition.passed)
+  return {
+    matches,
+    webhookActive: webhook.isActive,
+    eventType: type,
+    matchedPattern,
+    patterns: webhook.events,
+    conditions,
+    reasons,
+  }
+}
