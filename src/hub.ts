@@ -38,7 +38,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     cleanups.push(() => database.close())
     await migrate(database.url, logger)
 
-    const connection = connectDatabase(database.url, config.databasePoolSize)
+    const connection = connectDatabase(database.url, config.databasePoolSize, logger)
     useDatabase(connection)
     cleanups.push(async () => {
       await connection.close()

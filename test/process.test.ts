@@ -2,11 +2,15 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createClient } from 'graphql-ws'
 import { afterAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { signToken } from '../src/auth/jwt.ts'
 import { freePort } from '../src/db/embedded.ts'
 import { useTestDatabase } from './helpers/db.ts'
-import { TEST_JWT_SECRET } from './helpers/hub.ts'
+import { subscribe, TEST_JWT_SECRET, whenLive } from './helpers/hub.ts'
 import { type HubProcess, spawnHub } from './helpers/process.ts'
+import { startReceiver } from './helpers/receiver.ts'
 
 const running: HubProcess[] = []
 const dirs: string[] = []
@@ -74,15 +78,89 @@ describe('the embedded default (npm start without DATABASE_URL)', () => {
 describe('API and workers as separate processes on one database', () => {
   const db = useTestDatabase()
 
-  it('runs an API process and a worker process side by side', { timeout: 60_000 }, async () => {
-    const port = await freePort()
-    const env = { DATABASE_URL: db.url, SWITCHYARD_JWT_SECRET: TEST_JWT_SECRET, PORT: String(port), HOST: '127.0.0.1' }
-    const api = start(['api'], env)
+  it('delivers through a worker process and streams to subscribers of another API process', {
+    timeout: 60_000,
+  }, async () => {
+    const sink = await startReceiver()
+    const [apiPort, otherApiPort] = [await freePort(), await freePort()]
+    const env = {
+      DATABASE_URL: db.url,
+      SWITCHYARD_JWT_SECRET: TEST_JWT_SECRET,
+      SWITCHYARD_ALLOW_PRIVATE_URLS: 'true',
+      HOST: '127.0.0.1',
+    }
+    const api = start(['api'], { ...env, PORT: String(apiPort) })
+    const otherApi = start(['api'], { ...env, PORT: String(otherApiPort) })
     const worker = start(['worker'], env)
-    await Promise.all([api.waitFor(/GraphQL API listening/), worker.waitFor(/queue started/)])
+    await Promise.all([
+      api.waitFor(/GraphQL API listening/),
+      otherApi.waitFor(/GraphQL API listening/),
+      worker.waitFor(/delivery worker started/),
+    ])
     expect(worker.output()).not.toMatch(/GraphQL API listening/)
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`)
-    expect(ready.status).toBe(200)
-    expect(await Promise.all([api.stop('SIGTERM'), worker.stop('SIGTERM')])).toEqual([0, 0])
+    expect(api.output()).not.toMatch(/delivery worker started/)
+    expect((await fetch(`http://127.0.0.1:${apiPort}/readyz`)).status).toBe(200)
+
+    const token = await signToken(TEST_JWT_SECRET, 'split')
+    const gql = async <T = { createWebhook: { webhook: { id: string } } }>(
+      port: number,
+      query: string,
+      variables?: object,
+    ) => {
+      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      })
+      return ((await response.json()) as { data: T }).data
+    }
+    const created = await gql(
+      apiPort,
+      `mutation ($url: String!) { createWebhook(input: { name: "split", url: $url, events: ["order.*"] }) { webhook { id } } }`,
+      { url: sink.url },
+    )
+    const webhookId = created.createWebhook.webhook.id
+
+    const client = createClient({
+      url: `ws://127.0.0.1:${otherApiPort}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${token}` },
+    })
+    let live = false
+    const updates = subscribe<{ deliveryUpdates: { status: string; isTest: boolean; event: string } }>(
+      client,
+      'subscription ($id: ID) { deliveryUpdates(webhookId: $id) { status isTest event } }',
+      { id: webhookId },
+      (value) => {
+        if (!value.deliveryUpdates.isTest) return false
+        live = true
+        return true
+      },
+    )
+    await whenLive(
+      () => gql(apiPort, 'mutation ($id: ID!) { testWebhook(id: $id) { status } }', { id: webhookId }),
+      () => live,
+    )
+
+    await gql(
+      apiPort,
+      'mutation { publishEvent(input: { type: "order.shipped", payload: { order_id: "P-1" } }) { event { id } } }',
+    )
+    const [received] = await sink.waitFor(1 + sink.requests.length)
+    expect(received).toBeDefined()
+    expect((await updates.next()).deliveryUpdates).toEqual({
+      status: 'SUCCEEDED',
+      isTest: false,
+      event: 'order.shipped',
+    })
+
+    updates.close()
+    await client.dispose()
+    await sink.close()
+    expect(await Promise.all([api.stop('SIGTERM'), otherApi.stop('SIGTERM'), worker.stop('SIGTERM')])).toEqual([
+      0, 0, 0,
+    ])
+    expect(worker.output()).toMatch(/delivery worker stopped[\s\S]*queue stopped/)
   })
 })

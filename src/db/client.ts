@@ -3,6 +3,7 @@
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '#generated/prisma/client.ts'
+import type { Logger } from '../logger.ts'
 
 export type { PrismaClient }
 
@@ -12,8 +13,11 @@ export interface Database {
   close(): Promise<void>
 }
 
-export function connectDatabase(databaseUrl: string, poolSize: number): Database {
+export function connectDatabase(databaseUrl: string, poolSize: number, logger: Logger): Database {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, application_name: 'switchyard' })
+  // An idle connection can fail (a server restart, a network cut); the pool replaces it on next use.
+  // Without a listener, pg would turn that into an uncaught exception and take the process down.
+  pool.on('error', (error) => logger.warn({ err: error }, 'an idle database connection failed'))
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   return {
     prisma,

@@ -126,6 +126,8 @@ export function startDeliveryWorker(): DeliveryWorker {
     }
     if (done.length) {
       await boss.complete(queue, done).catch((error) => log.error({ err: error }, 'could not complete the jobs'))
+      // Completed jobs free their webhooks' group slots, which a fetch may have been held back by.
+      void pump()
     }
   }
 

@@ -164,7 +164,7 @@ export async function webhookStats(
       `SELECT error_type, count(*)::int AS count,
               round(100.0 * count(*) / sum(count(*)) OVER (), 1)::float AS percentage
          FROM delivery_attempts WHERE ${attemptsInRange} AND error_type IS NOT NULL
-        GROUP BY error_type ORDER BY count DESC, error_type`,
+        GROUP BY error_type ORDER BY count DESC, error_type::text`,
       range,
     ),
   ])

@@ -129,3 +129,78 @@ export function take<T>(
     )
   })
 }
+
+export interface LiveSubscription<T> {
+  /** The next result (skipping ignored ones), or a rejection after `timeoutMs`. */
+  next(timeoutMs?: number): Promise<T>
+  close(): void
+}
+
+/** Subscribes and queues results, so a test can read them one at a time. */
+export function subscribe<T>(
+  client: Client,
+  query: string,
+  variables?: Record<string, unknown>,
+  ignore: (value: T) => boolean = () => false,
+): LiveSubscription<T> {
+  const queued: T[] = []
+  const waiting: Array<{ resolve(value: T): void; reject(error: unknown): void }> = []
+  let failure: unknown
+  const fail = (error: unknown) => {
+    failure = error
+    for (const waiter of waiting.splice(0)) waiter.reject(error)
+  }
+  const unsubscribe = client.subscribe<T>(
+    { query, variables },
+    {
+      next(value) {
+        if (value.errors) return fail(Object.assign(new Error(value.errors[0]?.message), { errors: value.errors }))
+        const data = value.data as T
+        if (ignore(data)) return
+        const waiter = waiting.shift()
+        if (waiter) waiter.resolve(data)
+        else queued.push(data)
+      },
+      error: fail,
+      complete: () => fail(new Error('the subscription completed')),
+    },
+  )
+  return {
+    next(timeoutMs = 10_000) {
+      const queuedValue = queued.shift()
+      if (queuedValue !== undefined) return Promise.resolve(queuedValue)
+      if (failure) return Promise.reject(failure)
+      return new Promise<T>((resolve, reject) => {
+        const waiter = {
+          resolve: (value: T) => {
+            clearTimeout(timer)
+            resolve(value)
+          },
+          reject: (error: unknown) => {
+            clearTimeout(timer)
+            reject(error)
+          },
+        }
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(waiter), 1)
+          reject(new Error(`no subscription result within ${timeoutMs} ms`))
+        }, timeoutMs)
+        waiting.push(waiter)
+      })
+    },
+    close: unsubscribe,
+  }
+}
+
+/**
+ * Resolves once the server is delivering to `subscription`: `probe` makes something it will see (and
+ * ignore), again and again, until one arrives. graphql-ws has no acknowledgement for a subscribe.
+ */
+export async function whenLive(probes: () => Promise<unknown>, seen: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!seen()) {
+    if (Date.now() > deadline) throw new Error('the subscription never became live')
+    await probes()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}

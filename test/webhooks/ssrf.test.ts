@@ -1,0 +1,77 @@
+// With private URLs not allowed (the default outside tests), webhooks cannot reach private, loopback,
+// link-local or metadata addresses: refused when created, and again when connecting.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pool } from '../../src/db/client.ts'
+import { createWebhook, deliveryReaches, publish } from '../helpers/api.ts'
+import { useTestHub } from '../helpers/hub.ts'
+import { type Receiver, startReceiver } from '../helpers/receiver.ts'
+
+const t = useTestHub({ env: { SWITCHYARD_ALLOW_PRIVATE_URLS: 'false' } })
+let sink: Receiver
+beforeAll(async () => {
+  sink = await startReceiver()
+})
+afterAll(() => sink.close())
+
+const CREATE =
+  'mutation ($url: String!) { createWebhook(input: { name: "x", url: $url, events: ["*"] }) { webhook { id } } }'
+
+describe('at create time', () => {
+  it.each([
+    'http://127.0.0.1:8080/hook',
+    'http://localhost/hook',
+    'http://10.0.0.5/hook',
+    'http://192.168.1.10/hook',
+    'http://172.16.0.1/hook',
+    'http://169.254.169.254/latest/meta-data/',
+    'http://[::1]/hook',
+    'http://[::ffff:127.0.0.1]/hook',
+    'http://[fd00::1]/hook',
+    'http://0.0.0.0/hook',
+    'http://100.64.0.1/hook',
+  ])('refuses %s with SSRF_BLOCKED', async (url) => {
+    const result = await t.gql(CREATE, { url })
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'url',
+      errorType: 'SSRF_BLOCKED',
+    })
+  })
+
+  it('accepts a public address', async () => {
+    const result = await t.gql(CREATE, { url: 'https://93.184.215.14/hook' })
+    expect(result.errors).toBeUndefined()
+  })
+
+  it('refuses the same addresses on update', async () => {
+    const hook = await createWebhook(t, { url: 'https://93.184.215.14/hook' })
+    const result = await t.gql(
+      'mutation ($id: ID!) { updateWebhook(id: $id, input: { url: "http://127.0.0.1/x" }) { id } }',
+      {
+        id: hook.id,
+      },
+    )
+    expect(result.errors?.[0]?.extensions?.errorType).toBe('SSRF_BLOCKED')
+  })
+})
+
+describe('at connect time', () => {
+  // A host can resolve to a public address when the webhook is created and to a private one later.
+  // Rewriting the stored URL stands in for that DNS change.
+  it.each([
+    ['a name that now resolves to loopback', (port: string) => `http://localhost:${port}/hook`],
+    ['a loopback literal', (port: string) => `http://127.0.0.1:${port}/hook`],
+  ])('refuses %s and logs SSRF_BLOCKED', async (_what, url) => {
+    const hook = await createWebhook(t, {
+      url: 'https://93.184.215.14/hook',
+      events: ['order.shipped'],
+      retryPolicy: { maxRetries: 0 },
+    })
+    await pool().query('UPDATE webhooks SET url = $2 WHERE id = $1', [hook.id, url(new URL(sink.url).port)])
+    await publish(t, 'order.shipped', { order_id: 'ssrf' })
+    const delivery = await deliveryReaches(t, hook.id, 'FAILED')
+    expect(delivery.attempts[0]).toMatchObject({ errorType: 'SSRF_BLOCKED', responseCode: null })
+    expect(delivery.attempts[0]?.errorMessage).toMatch(/private or reserved/)
+    expect(sink.requests).toHaveLength(0)
+  })
+})
