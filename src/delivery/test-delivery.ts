@@ -30,7 +30,7 @@ export async function deliverTest(
   const createdAt = new Date()
   await transaction(async (client) => {
     await client.query(
-      `INSERT INTO events (id, tenant_id, type, payload, source, created_at) VALUES ($1, $2, $3, $4::jsonb, 'test', $5)`,
+      `INSERT INTO events (id, tenant_id, type, payload, source, created_at) VALUES ($1, $2, $3, $4::json, 'test', $5)`,
       [eventId, tenantId, event.type, JSON.stringify(event.payload), createdAt],
     )
     await client.query(

@@ -109,7 +109,7 @@ export async function publishEvent(tenantId: string, input: PublishInput): Promi
   return transaction(async (client) => {
     const inserted = await client.query<EventRow>(
       `INSERT INTO events (id, tenant_id, type, payload, idempotency_key, source)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6)
+       VALUES ($1, $2, $3, $4::json, $5, $6)
        ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
        RETURNING *`,
       [uuidv7(), tenantId, input.type, JSON.stringify(input.payload), idempotencyKey, input.source ?? 'api'],

@@ -54,6 +54,8 @@ describe('a successful delivery', () => {
     expect(request.headers['content-type']).toBe('application/json')
     const body = request.json as Record<string, unknown>
     expect(body).toMatchObject({ id: event.id, type: 'order.created', data: order() })
+    // The payload reaches the receiver as published, keys in their order.
+    expect(request.body).toContain(JSON.stringify(order()))
     expect(Date.parse(body.createdAt as string)).not.toBeNaN()
 
     expect(verifyStandard(hook.secret, request)).toEqual(body)
