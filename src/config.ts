@@ -148,8 +148,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     )
   }
   const e = parsed.data
-  if (e.NODE_ENV === 'production' && !e.SWITCHYARD_JWT_SECRET && !e.SWITCHYARD_JWKS_URL) {
-    throw new ConfigError(['SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production'])
+  if (e.NODE_ENV === 'production') {
+    const missing = [
+      ...(!e.SWITCHYARD_JWT_SECRET && !e.SWITCHYARD_JWKS_URL
+        ? ['SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production']
+        : []),
+      ...(!e.SWITCHYARD_ENCRYPTION_KEY
+        ? ['SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals connector secrets)']
+        : []),
+    ]
+    if (missing.length) throw new ConfigError(missing)
   }
   return {
     env: e.NODE_ENV,

@@ -11,6 +11,7 @@ import { createHttpSender } from './delivery/http.ts'
 import { startQueue } from './delivery/queue.ts'
 import { scheduleRetention } from './delivery/retention.ts'
 import { startDeliveryWorker } from './delivery/worker.ts'
+import { createSealer } from './integrations/crypto.ts'
 import type { Logger } from './logger.ts'
 import { startListener } from './realtime/listener.ts'
 import { useRuntime } from './runtime.ts'
@@ -55,7 +56,9 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       responseBodyLimit: config.delivery.responseBodyLimitBytes,
     })
     cleanups.push(() => sender.close())
-    useRuntime({ config, boss: queue.boss, sender, logger, listener })
+    const secrets = await resolveSecrets(config)
+    if (!secrets.encryptionKey) throw new Error('SWITCHYARD_ENCRYPTION_KEY is not set')
+    useRuntime({ config, boss: queue.boss, sender, logger, listener, sealer: createSealer(secrets.encryptionKey) })
     cleanups.push(async () => useRuntime(undefined))
 
     if (role !== 'api') {
@@ -65,7 +68,6 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       await scheduleRetention()
     }
 
-    const secrets = await resolveSecrets(config)
     let url: string | undefined
     if (role !== 'worker') {
       const app = buildApp({

@@ -2,6 +2,7 @@
 import type { PgBoss } from 'pg-boss'
 import type { Config } from './config.ts'
 import type { HttpSender } from './delivery/http.ts'
+import type { Sealer } from './integrations/crypto.ts'
 import type { Logger } from './logger.ts'
 import type { Listener } from './realtime/listener.ts'
 
@@ -11,6 +12,8 @@ export interface Runtime {
   sender: HttpSender
   logger: Logger
   listener: Listener
+  /** Seals and opens connector secrets. */
+  sealer: Sealer
 }
 
 let current: Runtime | undefined

@@ -10,6 +10,7 @@ import { WebSocketServer } from 'ws'
 import { AuthError, bearerToken, type TokenVerifier } from './auth/jwt.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
 import { internalError, unauthenticated } from './errors.ts'
+import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import type { Context } from './schema/context.ts'
 import { schema } from './schema/index.ts'
@@ -80,7 +81,7 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
           : masked
       },
     },
-    plugins: [healthRoutes(readiness)],
+    plugins: [healthRoutes(readiness), inboundRoutes(log)],
   })
 
   let server: Server | undefined
@@ -154,6 +155,28 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
 interface EnvelopedRoot {
   execute(args: ExecutionArgs): OperationResult
   subscribe(args: ExecutionArgs): OperationResult
+}
+
+const INBOUND_PATH = /^\/inbound\/([a-z][a-z0-9_-]*)\/([^/]+)\/?$/
+
+/** POST /inbound/<connector>/<integration id>: providers' own webhooks (Stripe's). */
+function inboundRoutes(log: Logger): Plugin {
+  return {
+    async onRequest({ request, url, endResponse, fetchAPI }) {
+      const match = INBOUND_PATH.exec(url.pathname)
+      if (!match) return
+      if (request.method !== 'POST') {
+        endResponse(fetchAPI.Response.json({ error: 'use POST' }, { status: 405, headers: { allow: 'POST' } }))
+        return
+      }
+      try {
+        endResponse(await handleInbound(match[1] ?? '', match[2] ?? '', request, log))
+      } catch (error) {
+        log.error({ err: error, path: url.pathname }, 'inbound request failed')
+        endResponse(fetchAPI.Response.json({ error: 'internal error; please retry' }, { status: 500 }))
+      }
+    },
+  }
 }
 
 function healthRoutes(readiness: ReadinessChecks): Plugin {

@@ -55,11 +55,21 @@ describe('loadConfig', () => {
     expect(problems({ SWITCHYARD_DEFAULT_HEADERS: 'not json' })).toHaveLength(1)
   })
 
-  it('requires a JWT secret or a JWKS URL in production', () => {
+  it('requires a JWT secret (or a JWKS URL) and an encryption key in production', () => {
     expect(problems({ NODE_ENV: 'production' })).toEqual([
       'SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production',
+      'SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals connector secrets)',
     ])
-    expect(problems({ NODE_ENV: 'production', SWITCHYARD_JWT_SECRET: 'y'.repeat(32) })).toEqual([])
+    expect(problems({ NODE_ENV: 'production', SWITCHYARD_JWT_SECRET: 'y'.repeat(32) })).toEqual([
+      'SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals connector secrets)',
+    ])
+    expect(
+      problems({
+        NODE_ENV: 'production',
+        SWITCHYARD_JWT_SECRET: 'y'.repeat(32),
+        SWITCHYARD_ENCRYPTION_KEY: 'k'.repeat(32),
+      }),
+    ).toEqual([])
   })
 
   it('treats an empty value as unset', () => {

@@ -3,7 +3,7 @@
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
 import { envelope } from './envelope.ts'
 import type { AttemptOutcome, HttpAttempt } from './http.ts'
-import { nextRetryDelayMs, parseRetryAfter, type RetryPolicy } from './retry.ts'
+import { nextRetryDelayMs, type RetryPolicy } from './retry.ts'
 import { SIGNATURE_HEADERS, sign } from './signing.ts'
 
 export interface SigningWebhook {
@@ -87,16 +87,14 @@ export interface Verdict {
 }
 
 /**
- * What attempt `number` (1-based) of a delivery leads to. A 2xx succeeds; 410 Gone ends the delivery and
- * disables the webhook; anything else is retried per the policy, waiting at least as long as a 429/503
- * Retry-After asks, until the policy is exhausted.
+ * What attempt `number` (1-based) of a delivery leads to. Success ends it; 410 Gone ends it and disables
+ * the webhook; a failure that cannot get better (a connector's bad config) ends it FAILED; anything else
+ * is retried per the policy, waiting at least as long as a Retry-After asks, until the policy runs out.
  */
 export function judge(outcome: AttemptOutcome, policy: RetryPolicy, number: number): Verdict {
   if (outcome.ok) return { status: 'SUCCEEDED', retryInMs: null, disableReason: null }
-  if (outcome.responseCode === 410) {
-    return { status: 'DEAD', retryInMs: null, disableReason: 'the endpoint answered 410 Gone' }
-  }
-  const honoursRetryAfter = outcome.responseCode === 429 || outcome.responseCode === 503
-  const retryInMs = nextRetryDelayMs(policy, number, honoursRetryAfter ? parseRetryAfter(outcome.retryAfter) : null)
+  if (outcome.gone) return { status: 'DEAD', retryInMs: null, disableReason: 'the endpoint answered 410 Gone' }
+  if (!outcome.retryable) return { status: 'FAILED', retryInMs: null, disableReason: null }
+  const retryInMs = nextRetryDelayMs(policy, number, outcome.retryAfterMs)
   return { status: retryInMs === null ? 'FAILED' : 'RETRYING', retryInMs, disableReason: null }
 }

@@ -1,8 +1,9 @@
 // One HTTP attempt: POST through a shared keep-alive dispatcher, total and connect timeouts, the
 // response body kept up to a limit, and the outcome classified the way the delivery log reports it.
 import { performance } from 'node:perf_hooks'
-import { Agent, errors, request } from 'undici'
+import { Agent, type Dispatcher, errors, request } from 'undici'
 import type { AttemptErrorType } from '#generated/prisma/enums.ts'
+import { parseRetryAfter } from './retry.ts'
 import { assertPublicLiteral, guardedLookup, SsrfError } from './ssrf.ts'
 
 export interface HttpAttempt {
@@ -13,21 +14,32 @@ export interface HttpAttempt {
   timeoutMs: number
 }
 
+/** How one attempt went, for a webhook or a connector alike. */
 export interface AttemptOutcome {
   ok: boolean
   responseCode: number | null
+  /** The receiver's answer (truncated), or a connector's account of what it did. */
   responseBody: string | null
   responseTimeMs: number
   errorType: AttemptErrorType | null
   errorMessage: string | null
-  /** From Retry-After, on 429 and 503. */
-  retryAfter: string | undefined
+  /** False when trying again cannot help (a connector's verdict on a bad config). */
+  retryable: boolean
+  /** The endpoint answered 410 Gone: the delivery ends and the webhook is disabled. */
+  gone: boolean
+  /** How long the receiver asked us to wait (Retry-After on 429 and 503), in milliseconds. */
+  retryAfterMs: number | null
 }
 
 export interface HttpSender {
   send(attempt: HttpAttempt): Promise<AttemptOutcome>
+  /** The shared keep-alive dispatcher (default connect timeout), for connectors. */
+  dispatcher: Dispatcher
   close(): Promise<void>
 }
+
+/** Connect timeout of the shared dispatcher that connectors use. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000
 
 export interface HttpSenderOptions {
   allowPrivateUrls: boolean
@@ -78,7 +90,12 @@ export function createHttpSender({ allowPrivateUrls, responseBodyLimit }: HttpSe
           responseTimeMs: elapsed(),
           errorType: classified,
           errorMessage: classified === null ? null : statusMessage(code),
-          retryAfter: Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader,
+          retryable: true,
+          gone: code === 410,
+          retryAfterMs:
+            code === 429 || code === 503
+              ? parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader)
+              : null,
         }
       } catch (error) {
         const [errorType, errorMessage] = classifyError(error, attempt)
@@ -89,10 +106,13 @@ export function createHttpSender({ allowPrivateUrls, responseBodyLimit }: HttpSe
           responseTimeMs: elapsed(),
           errorType,
           errorMessage,
-          retryAfter: undefined,
+          retryable: true,
+          gone: false,
+          retryAfterMs: null,
         }
       }
     },
+    dispatcher: agentFor(DEFAULT_CONNECT_TIMEOUT_MS),
     async close() {
       await Promise.all([...agents.values()].map((agent) => agent.close()))
       agents.clear()

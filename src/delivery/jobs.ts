@@ -1,5 +1,6 @@
-// Delivery jobs: one pg-boss job per attempt, grouped by webhook so that pg-boss caps the attempts in
-// flight per webhook across every worker process. A slow endpoint fills its own group, never the others'.
+// Delivery jobs: one pg-boss job per attempt, grouped by target (a webhook or an integration) so that
+// pg-boss caps the attempts in flight per target across every worker process. A slow endpoint fills its
+// own group, never the others'.
 import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
 import { CHANNELS, notify } from '../realtime/channels.ts'
@@ -8,7 +9,7 @@ import { QUEUE_NAMES } from './queue.ts'
 
 export const MAX_WEBHOOK_CONCURRENCY = 50
 
-/** Tier `c<n>` allows n attempts in flight for a webhook whose maxConcurrency is n. */
+/** Tier `c<n>` allows n attempts in flight for a target whose maxConcurrency is n. */
 export const GROUP_CONCURRENCY = {
   default: 10,
   tiers: Object.fromEntries(Array.from({ length: MAX_WEBHOOK_CONCURRENCY }, (_, i) => [`c${i + 1}`, i + 1])),
@@ -20,7 +21,8 @@ export interface DeliveryJobData {
 
 export interface AttemptToQueue {
   deliveryId: string
-  webhookId: string
+  /** The webhook or integration: the job's concurrency group. */
+  targetId: string
   maxConcurrency: number
   jobId: string
   startAfter?: Date
@@ -43,7 +45,7 @@ export async function enqueueAttempts(client: pg.PoolClient, attempts: readonly 
       attempts.slice(start, start + INSERT_CHUNK).map((attempt) => ({
         id: attempt.jobId,
         data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData,
-        group: { id: attempt.webhookId, tier: `c${attempt.maxConcurrency}` },
+        group: { id: attempt.targetId, tier: `c${attempt.maxConcurrency}` },
         ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
       })),
       { db: { executeSql } },

@@ -13,7 +13,9 @@ import { type AttemptToQueue, enqueueAttempts, newJobId } from './jobs.ts'
 export interface AttemptRecord {
   tenantId: string
   deliveryId: string
-  webhookId: string
+  /** Exactly one of webhookId and integrationId is set: the delivery's target. */
+  webhookId: string | null
+  integrationId: string | null
   /** The queue job that carried the attempt; null for a test delivery, which has none. */
   jobId: string | null
   startedAt: Date
@@ -86,7 +88,7 @@ export async function recordAttempts(
       nextJobs.set(record.deliveryId, jobId)
       retries.push({
         deliveryId: record.deliveryId,
-        webhookId: record.webhookId,
+        targetId: record.webhookId ?? record.integrationId ?? '',
         maxConcurrency: record.maxConcurrency,
         jobId,
         startAfter: nextRetryAt,
@@ -99,10 +101,10 @@ export async function recordAttempts(
   if (attempts.length === 0) return { attemptIds, disabled: [] }
 
   await client.query(
-    `INSERT INTO delivery_attempts (id, delivery_id, webhook_id, number, started_at, response_time_ms, response_code,
-       response_body, error_type, error_message, request_headers, next_retry_at, is_test)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::int[], $7::int[],
-       $8::text[], $9::attempt_error_type[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::boolean[])`,
+    `INSERT INTO delivery_attempts (id, delivery_id, webhook_id, integration_id, number, started_at, response_time_ms,
+       response_code, response_body, error_type, error_message, request_headers, next_retry_at, is_test)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $14::uuid[], $4::int[], $5::timestamptz[], $6::int[],
+       $7::int[], $8::text[], $9::attempt_error_type[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::boolean[])`,
     [
       attempts.map((a) => a.id),
       attempts.map((a) => a.record.deliveryId),
@@ -114,9 +116,10 @@ export async function recordAttempts(
       attempts.map((a) => storable(a.record.outcome.responseBody)),
       attempts.map((a) => a.record.outcome.errorType),
       attempts.map((a) => storable(a.record.outcome.errorMessage)),
-      attempts.map((a) => JSON.stringify(displayHeaders(a.record.requestHeaders))),
+      attempts.map((a) => (a.record.webhookId ? JSON.stringify(displayHeaders(a.record.requestHeaders)) : null)),
       attempts.map((a) => a.nextRetryAt),
       attempts.map((a) => a.record.isTest),
+      attempts.map((a) => a.record.integrationId),
     ],
   )
 
@@ -147,7 +150,7 @@ export async function recordAttempts(
 
   const disabled = await updateFailureStreaks(
     client,
-    updates.flatMap((d) => (d.current && !d.current.isTest ? [d.current] : [])),
+    updates.flatMap((d) => (d.current?.webhookId && !d.current.isTest ? [d.current] : [])),
     maxConsecutiveFailures,
   )
   await notifyMany(
@@ -157,6 +160,7 @@ export async function recordAttempts(
       (a): AttemptNotice => ({
         tenantId: a.record.tenantId,
         webhookId: a.record.webhookId,
+        integrationId: a.record.integrationId,
         deliveryId: a.record.deliveryId,
         attemptId: a.id,
       }),
@@ -166,8 +170,8 @@ export async function recordAttempts(
 }
 
 /**
- * A delivery that ends FAILED extends its webhook's streak of failed deliveries; one that succeeds ends
- * it. A webhook whose streak reaches the limit, or whose endpoint answered 410 Gone, is disabled.
+ * A webhook delivery that ends FAILED extends its webhook's streak of failed deliveries; one that succeeds
+ * ends it. A webhook whose streak reaches the limit, or whose endpoint answered 410 Gone, is disabled.
  */
 async function updateFailureStreaks(
   client: pg.PoolClient,
@@ -177,7 +181,7 @@ async function updateFailureStreaks(
   const streaks = new Map<string, { tenantId: string; reset: boolean; failures: number; gone: string | null }>()
   for (const record of finished) {
     const { status, disableReason } = record.verdict
-    if (status !== 'SUCCEEDED' && status !== 'FAILED' && !disableReason) continue
+    if (!record.webhookId || (status !== 'SUCCEEDED' && status !== 'FAILED' && !disableReason)) continue
     const streak = streaks.get(record.webhookId) ?? { tenantId: record.tenantId, reset: false, failures: 0, gone: null }
     if (status === 'SUCCEEDED') Object.assign(streak, { reset: true, failures: 0 })
     if (status === 'FAILED') streak.failures += 1

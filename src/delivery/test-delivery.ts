@@ -1,10 +1,10 @@
-// testWebhook: one attempt made now, synchronously. It is logged like any other (as a test event and a
-// test delivery), and left out of stats, failure streaks and retries.
+// testWebhook and testIntegration: one attempt made now, synchronously. It is logged like any other (as
+// a test event and a test delivery), and left out of stats, failure streaks and retries.
 import { v7 as uuidv7 } from 'uuid'
 import type { AttemptErrorType, DeliveryStatus } from '#generated/prisma/enums.ts'
 import { transaction } from '../db/client.ts'
 import { runtime } from '../runtime.ts'
-import { buildRequest, displayHeaders, type SigningWebhook } from './attempt.ts'
+import type { AttemptOutcome } from './http.ts'
 import { recordAttempts } from './record.ts'
 
 export interface TestDeliveryResult {
@@ -19,12 +19,26 @@ export interface TestDeliveryResult {
   headersSent: Record<string, string>
 }
 
+export interface TestTarget {
+  webhookId: string | null
+  integrationId: string | null
+  maxConcurrency: number
+}
+
+export type TestAttempt = (event: {
+  id: string
+  deliveryId: string
+  type: string
+  createdAt: Date
+  payload: unknown
+}) => Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }>
+
 export async function deliverTest(
   tenantId: string,
-  webhook: SigningWebhook & { maxConcurrency: number },
+  target: TestTarget,
   event: { type: string; payload: unknown },
+  attempt: TestAttempt,
 ): Promise<TestDeliveryResult> {
-  const { config, sender } = runtime()
   const eventId = uuidv7()
   const deliveryId = uuidv7()
   const createdAt = new Date()
@@ -34,20 +48,13 @@ export async function deliverTest(
       [eventId, tenantId, event.type, JSON.stringify(event.payload), createdAt],
     )
     await client.query(
-      `INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, is_test, created_at)
-       VALUES ($1, $2, $3, $4, $5, 'PENDING', true, $6)`,
-      [deliveryId, tenantId, webhook.id, eventId, event.type, createdAt],
+      `INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, is_test, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', true, $7)`,
+      [deliveryId, tenantId, target.webhookId, target.integrationId, eventId, event.type, createdAt],
     )
   })
   const startedAt = new Date()
-  const request = buildRequest(
-    webhook,
-    { id: eventId, createdAt, ...event },
-    { id: deliveryId, attempt: 1 },
-    config.defaultHeaders,
-    startedAt,
-  )
-  const outcome = await sender.send(request)
+  const { outcome, requestHeaders } = await attempt({ id: eventId, deliveryId, createdAt, ...event })
   const status: DeliveryStatus = outcome.ok ? 'SUCCEEDED' : 'FAILED'
   await transaction((client) =>
     recordAttempts(
@@ -56,18 +63,19 @@ export async function deliverTest(
         {
           tenantId,
           deliveryId,
-          webhookId: webhook.id,
+          webhookId: target.webhookId,
+          integrationId: target.integrationId,
           jobId: null,
           startedAt,
           finishedAt: new Date(),
           outcome,
           verdict: { status, retryInMs: null, disableReason: null },
-          requestHeaders: request.headers,
+          requestHeaders,
           isTest: true,
-          maxConcurrency: webhook.maxConcurrency,
+          maxConcurrency: target.maxConcurrency,
         },
       ],
-      config.delivery.maxConsecutiveFailures,
+      runtime().config.delivery.maxConsecutiveFailures,
     ),
   )
   return {
@@ -79,6 +87,6 @@ export async function deliverTest(
     responseBody: outcome.responseBody,
     errorType: outcome.errorType,
     errorMessage: outcome.errorMessage,
-    headersSent: displayHeaders(request.headers),
+    headersSent: requestHeaders,
   }
 }

@@ -3,11 +3,14 @@
 // processes). Finished attempts are recorded in batches: one transaction per tick, not per attempt.
 // It wakes on NOTIFY when jobs are queued, when a retry it scheduled comes due, and on a poll.
 import type { Job, JobAttempt } from 'pg-boss'
+import type { Config } from '../config.ts'
 import { pool, transaction } from '../db/client.ts'
+import { callConnector } from '../integrations/runner.ts'
 import { CHANNELS } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
 import { buildRequest, judge } from './attempt.ts'
 import { announceDisabled } from './disable.ts'
+import type { HttpSender } from './http.ts'
 import { type DeliveryJobData, GROUP_CONCURRENCY } from './jobs.ts'
 import { QUEUE_NAMES } from './queue.ts'
 import { type AttemptRecord, parkDeliveries, recordAttempts } from './record.ts'
@@ -24,19 +27,26 @@ interface DeliveryRow {
   attempt_count: number
   job_id: string | null
   is_test: boolean
-  webhook_id: string
+  /** The target: a webhook or an integration, whichever is set; its shared settings come first. */
+  target_id: string
+  is_active: boolean
+  max_retries: number
+  retry_delay_ms: number | null
+  backoff_multiplier: number | null
+  timeout_ms: number
+  max_concurrency: number
+  webhook_id: string | null
   url: string
   headers: Record<string, string>
   secret: string
   previous_secret: string | null
   previous_secret_expires_at: Date | null
-  is_active: boolean
-  max_retries: number
-  retry_delay_ms: number | null
-  backoff_multiplier: number | null
   connect_timeout_ms: number
-  timeout_ms: number
-  max_concurrency: number
+  integration_id: string | null
+  connector: string
+  config: unknown
+  secrets: string | null
+  message_template: string | null
   event_id: string
   type: string
   payload: unknown
@@ -45,20 +55,69 @@ interface DeliveryRow {
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
 
-/** The deliveries a batch of jobs carries, with their webhooks and events, in one query. */
+/** The deliveries a batch of jobs carries, with their targets and events, in one query. */
 async function loadDeliveries(ids: string[]): Promise<Map<string, DeliveryRow>> {
   const { rows } = await pool().query<DeliveryRow>(
     `SELECT d.id, d.tenant_id, d.status, d.attempt_count, d.job_id, d.is_test,
+            coalesce(w.id, i.id) AS target_id, coalesce(w.is_active, i.is_active) AS is_active,
+            coalesce(w.max_retries, i.max_retries) AS max_retries,
+            coalesce(w.retry_delay_ms, i.retry_delay_ms) AS retry_delay_ms,
+            coalesce(w.backoff_multiplier, i.backoff_multiplier) AS backoff_multiplier,
+            coalesce(w.timeout_ms, i.timeout_ms) AS timeout_ms,
+            coalesce(w.max_concurrency, i.max_concurrency) AS max_concurrency,
             w.id AS webhook_id, w.url, w.headers, w.secret, w.previous_secret, w.previous_secret_expires_at,
-            w.is_active, w.max_retries, w.retry_delay_ms, w.backoff_multiplier, w.connect_timeout_ms, w.timeout_ms,
-            w.max_concurrency, e.id AS event_id, e.type, e.payload, e.created_at AS event_created_at
+            w.connect_timeout_ms,
+            i.id AS integration_id, i.connector, i.config, i.secrets, i.message_template,
+            e.id AS event_id, e.type, e.payload, e.created_at AS event_created_at
        FROM deliveries d
-       JOIN webhooks w ON w.id = d.webhook_id
+       LEFT JOIN webhooks w ON w.id = d.webhook_id
+       LEFT JOIN integrations i ON i.id = d.integration_id
        JOIN events e ON e.id = d.event_id
       WHERE d.id = ANY($1::uuid[])`,
     [ids],
   )
   return new Map(rows.map((row) => [row.id, row]))
+}
+
+/** One attempt at the delivery's target: a signed POST to a webhook, or a connector call. */
+async function attemptTarget(row: DeliveryRow, startedAt: Date, config: Config, sender: HttpSender) {
+  const event = { id: row.event_id, type: row.type, createdAt: row.event_created_at, payload: row.payload }
+  if (row.integration_id) {
+    const outcome = await callConnector(
+      {
+        id: row.integration_id,
+        connector: row.connector,
+        config: row.config,
+        secrets: row.secrets,
+        messageTemplate: row.message_template,
+        timeoutMs: row.timeout_ms,
+      },
+      (connector, connectorConfig, ctx) =>
+        connector.deliver(
+          { id: event.id, type: event.type, createdAt: event.createdAt, data: event.payload },
+          connectorConfig,
+          ctx,
+        ),
+    )
+    return { outcome, requestHeaders: {} }
+  }
+  const request = buildRequest(
+    {
+      id: row.target_id,
+      url: row.url,
+      headers: row.headers,
+      secret: row.secret,
+      previousSecret: row.previous_secret,
+      previousSecretExpiresAt: row.previous_secret_expires_at,
+      connectTimeoutMs: row.connect_timeout_ms,
+      timeoutMs: row.timeout_ms,
+    },
+    event,
+    { id: row.id, attempt: row.attempt_count + 1 },
+    config.defaultHeaders,
+    startedAt,
+  )
+  return { outcome: await sender.send(request), requestHeaders: request.headers }
 }
 
 export function startDeliveryWorker(): DeliveryWorker {
@@ -133,23 +192,7 @@ export function startDeliveryWorker(): DeliveryWorker {
 
   async function attempt(job: Job<DeliveryJobData>, row: DeliveryRow): Promise<void> {
     const startedAt = new Date()
-    const request = buildRequest(
-      {
-        id: row.webhook_id,
-        url: row.url,
-        headers: row.headers,
-        secret: row.secret,
-        previousSecret: row.previous_secret,
-        previousSecretExpiresAt: row.previous_secret_expires_at,
-        connectTimeoutMs: row.connect_timeout_ms,
-        timeoutMs: row.timeout_ms,
-      },
-      { id: row.event_id, type: row.type, createdAt: row.event_created_at, payload: row.payload },
-      { id: row.id, attempt: row.attempt_count + 1 },
-      config.defaultHeaders,
-      startedAt,
-    )
-    const outcome = await sender.send(request)
+    const { outcome, requestHeaders } = await attemptTarget(row, startedAt, config, sender)
     const verdict = judge(
       outcome,
       { maxRetries: row.max_retries, retryDelayMs: row.retry_delay_ms, backoffMultiplier: row.backoff_multiplier },
@@ -161,12 +204,13 @@ export function startDeliveryWorker(): DeliveryWorker {
         tenantId: row.tenant_id,
         deliveryId: row.id,
         webhookId: row.webhook_id,
+        integrationId: row.integration_id,
         jobId: job.id,
         startedAt,
         finishedAt: new Date(),
         outcome,
         verdict,
-        requestHeaders: request.headers,
+        requestHeaders,
         isTest: row.is_test,
         maxConcurrency: row.max_concurrency,
       },

@@ -1,10 +1,14 @@
-// publishEvent: validate, store the event, create its deliveries and queue their first attempts, all in
-// one transaction. An event is never stored without its deliveries, nor delivered without being stored.
+// publishEvent: validate, store the event, create its deliveries (to webhooks and integrations) and queue
+// their first attempts, all in one transaction. An event is never stored without its deliveries, nor
+// delivered without being stored.
+import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
+import { findConnector } from '../../connectors/registry.ts'
 import { transaction } from '../db/client.ts'
 import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
 import { enqueueAttempts, newJobId } from '../delivery/jobs.ts'
 import { badInput } from '../errors.ts'
+import { type Notifications, notificationsAllow } from '../integrations/notifications.ts'
 import { CHANNELS, type EventNotice, notifyMany } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
 import { EVENT_TYPE_NAME, findEventType, validatePayload } from './catalog.ts'
@@ -104,66 +108,96 @@ export async function checkPublishable(tenantId: string, input: PublishInput): P
 
 export async function publishEvent(tenantId: string, input: PublishInput): Promise<PublishResult> {
   await checkPublishable(tenantId, input)
-  const idempotencyKey = input.idempotencyKey ?? null
+  return transaction((client) => publishChecked(client, tenantId, input))
+}
 
-  return transaction(async (client) => {
-    const inserted = await client.query<EventRow>(
-      `INSERT INTO events (id, tenant_id, type, payload, idempotency_key, source)
-       VALUES ($1, $2, $3, $4::json, $5, $6)
-       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-       RETURNING *`,
-      [uuidv7(), tenantId, input.type, JSON.stringify(input.payload), idempotencyKey, input.source ?? 'api'],
-    )
-    const row = inserted.rows[0]
-    if (!row) {
-      const existing = await client.query<EventRow & { deliveries: number }>(
-        `SELECT e.*, (SELECT count(*)::int FROM deliveries d WHERE d.event_id = e.id) AS deliveries
-           FROM events e WHERE e.tenant_id = $1 AND e.idempotency_key = $2`,
-        [tenantId, idempotencyKey],
+interface TargetRow {
+  webhook_id: string | null
+  integration_id: string | null
+  events: string[] | null
+  filters: Filters | null
+  connector: string | null
+  notifications: Notifications | null
+  max_concurrency: number
+}
+
+/** The active webhooks and integrations an event goes to, in one round trip. */
+async function targetsOf(client: pg.PoolClient, tenantId: string, type: string, payload: unknown) {
+  const { rows } = await client.query<TargetRow>(
+    `SELECT id AS webhook_id, NULL::uuid AS integration_id, events, filters, NULL AS connector, NULL::json AS notifications,
+            max_concurrency
+       FROM webhooks WHERE tenant_id = $1 AND is_active AND events && $2::text[]
+     UNION ALL
+     SELECT NULL, id, NULL, NULL, connector, notifications, max_concurrency
+       FROM integrations WHERE tenant_id = $1 AND is_active`,
+    [tenantId, patternsFor(type)],
+  )
+  return rows.filter((target) => {
+    if (target.webhook_id) {
+      return (
+        firstMatchingPattern(target.events ?? [], type) !== undefined && filtersMatch(target.filters, type, payload)
       )
-      const first = existing.rows[0]
-      if (!first) throw new Error('idempotency conflict without an existing event')
-      return { event: toEvent(first), deliveriesQueued: first.deliveries, duplicate: true }
     }
-
-    const candidates = await client.query<{
-      id: string
-      events: string[]
-      filters: Filters | null
-      max_concurrency: number
-    }>(
-      `SELECT id, events, filters, max_concurrency FROM webhooks
-        WHERE tenant_id = $1 AND is_active AND events && $2::text[]`,
-      [tenantId, patternsFor(input.type)],
-    )
-    const targets = candidates.rows
-      .filter((webhook) => firstMatchingPattern(webhook.events, input.type) !== undefined)
-      .filter((webhook) => filtersMatch(webhook.filters, input.type, input.payload))
-      .map((webhook) => ({
-        deliveryId: uuidv7(),
-        webhookId: webhook.id,
-        maxConcurrency: webhook.max_concurrency,
-        jobId: newJobId(),
-      }))
-
-    if (targets.length > 0) {
-      await client.query(
-        `INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, job_id, created_at)
-         SELECT t.id, $1, t.webhook_id, $2, $3, 'PENDING', t.job_id, $4
-           FROM unnest($5::uuid[], $6::uuid[], $7::uuid[]) AS t(id, webhook_id, job_id)`,
-        [
-          tenantId,
-          row.id,
-          row.type,
-          row.created_at,
-          targets.map((t) => t.deliveryId),
-          targets.map((t) => t.webhookId),
-          targets.map((t) => t.jobId),
-        ],
-      )
-      await enqueueAttempts(client, targets)
-    }
-    await notifyMany(client, CHANNELS.events, [{ tenantId, eventId: row.id, type: row.type } satisfies EventNotice])
-    return { event: toEvent(row), deliveriesQueued: targets.length, duplicate: false }
+    const connector = findConnector(target.connector ?? '')
+    return connector !== undefined && notificationsAllow(target.notifications, connector.defaultEvents, type)
   })
+}
+
+/**
+ * Stores an already checked event and fans it out inside the caller's transaction, so that a caller can
+ * commit other rows with it (an inbound provider event's receipt).
+ */
+export async function publishChecked(
+  client: pg.PoolClient,
+  tenantId: string,
+  input: PublishInput,
+): Promise<PublishResult> {
+  const idempotencyKey = input.idempotencyKey ?? null
+  const inserted = await client.query<EventRow>(
+    `INSERT INTO events (id, tenant_id, type, payload, idempotency_key, source)
+     VALUES ($1, $2, $3, $4::json, $5, $6)
+     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+     RETURNING *`,
+    [uuidv7(), tenantId, input.type, JSON.stringify(input.payload), idempotencyKey, input.source ?? 'api'],
+  )
+  const row = inserted.rows[0]
+  if (!row) {
+    const existing = await client.query<EventRow & { deliveries: number }>(
+      `SELECT e.*, (SELECT count(*)::int FROM deliveries d WHERE d.event_id = e.id) AS deliveries
+         FROM events e WHERE e.tenant_id = $1 AND e.idempotency_key = $2`,
+      [tenantId, idempotencyKey],
+    )
+    const first = existing.rows[0]
+    if (!first) throw new Error('idempotency conflict without an existing event')
+    return { event: toEvent(first), deliveriesQueued: first.deliveries, duplicate: true }
+  }
+
+  const targets = (await targetsOf(client, tenantId, input.type, input.payload)).map((target) => ({
+    deliveryId: uuidv7(),
+    webhookId: target.webhook_id,
+    integrationId: target.integration_id,
+    targetId: target.webhook_id ?? target.integration_id ?? '',
+    maxConcurrency: target.max_concurrency,
+    jobId: newJobId(),
+  }))
+  if (targets.length > 0) {
+    await client.query(
+      `INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id, created_at)
+       SELECT t.id, $1, t.webhook_id, t.integration_id, $2, $3, 'PENDING', t.job_id, $4
+         FROM unnest($5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[]) AS t(id, webhook_id, integration_id, job_id)`,
+      [
+        tenantId,
+        row.id,
+        row.type,
+        row.created_at,
+        targets.map((t) => t.deliveryId),
+        targets.map((t) => t.webhookId),
+        targets.map((t) => t.integrationId),
+        targets.map((t) => t.jobId),
+      ],
+    )
+    await enqueueAttempts(client, targets)
+  }
+  await notifyMany(client, CHANNELS.events, [{ tenantId, eventId: row.id, type: row.type } satisfies EventNotice])
+  return { event: toEvent(row), deliveriesQueued: targets.length, duplicate: false }
 }

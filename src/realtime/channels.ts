@@ -19,7 +19,8 @@ export interface EventNotice {
 
 export interface AttemptNotice {
   tenantId: string
-  webhookId: string
+  webhookId: string | null
+  integrationId: string | null
   deliveryId: string
   attemptId: string
 }

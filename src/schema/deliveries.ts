@@ -7,11 +7,13 @@ import { validate as isUuid } from 'uuid'
 import type { Prisma } from '#generated/prisma/client.ts'
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
 import { db } from '../db/client.ts'
+import { retryDelivery } from '../delivery/requeue.ts'
 import { badInput, notFound } from '../errors.ts'
 import { isValidPattern } from '../events/matching.ts'
+import { findIntegration } from '../integrations/service.ts'
 import { type AttemptNotice, CHANNELS } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
-import { findWebhook, replayDeliveries, retryDelivery } from '../webhooks/service.ts'
+import { findWebhook, replayDeliveries } from '../webhooks/service.ts'
 import { type StatsBucket, type WebhookStats, webhookStats } from '../webhooks/stats.ts'
 import { builder } from './builder.ts'
 import { tenantOf } from './context.ts'
@@ -36,8 +38,14 @@ export const DeliveryAttemptRef = builder.prismaObject('DeliveryAttempt', {
 export const DeliveryRef = builder.prismaObject('Delivery', {
   fields: (t) => ({
     id: t.exposeID('id'),
-    webhookId: t.exposeID('webhookId'),
-    webhook: t.relation('webhook'),
+    webhookId: t.exposeID('webhookId', { nullable: true, description: 'Set when the delivery goes to a webhook.' }),
+    webhook: t.relation('webhook', { nullable: true }),
+    integration: t.string({
+      nullable: true,
+      description: 'The connector (`slack`, `zapier`…), when the delivery goes to an integration.',
+      select: { integration: { select: { connector: true } } },
+      resolve: (delivery) => delivery.integration?.connector ?? null,
+    }),
     eventId: t.exposeID('eventId'),
     event: t.exposeString('eventType', { description: 'The event type, such as `order.created`.' }),
     payload: t.field({
@@ -113,6 +121,7 @@ builder.queryFields((t) => ({
       description: 'The delivery log, newest first.',
       args: {
         webhookId: t.arg.id(),
+        integration: t.arg.string({ description: 'A connector name: only that integration’s deliveries.' }),
         eventId: t.arg.id(),
         status: t.arg({ type: DeliveryStatusEnum }),
         event: t.arg.string({ description: 'An event type or pattern (`order.*`).' }),
@@ -128,6 +137,7 @@ builder.queryFields((t) => ({
         const where: Prisma.DeliveryWhereInput = {
           tenantId,
           webhookId: args.webhookId ?? undefined,
+          ...(args.integration == null ? {} : { integration: { connector: args.integration } }),
           eventId: args.eventId ?? undefined,
           isTest: args.test ?? undefined,
           createdAt: { gte: args.from ?? undefined, lt: args.to ?? undefined },
@@ -273,15 +283,21 @@ builder.mutationFields((t) => ({
 builder.subscriptionField('deliveryUpdates', (t) =>
   t.prismaField({
     type: 'Delivery',
-    description: 'Each delivery as an attempt of it completes (of one webhook, or of all the tenant’s).',
-    args: { webhookId: t.arg.id() },
-    subscribe: async (_root, { webhookId }, context) => {
+    description:
+      'Each delivery as an attempt of it completes: of one webhook, of one integration, or (with neither) all the tenant’s.',
+    args: { webhookId: t.arg.id(), integration: t.arg.string({ description: 'A connector name.' }) },
+    subscribe: async (_root, { webhookId, integration }, context) => {
       const tenantId = tenantOf(context)
       if (webhookId != null) await findWebhook(tenantId, webhookId)
+      const integrationId = integration == null ? null : (await findIntegration(tenantId, integration)).id
       return new Repeater<string>(async (push, stop) => {
         const unlisten = runtime().listener.on(CHANNELS.attempts, (notices) => {
           for (const notice of notices as AttemptNotice[]) {
-            if (notice.tenantId === tenantId && (webhookId == null || notice.webhookId === webhookId)) {
+            if (
+              notice.tenantId === tenantId &&
+              (webhookId == null || notice.webhookId === webhookId) &&
+              (integrationId == null || notice.integrationId === integrationId)
+            ) {
               void push(notice.deliveryId)
             }
           }

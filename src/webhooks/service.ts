@@ -1,10 +1,11 @@
 // Webhook management. Every function takes the tenant first and touches only that tenant's rows.
 
-import type pg from 'pg'
 import { validate as isUuid } from 'uuid'
 import { type DeliveryStatus, Prisma, type Webhook } from '#generated/prisma/client.ts'
 import { db, transaction } from '../db/client.ts'
-import { enqueueAttempts, MAX_WEBHOOK_CONCURRENCY, newJobId } from '../delivery/jobs.ts'
+import { buildRequest, displayHeaders } from '../delivery/attempt.ts'
+import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
+import { requeueDeliveries, resumeParked } from '../delivery/requeue.ts'
 import { DEFAULT_MAX_RETRIES } from '../delivery/retry.ts'
 import { generateSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
 import { assertPublicUrl, parseWebhookUrl, SsrfError } from '../delivery/ssrf.ts'
@@ -206,40 +207,9 @@ export async function setWebhookActive(tenantId: string, id: string, active: boo
         WHERE id = $1`,
       [id],
     )
-    const { rows } = await client.query<{ id: string }>(
-      `SELECT id FROM deliveries WHERE webhook_id = $1 AND parked_at IS NOT NULL ORDER BY id FOR UPDATE`,
-      [id],
-    )
-    await requeue(
-      client,
-      webhook,
-      rows.map((row) => row.id),
-    )
+    await resumeParked(client, 'webhook_id', webhook)
   })
   return findWebhook(tenantId, id)
-}
-
-async function requeue(
-  client: pg.PoolClient,
-  webhook: Pick<Webhook, 'id' | 'maxConcurrency'>,
-  deliveryIds: string[],
-): Promise<void> {
-  if (deliveryIds.length === 0) return
-  const jobs = deliveryIds.map((deliveryId) => ({
-    deliveryId,
-    webhookId: webhook.id,
-    maxConcurrency: webhook.maxConcurrency,
-    jobId: newJobId(),
-  }))
-  await client.query(
-    `UPDATE deliveries d
-        SET job_id = j.job_id, parked_at = NULL, completed_at = NULL, next_retry_at = now(),
-            status = CASE WHEN d.attempt_count = 0 THEN 'PENDING'::delivery_status ELSE 'RETRYING'::delivery_status END
-       FROM unnest($1::uuid[], $2::uuid[]) AS j(id, job_id)
-      WHERE d.id = j.id`,
-    [jobs.map((job) => job.deliveryId), jobs.map((job) => job.jobId)],
-  )
-  await enqueueAttempts(client, jobs)
 }
 
 export async function rotateWebhookSecret(
@@ -274,33 +244,28 @@ export async function testWebhook(
   const body = payload ?? catalogued?.examplePayload ?? { message: 'A test event from Switchyard' }
   if (type || payload !== undefined)
     await checkPublishable(tenantId, { type: eventType, payload: body }).catch(onlyShape)
-  return deliverTest(
+  const { config, sender } = runtime()
+  const result = await deliverTest(
     tenantId,
-    { ...webhook, headers: webhook.headers as Record<string, string> },
-    {
-      type: eventType,
-      payload: body,
+    { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
+    { type: eventType, payload: body },
+    async (event) => {
+      const request = buildRequest(
+        { ...webhook, headers: webhook.headers as Record<string, string> },
+        event,
+        { id: event.deliveryId, attempt: 1 },
+        config.defaultHeaders,
+      )
+      return { outcome: await sender.send(request), requestHeaders: request.headers }
     },
   )
+  return { ...result, headersSent: displayHeaders(result.headersSent) }
 }
 
 /** A test may use a type outside the catalog; the payload must still be a publishable shape. */
 function onlyShape(error: unknown): void {
   if (error instanceof Error && /unknown event type/.test(error.message)) return
   throw error
-}
-
-export async function retryDelivery(tenantId: string, id: string) {
-  const delivery = isUuid(id)
-    ? await db().delivery.findFirst({ where: { id, tenantId }, include: { webhook: true } })
-    : null
-  if (!delivery) throw notFound('delivery', id)
-  if (delivery.isTest) throw badInput('test deliveries are not retried; run testWebhook again', { field: 'id' })
-  if (!delivery.webhook.isActive) {
-    throw badInput('the webhook is disabled; enable it (setWebhookActive) to resume its deliveries', { field: 'id' })
-  }
-  await transaction((client) => requeue(client, delivery.webhook, [delivery.id]))
-  return db().delivery.findUniqueOrThrow({ where: { id } })
 }
 
 const REPLAYABLE: ReadonlySet<DeliveryStatus> = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
@@ -331,7 +296,7 @@ export async function replayDeliveries(
         ORDER BY id FOR UPDATE`,
       [webhookId, since, until ?? null, wanted],
     )
-    await requeue(
+    await requeueDeliveries(
       client,
       webhook,
       rows.map((row) => row.id),

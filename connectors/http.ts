@@ -1,0 +1,73 @@
+// HTTP for connectors: through the hub's dispatcher, bounded by the call's signal, with provider
+// errors classified the way the delivery log reports them.
+import { request, fetch as undiciFetch } from 'undici'
+import { parseRetryAfter } from '../src/delivery/retry.ts'
+import { type ConnectorContext, ConnectorError } from './types.ts'
+
+export interface JsonResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+/** Sends a request and returns a 2xx answer; anything else becomes a ConnectorError. */
+export async function send(
+  ctx: ConnectorContext,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  options: { json?: unknown; headers?: Record<string, string> } = {},
+): Promise<JsonResponse> {
+  let response: Awaited<ReturnType<typeof request>>
+  try {
+    response = await request(url, {
+      method,
+      dispatcher: ctx.dispatcher,
+      signal: ctx.signal,
+      headers: {
+        ...(options.json === undefined ? {} : { 'content-type': 'application/json' }),
+        'user-agent': 'Switchyard-Connectors/1.0',
+        ...options.headers,
+      },
+      body: options.json === undefined ? undefined : JSON.stringify(options.json),
+    })
+  } catch (error) {
+    throw ConnectorError.fromNetwork(error, ctx.signal)
+  }
+  const body = await response.body.text().catch((error: unknown) => {
+    throw ConnectorError.fromNetwork(error, ctx.signal)
+  })
+  if (response.statusCode >= 200 && response.statusCode < 300) {
+    return { status: response.statusCode, headers: response.headers, body }
+  }
+  throw ConnectorError.fromStatus(response.statusCode, summarize(body), retryAfterOf(response.headers['retry-after']))
+}
+
+export function retryAfterOf(header: string | string[] | null | undefined): number | null {
+  return parseRetryAfter(Array.isArray(header) ? header[0] : (header ?? undefined))
+}
+
+/** A provider's error body, shortened for the delivery log. */
+export function summarize(body: string): string {
+  const text = body.trim() || '(empty response)'
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text
+}
+
+/**
+ * A `fetch` for client libraries that accept one (Slack's, Stripe's): it goes through the hub's
+ * dispatcher, stops when the call's signal fires, and remembers the last answer's Retry-After.
+ */
+export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & { lastRetryAfterMs: () => number | null } {
+  let retryAfterMs: number | null = null
+  const bound = async (input: string | URL | Request, init: RequestInit = {}) => {
+    const signal = init.signal ? AbortSignal.any([init.signal, ctx.signal]) : ctx.signal
+    const url = input instanceof Request ? input.url : input
+    const response = await undiciFetch(url, {
+      ...(init as Parameters<typeof undiciFetch>[1]),
+      dispatcher: ctx.dispatcher,
+      signal,
+    })
+    retryAfterMs = retryAfterOf(response.headers.get('retry-after'))
+    return response as unknown as Response
+  }
+  return Object.assign(bound as typeof globalThis.fetch, { lastRetryAfterMs: () => retryAfterMs })
+}

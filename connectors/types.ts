@@ -1,0 +1,210 @@
+// The connector contract. A connector turns hub events into calls to one provider (and, optionally,
+// the provider's own webhooks into hub events). It never touches the database or the queue: the hub
+// stores its config (secrets sealed), queues its deliveries, retries them and logs every attempt.
+import type { Dispatcher } from 'undici'
+import { z } from 'zod'
+
+/** An event as a connector sees it. */
+export interface HubEvent {
+  id: string
+  type: string
+  createdAt: Date
+  /** The payload, as published. */
+  data: unknown
+}
+
+/** What the hub hands a connector for each call. */
+export interface ConnectorContext {
+  /** The hub's shared keep-alive HTTP dispatcher (undici). It refuses private addresses unless allowed. */
+  dispatcher: Dispatcher
+  /** Aborted when the call's time is up; pass it to every request. */
+  signal: AbortSignal
+  /** The call's whole time budget, in milliseconds, for libraries that take a timeout instead of a signal. */
+  timeoutMs: number
+  /** The integration's message template, if the tenant set one. */
+  messageTemplate: string | null
+  /**
+   * Renders a template (Liquid, sandboxed: no code, no prototype access) against an event: the payload's
+   * fields at the top level (`{{order_id}}`), and the event itself as `event` (`{{event.type}}`).
+   */
+  render(template: string, event: HubEvent): string
+}
+
+/** A successful call: what the delivery log and `recentActivity` show. */
+export interface CallResult {
+  message: string
+  /** The provider's HTTP status, when there was one. */
+  responseCode?: number
+}
+
+export type ConnectorErrorType = 'TIMEOUT' | 'CONNECTION_ERROR' | 'HTTP_4XX' | 'HTTP_5XX' | 'INVALID_RESPONSE'
+
+/** A failed call. `retryable` tells the hub whether trying again later can help. */
+export class ConnectorError extends Error {
+  override name = 'ConnectorError'
+  readonly errorType: ConnectorErrorType
+  readonly retryable: boolean
+  readonly responseCode: number | null
+  /** How long the provider asked us to wait (429 Retry-After), in milliseconds. */
+  readonly retryAfterMs: number | null
+
+  constructor(
+    message: string,
+    options: {
+      errorType: ConnectorErrorType
+      retryable: boolean
+      responseCode?: number | null
+      retryAfterMs?: number | null
+      cause?: unknown
+    },
+  ) {
+    super(message, { cause: options.cause })
+    this.errorType = options.errorType
+    this.retryable = options.retryable
+    this.responseCode = options.responseCode ?? null
+    this.retryAfterMs = options.retryAfterMs ?? null
+  }
+
+  /**
+   * A provider's HTTP error: 408, 425, 429 and 5xx are worth retrying; other 4xx (bad credentials, a
+   * missing list) will fail the same way again until someone changes the config.
+   */
+  static fromStatus(status: number, message: string, retryAfterMs: number | null = null): ConnectorError {
+    const retryable = status === 408 || status === 425 || status === 429 || status >= 500
+    return new ConnectorError(`HTTP ${status}: ${message}`, {
+      errorType: status >= 500 ? 'HTTP_5XX' : status >= 400 ? 'HTTP_4XX' : 'INVALID_RESPONSE',
+      retryable,
+      responseCode: status,
+      retryAfterMs,
+    })
+  }
+
+  /** No answer: a timeout when the call's signal fired, a connection error otherwise. Both are retryable. */
+  static fromNetwork(error: unknown, signal: AbortSignal): ConnectorError {
+    if (error instanceof ConnectorError) return error
+    if (signal.aborted) {
+      return new ConnectorError('the provider did not answer in time', {
+        errorType: 'TIMEOUT',
+        retryable: true,
+        cause: error,
+      })
+    }
+    const { code, message } = (error ?? {}) as { code?: string; message?: string }
+    const causeCode = (error as { cause?: { code?: string } } | undefined)?.cause?.code
+    return new ConnectorError([causeCode ?? code, message].filter(Boolean).join(': ') || 'connection failed', {
+      errorType: 'CONNECTION_ERROR',
+      retryable: true,
+      cause: error,
+    })
+  }
+}
+
+/** A request to a connector's inbound route (`POST /inbound/<connector>/<integration id>`). */
+export interface InboundRequest {
+  headers: Headers
+  /** The body exactly as received: signatures are computed over these bytes. */
+  rawBody: Buffer
+}
+
+/** An event the hub should publish for an inbound provider event. */
+export interface InboundEvent {
+  type: string
+  payload: Record<string, unknown>
+}
+
+export interface InboundResult {
+  /** The provider's id for what it sent; a repeat of the same id is acknowledged and never processed again. */
+  externalId: string
+  externalType: string
+  /** The hub events to publish; empty when the provider event maps to none (it is still acknowledged). */
+  events: InboundEvent[]
+}
+
+/** The request is not authentic or not readable: answered 400, and nothing is stored. */
+export class InboundRejected extends Error {
+  override name = 'InboundRejected'
+}
+
+export interface Connector<Config extends Record<string, unknown> = Record<string, unknown>> {
+  /** A stable id, stored with each integration (`slack`). */
+  name: string
+  displayName: string
+  description: string
+  /** Groups connectors in the catalog: communication, automation, marketing, search, payments. */
+  category: string
+  /**
+   * The config, declared as data. Mark secret fields with `secret(...)`, and URL fields with `z.url()`:
+   * the hub seals secrets at rest, masks them in every answer, and checks URLs against its SSRF guard.
+   */
+  configSchema: z.ZodObject<z.ZodRawShape, z.core.$strip> & z.ZodType<Config>
+  /** Event patterns it receives when the tenant has not chosen any. */
+  defaultEvents: readonly string[]
+  /** A config that passes validation, for documentation and the contract tests. */
+  exampleConfig: Config
+  /** Templates held in the config (Zapier's payload template), checked when the integration is configured. */
+  templates?(config: Config): string[]
+  /** Checks the config against the provider without side effects worth undoing (a ping, a read). */
+  test(config: Config, ctx: ConnectorContext): Promise<CallResult>
+  /** Acts on one event. Throw a ConnectorError to fail; anything else thrown is treated as retryable. */
+  deliver(event: HubEvent, config: Config, ctx: ConnectorContext): Promise<CallResult>
+  /** Verifies and maps a provider's own webhook. Throw InboundRejected when it is not authentic. */
+  inbound?(request: InboundRequest, config: Config, ctx: ConnectorContext): Promise<InboundResult>
+}
+
+/** Flags a config field as secret: sealed at rest, masked in every answer, scrubbed from logged messages. */
+export function secret<T extends z.ZodType>(schema: T): T {
+  return schema.meta({ secret: true }) as T
+}
+
+export interface ConfigField {
+  name: string
+  /** string, url, number, boolean, enum, json */
+  type: string
+  required: boolean
+  secret: boolean
+  description: string
+}
+
+function unwrap(schema: z.ZodType): { inner: z.ZodType; optional: boolean } {
+  let inner = schema
+  let optional = false
+  for (;;) {
+    if (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault || inner instanceof z.ZodNullable) {
+      optional = true
+      inner = inner.unwrap() as z.ZodType
+    } else {
+      return { inner, optional }
+    }
+  }
+}
+
+function typeOf(schema: z.ZodType): string {
+  if (schema instanceof z.ZodURL) return 'url'
+  if (schema instanceof z.ZodString) return 'string'
+  if (schema instanceof z.ZodNumber) return 'number'
+  if (schema instanceof z.ZodBoolean) return 'boolean'
+  if (schema instanceof z.ZodEnum) return 'enum'
+  return 'json'
+}
+
+/** The config fields a connector declares, as the catalog shows them. */
+export function configFieldsOf(connector: Connector): ConfigField[] {
+  return Object.entries(connector.configSchema.shape).map(([name, field]) => {
+    const { inner, optional } = unwrap(field as z.ZodType)
+    const meta = { ...z.globalRegistry.get(inner), ...z.globalRegistry.get(field as z.ZodType) }
+    return {
+      name,
+      type: typeOf(inner),
+      required: !optional,
+      secret: meta.secret === true,
+      description: typeof meta.description === 'string' ? meta.description : '',
+    }
+  })
+}
+
+/** Defines a connector, keeping its config type. */
+export function defineConnector<Config extends Record<string, unknown>>(
+  connector: Connector<Config>,
+): Connector<Config> {
+  return connector
+}

@@ -1,0 +1,76 @@
+// Inbound provider webhooks: POST /inbound/<connector>/<integration id>. The connector verifies and maps
+// the request; the hub records the provider's event id (forever: a replay is acknowledged and never
+// processed twice) and publishes the mapped events through the normal path, in one transaction.
+// A request that is not authentic gets 400, and nothing is stored.
+import { validate as isUuid } from 'uuid'
+import { findConnector } from '../../connectors/registry.ts'
+import { InboundRejected } from '../../connectors/types.ts'
+import { db, transaction } from '../db/client.ts'
+import { checkPublishable, publishChecked } from '../events/publish.ts'
+import type { Logger } from '../logger.ts'
+import { runtime } from '../runtime.ts'
+import { openConfig } from './config.ts'
+import { contextFor } from './runner.ts'
+
+const MAX_BODY_BYTES = 1024 * 1024
+
+const answer = (status: number, body: object) => Response.json(body, { status })
+
+export async function handleInbound(connectorName: string, integrationId: string, request: Request, logger: Logger) {
+  const connector = findConnector(connectorName)
+  const integration =
+    connector?.inbound && isUuid(integrationId)
+      ? await db().integration.findFirst({ where: { id: integrationId, connector: connectorName, isActive: true } })
+      : null
+  if (!connector?.inbound || !integration) return answer(404, { error: 'no active inbound endpoint here' })
+  const log = logger.child({
+    component: 'inbound',
+    connector: connectorName,
+    integrationId,
+    tenant: integration.tenantId,
+  })
+
+  if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES)
+    return answer(413, { error: 'body too large' })
+  const rawBody = Buffer.from(await request.arrayBuffer())
+  if (rawBody.length > MAX_BODY_BYTES) return answer(413, { error: 'body too large' })
+
+  const config = connector.configSchema.parse(openConfig(runtime().sealer, integration))
+  let result: Awaited<ReturnType<NonNullable<typeof connector.inbound>>>
+  try {
+    result = await connector.inbound({ headers: request.headers, rawBody }, config, contextFor(integration))
+  } catch (error) {
+    if (!(error instanceof InboundRejected)) throw error
+    log.warn({ reason: error.message }, 'inbound request rejected')
+    return answer(400, { error: error.message })
+  }
+
+  const tenantId = integration.tenantId
+  const events = result.events.map((event, index) => ({
+    ...event,
+    idempotencyKey: `${connectorName}:${result.externalId}${result.events.length > 1 ? `:${index}` : ''}`,
+    source: connectorName,
+  }))
+  for (const event of events) await checkPublishable(tenantId, event)
+  const outcome = await transaction(async (client) => {
+    const receipt = await client.query<{ id: string }>(
+      `INSERT INTO inbound_receipts (id, tenant_id, integration_id, provider, external_id, external_type)
+       VALUES (gen_random_uuid(), $1, $2, $3, $4, $5)
+       ON CONFLICT (tenant_id, provider, external_id) DO NOTHING RETURNING id`,
+      [tenantId, integration.id, connectorName, result.externalId, result.externalType],
+    )
+    const receiptId = receipt.rows[0]?.id
+    if (!receiptId) return { duplicate: true, eventIds: [] as string[] }
+    const eventIds: string[] = []
+    for (const event of events) eventIds.push((await publishChecked(client, tenantId, event)).event.id)
+    if (eventIds[0]) {
+      await client.query('UPDATE inbound_receipts SET event_id = $2 WHERE id = $1', [receiptId, eventIds[0]])
+    }
+    return { duplicate: false, eventIds }
+  })
+  log.info(
+    { externalId: result.externalId, externalType: result.externalType, ...outcome },
+    outcome.duplicate ? 'inbound event already processed' : 'inbound event accepted',
+  )
+  return answer(200, { received: true, ...outcome })
+}

@@ -1,0 +1,65 @@
+// Message templates: Liquid (liquidjs), which runs no code and, with ownPropertyOnly, reaches no
+// prototype. Limits bound what a template may cost. Templates are parsed once and cached.
+import { Liquid, Tag, type Template } from 'liquidjs'
+import type { HubEvent } from '../../connectors/types.ts'
+import { badInput } from '../errors.ts'
+
+const engine = new Liquid({
+  ownPropertyOnly: true,
+  strictFilters: true,
+  parseLimit: 20_000,
+  renderLimit: 200,
+  memoryLimit: 1_000_000,
+})
+
+// Templates stand alone: the tags that read other files are refused when a template is parsed.
+for (const name of ['include', 'render', 'layout']) {
+  engine.registerTag(
+    name,
+    class extends Tag {
+      constructor(...args: ConstructorParameters<typeof Tag>) {
+        super(...args)
+        throw new Error(`the {% ${name} %} tag is not available in message templates`)
+      }
+      *render(): Generator<never, void> {}
+    },
+  )
+}
+
+const MAX_TEMPLATE_LENGTH = 4000
+const cache = new Map<string, Template[]>()
+
+function parse(template: string): Template[] {
+  let parsed = cache.get(template)
+  if (!parsed) {
+    parsed = engine.parse(template)
+    if (cache.size > 1000) cache.clear()
+    cache.set(template, parsed)
+  }
+  return parsed
+}
+
+/** Checks a template at configure time; a template that does not parse is refused with the parse error. */
+export function checkTemplate(template: string, field: string): void {
+  if (template.length > MAX_TEMPLATE_LENGTH) {
+    throw badInput(`${field} may be at most ${MAX_TEMPLATE_LENGTH} characters`, { field })
+  }
+  try {
+    parse(template)
+  } catch (error) {
+    throw badInput(`${field} is not a valid template: ${(error as Error).message}`, { field })
+  }
+}
+
+/** What a template sees: the payload's fields at the top level, and the event as `event`. */
+export function templateScope(event: HubEvent): Record<string, unknown> {
+  const data = event.data && typeof event.data === 'object' && !Array.isArray(event.data) ? event.data : {}
+  return {
+    ...(data as Record<string, unknown>),
+    event: { id: event.id, type: event.type, created_at: event.createdAt.toISOString(), data: event.data },
+  }
+}
+
+export function renderTemplate(template: string, event: HubEvent): string {
+  return engine.renderSync(parse(template), templateScope(event)) as string
+}
