@@ -52,12 +52,20 @@ export function summarize(body: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text
 }
 
+export interface ObservedFetch {
+  /** The last answer's Retry-After, in milliseconds. */
+  lastRetryAfterMs(): number | null
+  /** The last answer's HTTP status (0 before any). */
+  lastStatus(): number
+}
+
 /**
  * A `fetch` for client libraries that accept one (Slack's, Stripe's): it goes through the hub's
- * dispatcher, stops when the call's signal fires, and remembers the last answer's Retry-After.
+ * dispatcher, stops when the call's signal fires, and remembers the last answer's status and Retry-After.
  */
-export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & { lastRetryAfterMs: () => number | null } {
+export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & ObservedFetch {
   let retryAfterMs: number | null = null
+  let status = 0
   const bound = async (input: string | URL | Request, init: RequestInit = {}) => {
     const signal = init.signal ? AbortSignal.any([init.signal, ctx.signal]) : ctx.signal
     const url = input instanceof Request ? input.url : input
@@ -67,7 +75,11 @@ export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & { las
       signal,
     })
     retryAfterMs = retryAfterOf(response.headers.get('retry-after'))
+    status = response.status
     return response as unknown as Response
   }
-  return Object.assign(bound as typeof globalThis.fetch, { lastRetryAfterMs: () => retryAfterMs })
+  return Object.assign(bound as typeof globalThis.fetch, {
+    lastRetryAfterMs: () => retryAfterMs,
+    lastStatus: () => status,
+  })
 }

@@ -3,7 +3,7 @@
 // Outbound: a `customer.created` event upserts the Stripe customer with that email.
 import Stripe from 'stripe'
 import { z } from 'zod'
-import { fetchFor, summarize } from '../http.ts'
+import { fetchFor, type ObservedFetch, summarize } from '../http.ts'
 import {
   type CallResult,
   type ConnectorContext,
@@ -35,7 +35,7 @@ export const SIGNATURE_TOLERANCE_SECONDS = 300
 function clientFor(
   config: StripeConfig & { api_key: string },
   ctx: ConnectorContext,
-): { stripe: Stripe; retryAfterMs: () => number | null } {
+): { stripe: Stripe; fetch: ObservedFetch } {
   const base = config.api_base_url ? new URL(config.api_base_url) : undefined
   const fetch = fetchFor(ctx)
   const stripe = new Stripe(config.api_key, {
@@ -51,21 +51,27 @@ function clientFor(
         }
       : {}),
   })
-  return { stripe, retryAfterMs: fetch.lastRetryAfterMs }
+  return { stripe, fetch }
 }
 
-async function call<T>(ctx: ConnectorContext, retryAfterMs: () => number | null, run: () => Promise<T>): Promise<T> {
+async function call<T>(ctx: ConnectorContext, fetch: ObservedFetch, run: () => Promise<T>): Promise<T> {
+  let result: T
   try {
-    return await run()
+    result = await run()
   } catch (error) {
     if (error instanceof Stripe.errors.StripeError && error.statusCode) {
-      throw ConnectorError.fromStatus(error.statusCode, summarize(error.message), retryAfterMs())
+      throw ConnectorError.fromStatus(error.statusCode, summarize(error.message), fetch.lastRetryAfterMs())
     }
     throw ConnectorError.fromNetwork(
       error instanceof Stripe.errors.StripeError ? (error.detail ?? error) : error,
       ctx.signal,
     )
   }
+  // The library only throws for answers in Stripe's error format; a proxy's bare 5xx comes back as data.
+  const status = fetch.lastStatus()
+  if (status >= 400)
+    throw ConnectorError.fromStatus(status, 'Stripe answered without an error body', fetch.lastRetryAfterMs())
+  return result
 }
 
 async function upsertCustomer(event: HubEvent, config: StripeConfig, ctx: ConnectorContext): Promise<CallResult> {
@@ -73,7 +79,7 @@ async function upsertCustomer(event: HubEvent, config: StripeConfig, ctx: Connec
   const data = (event.data ?? {}) as Record<string, unknown>
   const email = typeof data.email === 'string' ? data.email : undefined
   if (!email) return { message: `${event.type} has no email; nothing to do` }
-  const { stripe, retryAfterMs } = clientFor({ ...config, api_key: config.api_key }, ctx)
+  const { stripe, fetch } = clientFor({ ...config, api_key: config.api_key }, ctx)
   const name = [data.first_name, data.last_name].filter((part) => typeof part === 'string' && part).join(' ')
   const params = {
     email,
@@ -83,14 +89,14 @@ async function upsertCustomer(event: HubEvent, config: StripeConfig, ctx: Connec
       ...(data.customer_id === undefined ? {} : { customer_id: String(data.customer_id) }),
     },
   }
-  const existing = await call(ctx, retryAfterMs, () => stripe.customers.list({ email, limit: 1 }))
+  const existing = await call(ctx, fetch, () => stripe.customers.list({ email, limit: 1 }))
   const found = existing.data[0]
   if (found) {
-    await call(ctx, retryAfterMs, () => stripe.customers.update(found.id, params))
+    await call(ctx, fetch, () => stripe.customers.update(found.id, params))
     return { message: `Updated Stripe customer ${found.id}`, responseCode: 200 }
   }
   // The event id as idempotency key: a retried attempt cannot create the customer twice.
-  const created = await call(ctx, retryAfterMs, () =>
+  const created = await call(ctx, fetch, () =>
     stripe.customers.create(params, { idempotencyKey: `switchyard-${event.id}` }),
   )
   return { message: `Created Stripe customer ${created.id}`, responseCode: 200 }
@@ -155,8 +161,8 @@ export default defineConnector<StripeConfig>({
   exampleConfig: { webhook_secret: 'whsec_0123456789abcdef', api_key: 'sk_test_0123456789abcdef' },
   async test(config, ctx) {
     if (!config.api_key) return { message: 'Inbound only: the webhook secret is set; add api_key for outbound calls' }
-    const { stripe, retryAfterMs } = clientFor({ ...config, api_key: config.api_key }, ctx)
-    await call(ctx, retryAfterMs, () => stripe.customers.list({ limit: 1 }))
+    const { stripe, fetch } = clientFor({ ...config, api_key: config.api_key }, ctx)
+    await call(ctx, fetch, () => stripe.customers.list({ limit: 1 }))
     return { message: 'Connected to Stripe', responseCode: 200 }
   },
   deliver(event, config, ctx) {

@@ -1,0 +1,123 @@
+// The contract every connector must pass, against its fake provider over real HTTP: a declared identity,
+// a config schema that accepts its example and refuses what is missing or mistyped, secret fields that
+// masking hides, test() and deliver() that reach the provider, and failures classified the same way by
+// every connector (5xx and 429 retryable, other 4xx not, refused connections and timeouts retryable).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { isValidPattern } from '../src/events/matching.ts'
+import { maskConfig } from '../src/integrations/config.ts'
+import { findConnector } from './registry.ts'
+import { type FakeProvider, failureOf, testContext } from './testing.ts'
+import { type Connector, configFieldsOf, type HubEvent } from './types.ts'
+
+export interface ContractOptions<Config> {
+  startFake(): Promise<FakeProvider<Config>>
+  /** An event the connector acts on by calling its provider. */
+  event: HubEvent
+}
+
+export function connectorContract<Config extends Record<string, unknown>>(
+  connector: Connector<Config>,
+  options: ContractOptions<Config>,
+): void {
+  describe(`the connector contract: ${connector.name}`, () => {
+    let fake: FakeProvider<Config>
+    beforeEach(async () => {
+      fake = await options.startFake()
+    })
+    afterEach(() => fake.close())
+
+    it('is installed in the registry under its name', () => {
+      expect(findConnector(connector.name)).toBe(connector)
+      expect(connector.name).toMatch(/^[a-z][a-z0-9_-]*$/)
+    })
+
+    it('declares who it is and which events it wants by default', () => {
+      expect(connector.displayName.length).toBeGreaterThan(0)
+      expect(connector.description.length).toBeGreaterThan(0)
+      expect(connector.category).toMatch(/^[a-z]+$/)
+      expect(connector.defaultEvents.length).toBeGreaterThan(0)
+      for (const pattern of connector.defaultEvents) expect(isValidPattern(pattern)).toBe(true)
+    })
+
+    it('declares its config fields with types, descriptions and secrets', () => {
+      const fields = configFieldsOf(connector as unknown as Connector)
+      expect(fields.length).toBeGreaterThan(0)
+      for (const field of fields) {
+        expect(field.description, `${field.name} has a description`).not.toBe('')
+        expect(['string', 'url', 'number', 'boolean', 'enum', 'json']).toContain(field.type)
+      }
+      expect(fields.some((field) => field.secret)).toBe(true)
+    })
+
+    it('accepts its example config and the fake’s', () => {
+      expect(connector.configSchema.safeParse(connector.exampleConfig).success).toBe(true)
+      expect(connector.configSchema.safeParse(fake.config).success).toBe(true)
+    })
+
+    it('refuses a config missing a required field, or with a field of the wrong type', () => {
+      const fields = configFieldsOf(connector as unknown as Connector)
+      for (const field of fields.filter((f) => f.required)) {
+        const { [field.name]: _removed, ...rest } = connector.exampleConfig
+        expect(connector.configSchema.safeParse(rest).success, `without ${field.name}`).toBe(false)
+      }
+      for (const field of fields.filter((f) => f.type !== 'json')) {
+        const wrong = { ...connector.exampleConfig, [field.name]: { not: 'this' } }
+        expect(connector.configSchema.safeParse(wrong).success, `${field.name} as an object`).toBe(false)
+      }
+    })
+
+    it('masks every secret field', () => {
+      const config = connector.exampleConfig
+      const masked = JSON.stringify(maskConfig(connector as unknown as Connector, config))
+      const secrets = configFieldsOf(connector as unknown as Connector).filter((field) => field.secret)
+      for (const field of secrets) {
+        const value = config[field.name]
+        if (typeof value === 'string') expect(masked).not.toContain(value)
+      }
+    })
+
+    it('passes test() against its fake provider', async () => {
+      const result = await connector.test(fake.config, testContext())
+      expect(result.message.length).toBeGreaterThan(0)
+      expect(fake.requests.length).toBeGreaterThan(0)
+    })
+
+    it('delivers an event to its fake provider', async () => {
+      const result = await connector.deliver(options.event, fake.config, testContext())
+      expect(result.message.length).toBeGreaterThan(0)
+      expect(fake.requests.length).toBeGreaterThan(0)
+    })
+
+    it('reports a 5xx as a retryable HTTP_5XX', async () => {
+      fake.fail({ status: 503, body: '{"message":"down for maintenance"}' })
+      const error = await failureOf(connector.deliver(options.event, fake.config, testContext()))
+      expect(error).toMatchObject({ errorType: 'HTTP_5XX', retryable: true, responseCode: 503 })
+    })
+
+    it('reports a 429 as retryable, keeping Retry-After', async () => {
+      fake.fail({ status: 429, body: '{"message":"slow down"}', headers: { 'retry-after': '7' } })
+      const error = await failureOf(connector.deliver(options.event, fake.config, testContext()))
+      expect(error).toMatchObject({ errorType: 'HTTP_4XX', retryable: true, responseCode: 429, retryAfterMs: 7000 })
+    })
+
+    it('reports a 401 as an HTTP_4XX that retrying cannot fix', async () => {
+      fake.fail({ status: 401, body: '{"message":"invalid credentials"}' })
+      const error = await failureOf(connector.deliver(options.event, fake.config, testContext()))
+      expect(error).toMatchObject({ errorType: 'HTTP_4XX', retryable: false, responseCode: 401 })
+    })
+
+    it('reports a refused connection as a retryable CONNECTION_ERROR', async () => {
+      await fake.close()
+      const error = await failureOf(connector.deliver(options.event, fake.config, testContext()))
+      expect(error).toMatchObject({ errorType: 'CONNECTION_ERROR', retryable: true })
+    })
+
+    it('reports a provider that does not answer in time as a retryable TIMEOUT, within the deadline', async () => {
+      fake.fail('hang')
+      const started = Date.now()
+      const error = await failureOf(connector.deliver(options.event, fake.config, testContext({ timeoutMs: 300 })))
+      expect(error).toMatchObject({ errorType: 'TIMEOUT', retryable: true })
+      expect(Date.now() - started).toBeLessThan(3000)
+    })
+  })
+}
