@@ -50,7 +50,7 @@ describe('slack', () => {
 
   it('falls back to the event type when no template is set', async () => {
     await slack.deliver(order, fake.config, testContext())
-    expect((fake.requests[0]?.json as { text: string }).text).toBe('Switchyard: order.created')
+    expect(fake.requests[0]?.json).toMatchObject({ text: 'Switchyard: order.created' })
   })
 
   it('reads Slack’s 4xx reasons as configuration problems', async () => {

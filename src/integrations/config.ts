@@ -53,12 +53,22 @@ export function maskConfig(connector: Connector, config: ConnectorConfig): Conne
   )
 }
 
-/** The secret values of a config, to scrub from anything the hub logs or shows. */
+/**
+ * The secret values of a config, to scrub from anything the hub logs or shows. A secret URL (a Slack or
+ * Zapier hook) carries its secret in the path, which a provider's error may echo on its own.
+ */
 export function secretValuesOf(connector: Connector, config: ConnectorConfig): string[] {
   const secrets = secretNames(connector)
-  return Object.entries(config).flatMap(([name, value]) =>
+  const values = Object.entries(config).flatMap(([name, value]) =>
     secrets.has(name) && typeof value === 'string' && value.length >= 4 ? [value] : [],
   )
+  const paths = values.flatMap((value) => {
+    if (!URL.canParse(value)) return []
+    const { pathname, search } = new URL(value)
+    return [`${pathname}${search}`, pathname].filter((part) => part.length >= 8)
+  })
+  // Longest first, so a whole URL is replaced before its path is.
+  return [...new Set([...values, ...paths])].sort((a, b) => b.length - a.length)
 }
 
 export function scrub(text: string | null, secrets: readonly string[]): string | null {

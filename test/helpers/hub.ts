@@ -23,6 +23,8 @@ export interface TestHub {
   db: TestDatabase
   url: string
   logger: Logger
+  /** Every log line the hub wrote, when the hub was started with `captureLogs`. */
+  logs(): string
   token(tenant: string): Promise<string>
   /** POST /graphql as `tenant` (or anonymously when tenant is null). */
   gql<T = Record<string, unknown>>(
@@ -53,12 +55,17 @@ export async function testConfigEnv(databaseUrl: string, env: Record<string, str
 }
 
 /** Starts a hub for the test file (beforeAll) and stops it (afterAll). */
-export function useTestHub(options: { role?: Role; env?: Record<string, string> } = {}): TestHub {
+export function useTestHub(
+  options: { role?: Role; env?: Record<string, string>; captureLogs?: boolean } = {},
+): TestHub {
   const db = useTestDatabase()
   const handle = { db } as TestHub
   const clients: Client[] = []
   beforeAll(async () => {
-    const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent')
+    const captured: string[] = []
+    const logger = options.captureLogs
+      ? createLogger('trace', { write: (line: string) => captured.push(line) })
+      : createLogger(process.env.TEST_LOG_LEVEL ?? 'silent')
     const config = loadConfig(await testConfigEnv(db.url, options.env))
     const hub = await startHub(config, options.role ?? 'all', logger)
     const url = hub.url ?? ''
@@ -67,6 +74,7 @@ export function useTestHub(options: { role?: Role; env?: Record<string, string> 
       hub,
       url,
       logger,
+      logs: () => captured.join(''),
       token,
       async gql(query: string, variables?: Record<string, unknown>, tenant: string | null = 'tenant-a') {
         const headers: Record<string, string> = { 'content-type': 'application/json' }

@@ -75,3 +75,40 @@ describe('at connect time', () => {
     expect(sink.requests).toHaveLength(0)
   })
 })
+
+describe('connector URLs', () => {
+  it.each([
+    ['slack', { webhook_url: 'http://127.0.0.1:9/services/T/B/X' }, 'webhook_url'],
+    ['zapier', { hook_url: 'http://169.254.169.254/latest' }, 'hook_url'],
+    [
+      'mailchimp',
+      {
+        api_key: '0123456789abcdef0123456789abcdef-us21',
+        server: 'us21',
+        list_id: 'l',
+        api_base_url: 'http://10.0.0.1/3.0',
+      },
+      'api_base_url',
+    ],
+    [
+      'algolia',
+      {
+        app_id: 'APP1234567',
+        api_key: 'k'.repeat(20),
+        index_name: 'i',
+        api_base_url: 'https://93.184.215.14,http://127.0.0.1:1',
+      },
+      'api_base_url',
+    ],
+  ])('refuses a private address in %s’s config with SSRF_BLOCKED', async (name, config, field) => {
+    const result = await t.gql(
+      'mutation ($name: String!, $config: JSON!) { configureIntegration(name: $name, input: { config: $config }) { integration { id } } }',
+      { name, config },
+    )
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: `config.${field}`,
+      errorType: 'SSRF_BLOCKED',
+    })
+  })
+})

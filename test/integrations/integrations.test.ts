@@ -1,0 +1,452 @@
+// Integrations through the hub: configure, test, deliver (with retries and logs), figures, disable — and
+// not one secret in any response, log line or plain database column.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startFakeAlgolia } from '../../connectors/algolia/fake.ts'
+import { FAKE_MAILCHIMP_KEY, startFakeMailchimp } from '../../connectors/mailchimp/fake.ts'
+import { SLACK_HOOK_PATH, startFakeSlack } from '../../connectors/slack/fake.ts'
+import { startFakeStripe } from '../../connectors/stripe/fake.ts'
+import { startFakeZapier } from '../../connectors/zapier/fake.ts'
+import { pool } from '../../src/db/client.ts'
+import { createWebhook, deliveriesOf, eventually } from '../helpers/api.ts'
+import { type GraphQLResponse, useTestHub } from '../helpers/hub.ts'
+import { type Receiver, startReceiver } from '../helpers/receiver.ts'
+
+const t = useTestHub({ captureLogs: true })
+const TENANT = 'tenant-int'
+
+let slack: Awaited<ReturnType<typeof startFakeSlack>>
+let zapier: Awaited<ReturnType<typeof startFakeZapier>>
+let mailchimp: Awaited<ReturnType<typeof startFakeMailchimp>>
+let algolia: Awaited<ReturnType<typeof startFakeAlgolia>>
+let stripe: Awaited<ReturnType<typeof startFakeStripe>>
+let sink: Receiver
+
+beforeAll(async () => {
+  ;[slack, zapier, mailchimp, algolia, stripe, sink] = await Promise.all([
+    startFakeSlack(),
+    startFakeZapier(),
+    startFakeMailchimp(),
+    startFakeAlgolia(),
+    startFakeStripe(),
+    startReceiver(),
+  ])
+})
+afterAll(async () => {
+  await Promise.all([slack, zapier, mailchimp, algolia, stripe, sink].map((fake) => fake.close()))
+})
+
+/** Every GraphQL answer of this file, for the secrets scan at the end. */
+const answers: string[] = []
+async function api<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, tenant = TENANT) {
+  const result = (await t.gql(query, variables, tenant)) as GraphQLResponse<T>
+  answers.push(JSON.stringify(result))
+  return result
+}
+async function data<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, tenant = TENANT) {
+  const result = await api<T>(query, variables, tenant)
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`)
+  return result.data as T
+}
+
+const CONFIGURE = `mutation ($name: String!, $input: ConfigureIntegrationInput!) {
+  configureIntegration(name: $name, input: $input) {
+    integration { id name isConfigured status config notifications messageTemplate inboundUrl }
+  }
+}`
+const INTEGRATION = `query ($name: String!) {
+  integration(name: $name) {
+    id name status isConfigured config lastSyncAt syncCount errorCount successRate
+    recentActivity { event status message at isTest }
+  }
+}`
+const configure = (name: string, input: Record<string, unknown>, tenant = TENANT) =>
+  data(CONFIGURE, { name, input }, tenant).then((result) => result.configureIntegration.integration)
+const publish = (type: string, payload: unknown, tenant = TENANT) =>
+  data(
+    `mutation ($type: String!, $payload: JSON!) { publishEvent(input: { type: $type, payload: $payload }) { deliveriesQueued event { id } } }`,
+    {
+      type,
+      payload,
+    },
+    tenant,
+  ).then((result) => result.publishEvent)
+
+const order = (overrides: Record<string, unknown> = {}) => ({
+  order_id: 'ORD-123',
+  status: 'confirmed',
+  amount: 150,
+  customer: { id: 1, name: 'John Doe', email: 'john.doe@example.com' },
+  ...overrides,
+})
+
+describe('the catalog', () => {
+  it('lists every installed connector with its config fields', async () => {
+    const { integrations } = await data(
+      '{ integrations { id name displayName category isAvailable isConfigured status configFields { name type required secret } } }',
+      {},
+      'tenant-catalog',
+    )
+    expect(integrations.map((i: { name: string }) => i.name)).toEqual([
+      'slack',
+      'zapier',
+      'mailchimp',
+      'algolia',
+      'stripe',
+    ])
+    const slackEntry = integrations.find((i: { name: string }) => i.name === 'slack')
+    expect(slackEntry).toMatchObject({
+      id: null,
+      displayName: 'Slack',
+      category: 'communication',
+      isAvailable: true,
+      isConfigured: false,
+      status: 'NOT_CONFIGURED',
+    })
+    expect(slackEntry.configFields).toEqual([
+      { name: 'webhook_url', type: 'url', required: true, secret: true },
+      { name: 'channel', type: 'string', required: false, secret: false },
+      { name: 'username', type: 'string', required: false, secret: false },
+      { name: 'icon_emoji', type: 'string', required: false, secret: false },
+    ])
+    const stripeEntry = integrations.find((i: { name: string }) => i.name === 'stripe')
+    expect(
+      stripeEntry.configFields.filter((f: { secret: boolean }) => f.secret).map((f: { name: string }) => f.name),
+    ).toEqual(['webhook_secret', 'api_key'])
+    const { integrations: marketing } = await data(
+      '{ integrations(category: "marketing") { name } }',
+      {},
+      'tenant-catalog',
+    )
+    expect(marketing).toEqual([{ name: 'mailchimp' }])
+  })
+})
+
+describe('configuring', () => {
+  it('validates the config, seals secrets, and shows them masked', async () => {
+    const integration = await configure('slack', {
+      config: slack.config,
+      notifications: { 'order.*': true, 'order.updated': false, 'inventory.low_stock': false },
+      messageTemplate: 'New order {{order_id}} for ${{amount}} has been {{status}}',
+    })
+    expect(integration).toMatchObject({
+      name: 'slack',
+      isConfigured: true,
+      status: 'ACTIVE',
+      notifications: { 'order.*': true, 'order.updated': false, 'inventory.low_stock': false },
+      messageTemplate: 'New order {{order_id}} for ${{amount}} has been {{status}}',
+      inboundUrl: null,
+    })
+    expect(integration.id).toMatch(/^[0-9a-f-]{36}$/)
+    expect(integration.config).toEqual({
+      webhook_url: `••••••••${slack.config.webhook_url.slice(-4)}`,
+      channel: '#orders',
+      username: 'Switchyard',
+      icon_emoji: ':bell:',
+    })
+    const { rows } = await pool().query('SELECT config::text AS config, secrets FROM integrations WHERE id = $1', [
+      integration.id,
+    ])
+    expect(rows[0].config).not.toContain(SLACK_HOOK_PATH)
+    expect(rows[0].secrets).toMatch(/^v1:/)
+    expect(rows[0].secrets).not.toContain(SLACK_HOOK_PATH)
+  })
+
+  it('keeps a stored secret that is left out, or sent back masked', async () => {
+    const { integration } = await data(INTEGRATION, { name: 'slack' })
+    await configure('slack', { config: { ...integration.config, channel: '#sales' } })
+    await configure('slack', { config: { channel: '#orders', username: 'Switchyard', icon_emoji: ':bell:' } })
+    const result = await data('mutation { testIntegration(name: "slack") { status message } }')
+    expect(result.testIntegration).toEqual({ status: 'SUCCEEDED', message: 'Notification sent to #orders' })
+  })
+
+  it.each([
+    [
+      'a template that does not parse',
+      'slack',
+      () => ({ config: slack.config, messageTemplate: 'Order {{order_id' }),
+      /messageTemplate is not a valid template: .*not closed/,
+    ],
+    [
+      'a template tag that reads files',
+      'slack',
+      () => ({ config: slack.config, messageTemplate: '{% include "x" %}' }),
+      /include/,
+    ],
+    [
+      'a missing required field',
+      'mailchimp',
+      () => ({ config: { server: 'us21' } }),
+      /api_key.*list_id|list_id.*api_key/,
+    ],
+    ['a mistyped field', 'algolia', () => ({ config: { ...algolia.config, app_id: 'lowercase' } }), /app_id/],
+    [
+      'a bad notification pattern',
+      'slack',
+      () => ({ config: slack.config, notifications: { 'Not A Pattern': true } }),
+      /not an event pattern/,
+    ],
+    [
+      'a JSON template that does not parse',
+      'zapier',
+      () => ({ config: { ...zapier.config, payload_template: { text: '{{ oops' } } }),
+      /config is not a valid template/,
+    ],
+  ])('refuses %s with BAD_USER_INPUT, changing nothing', async (_what, name, input, message) => {
+    const tenant = 'tenant-refused'
+    const before = await data(INTEGRATION, { name }, tenant)
+    const result = await api(CONFIGURE, { name, input: input() }, tenant)
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
+    expect(result.errors?.[0]?.message).toMatch(message)
+    expect(await data(INTEGRATION, { name }, tenant)).toEqual(before)
+  })
+
+  it('answers NOT_FOUND for a connector that is not installed', async () => {
+    const result = await api(CONFIGURE, { name: 'fax', input: { config: {} } })
+    expect(result.errors?.[0]?.extensions?.code).toBe('NOT_FOUND')
+    expect(
+      (await api('mutation { testIntegration(name: "zapier") { status } }', {}, 'tenant-empty')).errors?.[0]?.extensions
+        ?.code,
+    ).toBe('NOT_FOUND')
+  })
+})
+
+describe('delivering', () => {
+  it('fans one event out to a webhook and two integrations, each logged, with figures', async () => {
+    const tenant = 'tenant-fanout'
+    const hook = await createWebhook(t, { url: sink.url, events: ['order.*'] }, tenant)
+    await configure('slack', { config: slack.config, messageTemplate: 'Order {{order_id}}: {{status}}' }, tenant)
+    await configure('zapier', { config: zapier.config, notifications: { 'order.created': true } }, tenant)
+    const before = { slack: slack.requests.length, zapier: zapier.requests.length }
+
+    const event = await publish('order.created', order(), tenant)
+    expect(event.deliveriesQueued).toBe(3)
+    await sink.waitFor(1)
+    await eventually(() => {
+      expect(slack.requests.length).toBe(before.slack + 1)
+      expect(zapier.requests.length).toBe(before.zapier + 1)
+    })
+    expect((slack.requests.at(-1)?.json as { text: string }).text).toBe('Order ORD-123: confirmed')
+    expect(zapier.requests.at(-1)?.json).toMatchObject({ id: event.event.id, type: 'order.created', data: order() })
+
+    const logged = await eventually(async () => {
+      const { deliveries } = await data(
+        `query ($id: ID!) { deliveries(eventId: $id) { summary { total successful } edges { node { integration webhookId status attempts { number responseBody errorType } } } } }`,
+        { id: event.event.id },
+        tenant,
+      )
+      expect(deliveries.summary).toEqual({ total: 3, successful: 3 })
+      return deliveries.edges.map((edge: { node: unknown }) => edge.node)
+    })
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        {
+          integration: null,
+          webhookId: hook.id,
+          status: 'SUCCEEDED',
+          attempts: [{ number: 1, responseBody: 'ok', errorType: null }],
+        },
+        {
+          integration: 'slack',
+          webhookId: null,
+          status: 'SUCCEEDED',
+          attempts: [{ number: 1, responseBody: 'Notification sent to #orders', errorType: null }],
+        },
+        {
+          integration: 'zapier',
+          webhookId: null,
+          status: 'SUCCEEDED',
+          attempts: [{ number: 1, responseBody: 'Sent to Zapier (200)', errorType: null }],
+        },
+      ]),
+    )
+    const { integration } = await data(INTEGRATION, { name: 'slack' }, tenant)
+    expect(integration).toMatchObject({ status: 'ACTIVE', syncCount: 1, errorCount: 0, successRate: 100 })
+    expect(Date.now() - Date.parse(integration.lastSyncAt)).toBeLessThan(60_000)
+    expect(integration.recentActivity).toEqual([
+      {
+        event: 'order.created',
+        status: 'success',
+        message: 'Notification sent to #orders',
+        at: expect.any(String),
+        isTest: false,
+      },
+    ])
+    const { webhook } = await data('query ($id: ID!) { webhook(id: $id) { successCount } }', { id: hook.id }, tenant)
+    expect(webhook.successCount).toBe(1)
+
+    // The notifications decide per event type: zapier is on for order.created only.
+    expect((await publish('order.shipped', { order_id: 'ORD-2' }, tenant)).deliveriesQueued).toBe(2)
+  })
+
+  it('follows the most specific notification pattern', async () => {
+    const tenant = TENANT
+    expect((await publish('order.updated', order(), tenant)).deliveriesQueued).toBe(0)
+    expect((await publish('inventory.low_stock', { product_id: 1, current_stock: 1 }, tenant)).deliveriesQueued).toBe(0)
+    expect((await publish('order.shipped', { order_id: 'S' }, tenant)).deliveriesQueued).toBe(1)
+  })
+
+  it('retries what the connector says is retryable, and fails at once what it says is not', async () => {
+    const tenant = 'tenant-retry'
+    await configure(
+      'algolia',
+      { config: algolia.config, retryPolicy: { maxRetries: 3, retryDelayMs: 200 }, notifications: { 'entry.*': true } },
+      tenant,
+    )
+    algolia.fail({ status: 503, body: '{"message":"busy"}' })
+    const entry = { model: 'article', entry: { id: 1, documentId: 'doc-1', title: 'Hi' } }
+    await publish('entry.create', entry, tenant)
+    await eventually(async () => {
+      const { deliveries } = await data(
+        '{ deliveries(integration: "algolia") { edges { node { status attemptCount } } } }',
+        {},
+        tenant,
+      )
+      expect(deliveries.edges[0]?.node).toMatchObject({ status: 'RETRYING' })
+    })
+    algolia.fail(null)
+    const retried = await eventually(async () => {
+      const { deliveries } = await data(
+        '{ deliveries(integration: "algolia") { edges { node { status retryCount attempts { responseCode errorType errorMessage responseBody } } } } }',
+        {},
+        tenant,
+      )
+      expect(deliveries.edges[0]?.node.status).toBe('SUCCEEDED')
+      return deliveries.edges[0]?.node
+    })
+    expect(retried.attempts[0]).toMatchObject({ responseCode: 503, errorType: 'HTTP_5XX' })
+    expect(retried.attempts.at(-1)).toMatchObject({ errorType: null, responseBody: 'Saved doc-1 to articles' })
+    expect(algolia.indices.get('articles')?.get('doc-1')).toMatchObject({ title: 'Hi' })
+
+    await configure(
+      'mailchimp',
+      { config: { ...mailchimp.config, api_key: `ffffffffffffffffffffffffffffffff-us21` } },
+      tenant,
+    )
+    await publish('customer.created', { customer_id: 1, email: 'x@example.com' }, tenant)
+    const failed = await eventually(async () => {
+      const { deliveries } = await data(
+        '{ deliveries(integration: "mailchimp") { edges { node { status attempts { responseCode errorType errorMessage } } } } }',
+        {},
+        tenant,
+      )
+      expect(deliveries.edges[0]?.node.status).toBe('FAILED')
+      return deliveries.edges[0]?.node
+    })
+    expect(failed.attempts).toEqual([
+      {
+        responseCode: 401,
+        errorType: 'HTTP_4XX',
+        errorMessage: 'HTTP 401: API Key Invalid: Your API key may be invalid.',
+      },
+    ])
+    const { integration } = await data(INTEGRATION, { name: 'mailchimp' }, tenant)
+    expect(integration).toMatchObject({ syncCount: 0, errorCount: 1, successRate: 0 })
+    expect(integration.recentActivity[0]).toMatchObject({ event: 'customer.created', status: 'failed' })
+  })
+
+  it('tests an integration with an event, logged as a test and left out of its figures', async () => {
+    const tenant = 'tenant-test-int'
+    await configure('mailchimp', { config: mailchimp.config }, tenant)
+    const { testIntegration } = await data(
+      `mutation { testIntegration(name: "mailchimp", event: "customer.created", payload: { customer_id: 3, email: "t@example.com", first_name: "Tess" }) {
+         status message responseTimeMs deliveryId } }`,
+      {},
+      tenant,
+    )
+    expect(testIntegration).toMatchObject({ status: 'SUCCEEDED', message: 'Upserted t@example.com in list list1' })
+    expect(mailchimp.members.size).toBeGreaterThan(0)
+    const { integration } = await data(INTEGRATION, { name: 'mailchimp' }, tenant)
+    expect(integration).toMatchObject({ syncCount: 0, errorCount: 0 })
+    expect(integration.recentActivity).toEqual([expect.objectContaining({ isTest: true, status: 'success' })])
+    const check = await data(
+      'mutation { testIntegration(name: "mailchimp") { status message deliveryId } }',
+      {},
+      tenant,
+    )
+    expect(check.testIntegration).toEqual({
+      status: 'SUCCEEDED',
+      message: 'Connected to list "Newsletter"',
+      deliveryId: null,
+    })
+  })
+
+  it('stops acting on events while disabled, and catches up when enabled again', async () => {
+    const tenant = 'tenant-disable'
+    await configure('zapier', { config: zapier.config }, tenant)
+    zapier.fail({ status: 500 })
+    await configure('zapier', { config: {}, retryPolicy: { maxRetries: 5, retryDelayMs: 300 } }, tenant)
+    await publish('order.shipped', { order_id: 'Z-1' }, tenant)
+    await eventually(async () => {
+      const { deliveries } = await data(
+        '{ deliveries(integration: "zapier") { edges { node { status } } } }',
+        {},
+        tenant,
+      )
+      expect(deliveries.edges[0]?.node.status).toBe('RETRYING')
+    })
+    const { disableIntegration } = await data('mutation { disableIntegration(name: "zapier") { status } }', {}, tenant)
+    expect(disableIntegration.status).toBe('DISABLED')
+    expect((await publish('order.shipped', { order_id: 'Z-2' }, tenant)).deliveriesQueued).toBe(0)
+    await eventually(async () => {
+      const { deliveries } = await data(
+        '{ deliveries(integration: "zapier") { edges { node { parked } } } }',
+        {},
+        tenant,
+      )
+      expect(deliveries.edges[0]?.node.parked).toBe(true)
+    })
+    zapier.fail(null)
+    await configure('zapier', { config: {}, active: true }, tenant)
+    await eventually(async () => {
+      const { deliveries } = await data(
+        '{ deliveries(integration: "zapier") { edges { node { status parked } } } }',
+        {},
+        tenant,
+      )
+      expect(deliveries.edges[0]?.node).toEqual({ status: 'SUCCEEDED', parked: false })
+    })
+  })
+})
+
+describe('secrets', () => {
+  it('never appear in a GraphQL answer, a log line or a plain database column', async () => {
+    // A provider that echoes the request path (which holds a Slack hook's secret) into its error.
+    const tenant = 'tenant-secrets'
+    await configure('slack', { config: slack.config }, tenant)
+    slack.fail({ status: 400, body: `invalid_payload for ${SLACK_HOOK_PATH}` })
+    const tested = await data(
+      'mutation { testIntegration(name: "slack", event: "order.created") { status message } }',
+      {},
+      tenant,
+    )
+    slack.fail(null)
+    expect(tested.testIntegration.status).toBe('FAILED')
+    expect(tested.testIntegration.message).toContain('[secret]')
+    await configure('stripe', { config: stripe.config }, tenant)
+    await configure('algolia', { config: algolia.config }, tenant)
+    await data('{ integrations { config recentActivity { message } } }', {}, tenant)
+
+    const secrets = [
+      slack.config.webhook_url,
+      SLACK_HOOK_PATH,
+      zapier.config.hook_url,
+      FAKE_MAILCHIMP_KEY,
+      algolia.config.api_key,
+      stripe.config.webhook_secret,
+      stripe.config.api_key ?? '',
+    ]
+    const { rows } = await pool().query(
+      `SELECT (SELECT string_agg(config::text || coalesce(notifications::text, ''), ' ') FROM integrations) AS configs,
+              (SELECT string_agg(coalesce(response_body, '') || coalesce(error_message, ''), ' ') FROM delivery_attempts) AS attempts`,
+    )
+    const logs = t.logs()
+    expect(logs.length).toBeGreaterThan(1000)
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(8)
+      for (const answer of answers) expect(answer).not.toContain(secret)
+      expect(logs).not.toContain(secret)
+      expect(rows[0].configs).not.toContain(secret)
+      expect(rows[0].attempts ?? '').not.toContain(secret)
+    }
+  })
+})
