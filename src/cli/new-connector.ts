@@ -1,0 +1,120 @@
+// npm run new-connector -- <name>
+// Scaffolds connectors/<name>/ (the connector, a fake provider, and a test running the shared contract
+// suite) and registers it. The scaffold passes the contract suite as it is; make it yours from there.
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const name = process.argv[2] ?? ''
+if (!/^[a-z][a-z0-9]*$/.test(name)) {
+  console.error('usage: npm run new-connector -- <name>   (lower-case letters and digits, such as "discord")')
+  process.exit(2)
+}
+const folder = join(root, 'connectors', name)
+if (existsSync(folder)) {
+  console.error(`connectors/${name} already exists`)
+  process.exit(1)
+}
+const title = name.charAt(0).toUpperCase() + name.slice(1)
+
+const files: Record<string, string> = {
+  'index.ts': `// ${title}: POSTs each event, as JSON, to the provider's events endpoint with a bearer token.
+// Scaffolded by \`npm run new-connector\`; change the config, test() and deliver() to the provider's API.
+import { z } from 'zod'
+import { send } from '../http.ts'
+import { defineConnector, secret } from '../types.ts'
+
+const configSchema = z.object({
+  api_url: z.url({ protocol: /^https?$/ }).describe('Base URL of the ${title} API'),
+  api_token: secret(z.string().min(8)).describe('API token, sent as a bearer token'),
+})
+type ${title}Config = z.infer<typeof configSchema>
+
+export default defineConnector<${title}Config>({
+  name: '${name}',
+  displayName: '${title}',
+  description: 'Send events to ${title}',
+  category: 'automation',
+  configSchema,
+  defaultEvents: ['*'],
+  exampleConfig: { api_url: 'https://api.${name}.example.com', api_token: 'example-token-0001' },
+  async test(config, ctx) {
+    const response = await send(ctx, 'GET', \`\${config.api_url}/ping\`, {
+      headers: { authorization: \`Bearer \${config.api_token}\` },
+    })
+    return { message: 'Connected to ${title}', responseCode: response.status }
+  },
+  async deliver(event, config, ctx) {
+    const response = await send(ctx, 'POST', \`\${config.api_url}/events\`, {
+      headers: { authorization: \`Bearer \${config.api_token}\` },
+      json: { id: event.id, type: event.type, createdAt: event.createdAt.toISOString(), data: event.data },
+    })
+    return { message: \`Sent \${event.type} to ${title}\`, responseCode: response.status }
+  },
+})
+`,
+  'fake.ts': `// A fake ${title} API for the tests: it checks the bearer token and accepts events.
+import { json, startFakeProvider } from '../testing.ts'
+
+export const FAKE_${name.toUpperCase()}_TOKEN = 'fake-${name}-token-0001'
+
+export function startFake${title}() {
+  return startFakeProvider(
+    (request) => {
+      if (request.headers.authorization !== \`Bearer \${FAKE_${name.toUpperCase()}_TOKEN}\`) return json({ error: 'unauthorized' }, 401)
+      if (request.method === 'GET' && request.path === '/ping') return json({ ok: true })
+      if (request.method === 'POST' && request.path === '/events') return json({ accepted: true }, 202)
+      return undefined
+    },
+    (base) => ({ api_url: base, api_token: FAKE_${name.toUpperCase()}_TOKEN }),
+  )
+}
+`,
+  [`${name}.test.ts`]: `import { describe, expect, it } from 'vitest'
+import { connectorContract } from '../contract.ts'
+import { hubEvent, testContext } from '../testing.ts'
+import { startFake${title} } from './fake.ts'
+import ${name} from './index.ts'
+
+const event = hubEvent('order.created', { order_id: 'ORD-1', amount: 150 })
+
+connectorContract(${name}, { startFake: startFake${title}, event })
+
+describe('${name}', () => {
+  it('POSTs the event to the events endpoint', async () => {
+    const fake = await startFake${title}()
+    try {
+      await ${name}.deliver(event, fake.config, testContext())
+      expect(fake.requests[0]?.json).toMatchObject({ id: event.id, type: 'order.created', data: event.data })
+    } finally {
+      await fake.close()
+    }
+  })
+})
+`,
+}
+
+await mkdir(folder)
+for (const [file, content] of Object.entries(files)) await writeFile(join(folder, file), content)
+
+const registryPath = join(root, 'connectors', 'registry.ts')
+const registry = await readFile(registryPath, 'utf8')
+const updated = registry
+  .replace(/(import type \{ Connector \} from '\.\/types\.ts'\n)/, `import ${name} from './${name}/index.ts'\n$1`)
+  .replace(
+    /(export const connectors: readonly Connector\[\] = \[)([^\]]*)\]/,
+    (_match, head: string, list: string) => `${head}${list.replace(/,?\s*$/, '')}, ${name}]`,
+  )
+if (updated === registry) {
+  console.error('could not add the connector to connectors/registry.ts; add it by hand')
+  process.exit(1)
+}
+await writeFile(registryPath, updated)
+
+// Biome orders the imports and formats the new files the way the rest of the code is.
+spawnSync(join(root, 'node_modules', '.bin', 'biome'), ['check', '--write', folder, registryPath], { stdio: 'ignore' })
+console.log(`created ${relative(process.cwd(), folder)}/ and registered it in connectors/registry.ts`)
+console.log(`run its tests with: npx vitest run connectors/${name}`)
