@@ -7,8 +7,8 @@ import { SLACK_HOOK_PATH, startFakeSlack } from '../../connectors/slack/fake.ts'
 import { startFakeStripe } from '../../connectors/stripe/fake.ts'
 import { startFakeZapier } from '../../connectors/zapier/fake.ts'
 import { pool } from '../../src/db/client.ts'
-import { createWebhook, deliveriesOf, eventually } from '../helpers/api.ts'
-import { type GraphQLResponse, useTestHub } from '../helpers/hub.ts'
+import { createWebhook, eventually } from '../helpers/api.ts'
+import { type GraphQLResponse, subscribe, useTestHub, whenLive } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 const t = useTestHub({ captureLogs: true })
@@ -37,12 +37,14 @@ afterAll(async () => {
 
 /** Every GraphQL answer of this file, for the secrets scan at the end. */
 const answers: string[] = []
-async function api<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, tenant = TENANT) {
+// biome-ignore lint/suspicious/noExplicitAny: tests read deep response shapes without declaring each one
+async function api<T = any>(query: string, variables?: Record<string, unknown>, tenant = TENANT) {
   const result = (await t.gql(query, variables, tenant)) as GraphQLResponse<T>
   answers.push(JSON.stringify(result))
   return result
 }
-async function data<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, tenant = TENANT) {
+// biome-ignore lint/suspicious/noExplicitAny: as above
+async function data<T = any>(query: string, variables?: Record<string, unknown>, tenant = TENANT) {
   const result = await api<T>(query, variables, tenant)
   if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`)
   return result.data as T
@@ -225,7 +227,7 @@ describe('delivering', () => {
       expect(slack.requests.length).toBe(before.slack + 1)
       expect(zapier.requests.length).toBe(before.zapier + 1)
     })
-    expect((slack.requests.at(-1)?.json as { text: string }).text).toBe('Order ORD-123: confirmed')
+    expect(slack.requests.at(-1)?.json).toMatchObject({ text: 'Order ORD-123: confirmed' })
     expect(zapier.requests.at(-1)?.json).toMatchObject({ id: event.event.id, type: 'order.created', data: order() })
 
     const logged = await eventually(async () => {
@@ -405,6 +407,65 @@ describe('delivering', () => {
       )
       expect(deliveries.edges[0]?.node).toEqual({ status: 'SUCCEEDED', parked: false })
     })
+  })
+})
+
+describe('isolation and live updates', () => {
+  it('keeps a provider that does not answer from holding up another integration', async () => {
+    const tenant = 'tenant-isolation'
+    await configure(
+      'zapier',
+      { config: zapier.config, timeoutMs: 1000, maxConcurrency: 1, retryPolicy: { maxRetries: 0 } },
+      tenant,
+    )
+    await configure('slack', { config: slack.config }, tenant)
+    zapier.fail('hang')
+    const slackBefore = slack.requests.length
+    const started = Date.now()
+    for (let i = 0; i < 4; i++) await publish('order.shipped', { order_id: `H-${i}` }, tenant)
+    await eventually(() => expect(slack.requests.length).toBe(slackBefore + 4))
+    expect(Date.now() - started).toBeLessThan(1000)
+    const timedOut = await eventually(async () => {
+      const { deliveries } = await data(
+        '{ deliveries(integration: "zapier") { summary { failed } edges { node { attempts { errorType responseTimeMs } } } } }',
+        {},
+        tenant,
+      )
+      expect(deliveries.summary.failed).toBe(4)
+      return deliveries.edges.map((edge: { node: { attempts: unknown[] } }) => edge.node.attempts[0])
+    })
+    zapier.fail(null)
+    expect(timedOut.every((attempt: { errorType: string }) => attempt.errorType === 'TIMEOUT')).toBe(true)
+  })
+
+  it('streams an integration’s deliveries to deliveryUpdates subscribers', async () => {
+    const tenant = 'tenant-live'
+    await configure('slack', { config: slack.config }, tenant)
+    let live = false
+    const updates = subscribe<{
+      deliveryUpdates: { integration: string; status: string; isTest: boolean; event: string }
+    }>(
+      t.ws(tenant),
+      'subscription { deliveryUpdates(integration: "slack") { integration status isTest event } }',
+      undefined,
+      (value) => {
+        if (!value.deliveryUpdates.isTest) return false
+        live = true
+        return true
+      },
+    )
+    await whenLive(
+      () => data('mutation { testIntegration(name: "slack", event: "order.shipped") { status } }', {}, tenant),
+      () => live,
+    )
+    await publish('order.cancelled', { order_id: 'L-1' }, tenant)
+    expect((await updates.next()).deliveryUpdates).toEqual({
+      integration: 'slack',
+      status: 'SUCCEEDED',
+      isTest: false,
+      event: 'order.cancelled',
+    })
+    updates.close()
   })
 })
 
