@@ -11,8 +11,10 @@ import { createHttpSender } from './delivery/http.ts'
 import { startQueue } from './delivery/queue.ts'
 import { scheduleRetention } from './delivery/retention.ts'
 import { startDeliveryWorker } from './delivery/worker.ts'
+import { forgetTenants } from './events/tenant-cache.ts'
 import { createSealer } from './integrations/crypto.ts'
 import type { Logger } from './logger.ts'
+import { CHANNELS } from './realtime/channels.ts'
 import { startListener } from './realtime/listener.ts'
 import { useRuntime } from './runtime.ts'
 import { buildApp } from './server.ts'
@@ -51,6 +53,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
 
     const listener = await startListener(database.url, logger)
     cleanups.push(() => listener.close())
+    listener.on(CHANNELS.tenants, (tenantIds) => forgetTenants(tenantIds as string[]))
     const sender = createHttpSender({
       allowPrivateUrls: config.allowPrivateUrls,
       responseBodyLimit: config.delivery.responseBodyLimitBytes,

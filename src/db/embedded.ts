@@ -29,6 +29,8 @@ export interface EmbeddedPostgresOptions {
   logger: Logger
   /** Trade durability for speed (tests): no fsync, no synchronous commit. */
   ephemeral?: boolean
+  /** More `-c name=value` server settings (the bench loads pg_stat_statements this way). */
+  serverFlags?: string[]
 }
 
 export interface RunningPostgres {
@@ -94,6 +96,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     "-c unix_socket_directories=''",
     '-c max_connections=300',
     ...(options.ephemeral ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+    ...(options.serverFlags ?? []),
   ]
   await pgCtl([
     'start',

@@ -36,7 +36,11 @@ const INSERT_CHUNK = 1000
  * Queues attempts inside the caller's transaction: they exist exactly when it commits. When any is due
  * now, workers are woken by a NOTIFY that is delivered at that same commit.
  */
-export async function enqueueAttempts(client: pg.PoolClient, attempts: readonly AttemptToQueue[]): Promise<void> {
+export async function enqueueAttempts(
+  client: pg.PoolClient,
+  attempts: readonly AttemptToQueue[],
+  options: { notify?: boolean } = {},
+): Promise<void> {
   const { boss, config } = runtime()
   const executeSql = (text: string, values?: unknown[]) => client.query(text, values)
   for (let start = 0; start < attempts.length; start += INSERT_CHUNK) {
@@ -52,7 +56,11 @@ export async function enqueueAttempts(client: pg.PoolClient, attempts: readonly 
     )
   }
   const now = Date.now()
-  if (config.queue.notify && attempts.some((attempt) => !attempt.startAfter || attempt.startAfter.getTime() <= now)) {
+  if (
+    options.notify !== false &&
+    config.queue.notify &&
+    attempts.some((attempt) => !attempt.startAfter || attempt.startAfter.getTime() <= now)
+  ) {
     await notify(client, CHANNELS.jobs)
   }
 }

@@ -4,6 +4,7 @@
 import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
+import { tenantChanged } from '../events/tenant-cache.ts'
 import { type AttemptNotice, CHANNELS, notifyMany } from '../realtime/channels.ts'
 import type { Verdict } from './attempt.ts'
 import { displayHeaders } from './attempt.ts'
@@ -60,10 +61,11 @@ export async function recordAttempts(
 ): Promise<RecordResult> {
   const attemptIds = new Map<string, string>()
   if (records.length === 0) return { attemptIds, disabled: [] }
-  const { rows: locked } = await client.query<{ id: string; job_id: string | null; attempt_count: number }>(
-    'SELECT id, job_id, attempt_count FROM deliveries WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
-    [records.map((record) => record.deliveryId)],
-  )
+  const { rows: locked } = await client.query<{ id: string; job_id: string | null; attempt_count: number }>({
+    name: 'attempt-lock',
+    text: 'SELECT id, job_id, attempt_count FROM deliveries WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+    values: [records.map((record) => record.deliveryId)],
+  })
   const deliveries = new Map(
     locked.map((row) => [
       row.id,
@@ -100,12 +102,13 @@ export async function recordAttempts(
   }
   if (attempts.length === 0) return { attemptIds, disabled: [] }
 
-  await client.query(
-    `INSERT INTO delivery_attempts (id, delivery_id, webhook_id, integration_id, number, started_at, response_time_ms,
+  await client.query({
+    name: 'attempt-insert',
+    text: `INSERT INTO delivery_attempts (id, delivery_id, webhook_id, integration_id, number, started_at, response_time_ms,
        response_code, response_body, error_type, error_message, request_headers, next_retry_at, is_test)
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $14::uuid[], $4::int[], $5::timestamptz[], $6::int[],
        $7::int[], $8::text[], $9::attempt_error_type[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::boolean[])`,
-    [
+    values: [
       attempts.map((a) => a.id),
       attempts.map((a) => a.record.deliveryId),
       attempts.map((a) => a.record.webhookId),
@@ -121,11 +124,12 @@ export async function recordAttempts(
       attempts.map((a) => a.record.isTest),
       attempts.map((a) => a.record.integrationId),
     ],
-  )
+  })
 
   const updates = [...deliveries.values()].filter((delivery) => attemptIds.has(delivery.id))
-  await client.query(
-    `UPDATE deliveries d SET
+  await client.query({
+    name: 'attempt-update',
+    text: `UPDATE deliveries d SET
        attempt_count = u.attempt_count,
        last_attempt_at = u.finished_at,
        status = coalesce(u.status, d.status),
@@ -136,7 +140,7 @@ export async function recordAttempts(
                  $6::timestamptz[], $7::uuid[]) AS u(id, attempt_count, finished_at, status, next_retry_at,
                  completed_at, next_job_id)
      WHERE d.id = u.id`,
-    [
+    values: [
       updates.map((d) => d.id),
       updates.map((d) => d.attempt_count),
       updates.map((d) => d.finishedAt),
@@ -145,7 +149,7 @@ export async function recordAttempts(
       updates.map((d) => (d.current && TERMINAL.has(d.current.verdict.status) ? d.current.finishedAt : null)),
       updates.map((d) => nextJobs.get(d.id) ?? null),
     ],
-  )
+  })
   if (retries.length > 0) await enqueueAttempts(client, retries)
 
   const disabled = await updateFailureStreaks(
@@ -191,14 +195,15 @@ async function updateFailureStreaks(
   if (streaks.size === 0) return []
   const entries = [...streaks.entries()]
   // A success on a webhook whose streak is already 0 writes nothing, so the common case takes no row lock.
-  const { rows } = await client.query<{ id: string; consecutive_failures: number }>(
-    `UPDATE webhooks w
+  const { rows } = await client.query<{ id: string; consecutive_failures: number }>({
+    name: 'attempt-streaks',
+    text: `UPDATE webhooks w
         SET consecutive_failures = CASE WHEN s.reset THEN s.failures ELSE w.consecutive_failures + s.failures END
        FROM unnest($1::uuid[], $2::boolean[], $3::int[]) AS s(id, reset, failures)
       WHERE w.id = s.id AND (s.failures > 0 OR w.consecutive_failures <> 0)
       RETURNING w.id, w.consecutive_failures`,
-    [entries.map(([id]) => id), entries.map(([, s]) => s.reset), entries.map(([, s]) => s.failures)],
-  )
+    values: [entries.map(([id]) => id), entries.map(([, s]) => s.reset), entries.map(([, s]) => s.failures)],
+  })
   const failures = new Map(rows.map((row) => [row.id, row.consecutive_failures]))
   const reasons = entries.flatMap(([id, streak]) => {
     const count = failures.get(id) ?? 0
@@ -213,7 +218,10 @@ async function updateFailureStreaks(
       [id, reason],
     )
     const row = done[0]
-    if (row) disabled.push({ tenantId, webhookId: id, name: row.name, url: row.url, reason, at: row.disabled_at })
+    if (row) {
+      disabled.push({ tenantId, webhookId: id, name: row.name, url: row.url, reason, at: row.disabled_at })
+      await tenantChanged(tenantId, client)
+    }
   }
   return disabled
 }
@@ -224,10 +232,11 @@ export async function parkDeliveries(
   jobs: ReadonlyArray<{ deliveryId: string; jobId: string }>,
 ): Promise<void> {
   if (jobs.length === 0) return
-  await client.query(
-    `UPDATE deliveries d SET parked_at = now(), job_id = NULL
+  await client.query({
+    name: 'delivery-park',
+    text: `UPDATE deliveries d SET parked_at = now(), job_id = NULL
        FROM unnest($1::uuid[], $2::uuid[]) AS p(id, job_id)
       WHERE d.id = p.id AND d.job_id = p.job_id`,
-    [jobs.map((job) => job.deliveryId), jobs.map((job) => job.jobId)],
-  )
+    values: [jobs.map((job) => job.deliveryId), jobs.map((job) => job.jobId)],
+  })
 }

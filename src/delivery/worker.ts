@@ -6,7 +6,7 @@ import type { Job, JobAttempt } from 'pg-boss'
 import type { Config } from '../config.ts'
 import { pool, transaction } from '../db/client.ts'
 import { callConnector } from '../integrations/runner.ts'
-import { CHANNELS } from '../realtime/channels.ts'
+import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
 import { buildRequest, judge } from './attempt.ts'
 import { announceDisabled } from './disable.ts'
@@ -57,8 +57,9 @@ const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
 
 /** The deliveries a batch of jobs carries, with their targets and events, in one query. */
 async function loadDeliveries(ids: string[]): Promise<Map<string, DeliveryRow>> {
-  const { rows } = await pool().query<DeliveryRow>(
-    `SELECT d.id, d.tenant_id, d.status, d.attempt_count, d.job_id, d.is_test,
+  const { rows } = await pool().query<DeliveryRow>({
+    name: 'delivery-load',
+    text: `SELECT d.id, d.tenant_id, d.status, d.attempt_count, d.job_id, d.is_test,
             coalesce(w.id, i.id) AS target_id, coalesce(w.is_active, i.is_active) AS is_active,
             coalesce(w.max_retries, i.max_retries) AS max_retries,
             coalesce(w.retry_delay_ms, i.retry_delay_ms) AS retry_delay_ms,
@@ -74,8 +75,8 @@ async function loadDeliveries(ids: string[]): Promise<Map<string, DeliveryRow>> 
        LEFT JOIN integrations i ON i.id = d.integration_id
        JOIN events e ON e.id = d.event_id
       WHERE d.id = ANY($1::uuid[])`,
-    [ids],
-  )
+    values: [ids],
+  })
   return new Map(rows.map((row) => [row.id, row]))
 }
 
@@ -120,19 +121,31 @@ async function attemptTarget(row: DeliveryRow, startedAt: Date, config: Config, 
   return { outcome: await sender.send(request), requestHeaders: request.headers }
 }
 
+/** Finished work is written at most this long after it finishes, in one transaction with the rest. */
+const FLUSH_DELAY_MS = 5
+/** ...or at once, when this much is waiting. */
+const FLUSH_AT = 100
+/** Wake-ups by NOTIFY fetch at most this often... */
+const WAKE_INTERVAL_MS = 4
+/** ...or this often, while the targets with work are at their concurrency limit. */
+const SATURATED_WAKE_INTERVAL_MS = 50
+
 export function startDeliveryWorker(): DeliveryWorker {
   const { boss, config, listener, logger, sender } = runtime()
   const log = logger.child({ component: 'delivery-worker' })
   const queue = QUEUE_NAMES.webhookDelivery
   const capacity = config.delivery.concurrency
   const batchSize = config.queue.batchSize
+  /** With work waiting, a fetch is worth its round trip once this many slots are free. */
+  const refillAt = Math.max(1, Math.floor(Math.min(batchSize, capacity) / 4))
 
   let running = true
   let inFlight = 0
   let pumping = false
   let wakeAgain = false
-  /** The last fetch came back full: more work is waiting, so every freed slot fetches again. */
+  /** The last fetch came back full: more work is waiting, so freed slots fetch again. */
   let backlog = false
+  let lastFetchEmpty = false
   let idle: (() => void) | undefined
   const timers = new Set<NodeJS.Timeout>()
 
@@ -141,53 +154,59 @@ export function startDeliveryWorker(): DeliveryWorker {
   let pendingParks: Array<{ deliveryId: string; job: JobAttempt }> = []
   let pendingDone: JobAttempt[] = []
   let flushing: Promise<void> | undefined
+  const pending = () => pendingRecords.length + pendingParks.length + pendingDone.length
 
   const scheduleFlush = () => {
-    flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(flush).finally(() => {
-      flushing = undefined
-      if (pendingRecords.length || pendingParks.length || pendingDone.length) scheduleFlush()
+    flushing ??= new Promise<void>((resolve) => {
+      if (pending() >= FLUSH_AT) setImmediate(resolve)
+      else setTimeout(resolve, FLUSH_DELAY_MS)
     })
+      .then(flush)
+      .finally(() => {
+        flushing = undefined
+        if (pending()) scheduleFlush()
+      })
   }
 
+  /**
+   * Records the batch's attempts, parks the deliveries of disabled targets, and completes every job of
+   * the batch, in one transaction: a job is completed exactly when what it did is on record.
+   */
   async function flush(): Promise<void> {
     const records = pendingRecords
     const parks = pendingParks
-    const done = pendingDone
+    const done = [...pendingDone, ...records.map((entry) => entry.job), ...parks.map((entry) => entry.job)]
     pendingRecords = []
     pendingParks = []
     pendingDone = []
-    if (records.length || parks.length) {
-      try {
-        const result = await transaction(async (client) => {
-          await parkDeliveries(
-            client,
-            parks.map(({ deliveryId, job }) => ({ deliveryId, jobId: job.id })),
-          )
-          return recordAttempts(
-            client,
-            records.map((entry) => entry.record),
-            config.delivery.maxConsecutiveFailures,
-          )
-        })
-        done.push(...records.map((entry) => entry.job), ...parks.map((entry) => entry.job))
-        for (const disabled of result.disabled) await announceDisabled(disabled)
-        for (const { record } of records) {
-          if (record.verdict.retryInMs !== null) wakeIn(record.verdict.retryInMs)
-        }
-      } catch (error) {
-        // The attempts were made but could not be recorded: pg-boss runs the jobs again (at least once).
-        log.error({ err: error, attempts: records.length }, 'recording attempts failed')
-        const failed = [...records.map((entry) => entry.job), ...parks.map((entry) => entry.job)]
-        await boss
-          .fail(queue, failed, { message: (error as Error).message })
-          .catch((failError) => log.error({ err: failError }, 'could not fail the jobs'))
+    if (done.length === 0) return
+    try {
+      const result = await transaction(async (client) => {
+        await parkDeliveries(
+          client,
+          parks.map(({ deliveryId, job }) => ({ deliveryId, jobId: job.id })),
+        )
+        const recorded = await recordAttempts(
+          client,
+          records.map((entry) => entry.record),
+          config.delivery.maxConsecutiveFailures,
+        )
+        await boss.complete(queue, done, null, { db: { executeSql: (text, values) => client.query(text, values) } })
+        return recorded
+      })
+      for (const disabled of result.disabled) await announceDisabled(disabled)
+      for (const { record } of records) {
+        if (record.verdict.retryInMs !== null) wakeIn(record.verdict.retryInMs)
       }
+    } catch (error) {
+      // The attempts were made but could not be recorded: pg-boss runs the jobs again (at least once).
+      log.error({ err: error, jobs: done.length }, 'recording attempts failed')
+      await boss
+        .fail(queue, done, { message: (error as Error).message })
+        .catch((failError) => log.error({ err: failError }, 'could not fail the jobs'))
     }
-    if (done.length) {
-      await boss.complete(queue, done).catch((error) => log.error({ err: error }, 'could not complete the jobs'))
-      // Completed jobs free their webhooks' group slots, which a fetch may have been held back by.
-      void pump()
-    }
+    // Completed jobs free their targets' group slots, which a fetch may have been held back by.
+    void pump()
   }
 
   async function attempt(job: Job<DeliveryJobData>, row: DeliveryRow): Promise<void> {
@@ -254,7 +273,7 @@ export function startDeliveryWorker(): DeliveryWorker {
   function release(count: number): void {
     inFlight -= count
     if (inFlight === 0) idle?.()
-    if (backlog) void pump()
+    if (backlog && capacity - inFlight >= refillAt) void pump()
   }
 
   async function pump(): Promise<void> {
@@ -274,6 +293,7 @@ export function startDeliveryWorker(): DeliveryWorker {
             groupConcurrency: GROUP_CONCURRENCY,
           })
           backlog = jobs.length === wanted
+          lastFetchEmpty = jobs.length === 0
           if (jobs.length > 0) {
             inFlight += jobs.length
             void dispatch(jobs)
@@ -297,8 +317,31 @@ export function startDeliveryWorker(): DeliveryWorker {
     timers.add(timer)
   }
 
+  // NOTIFYs come with every publish; a fetch each would cost more than the jobs it finds. Wake-ups are
+  // coalesced into at most one fetch per WAKE_INTERVAL_MS. When the last fetch found nothing although
+  // attempts are in flight (their targets' groups are full), completions will fetch again; a wake-up then
+  // only waits longer, in case a new job belongs to another target.
+  let wakeScheduled = false
+  let lastWake = 0
+  function wake(): void {
+    if (wakeScheduled || !running) return
+    wakeScheduled = true
+    const interval = lastFetchEmpty && inFlight > 0 ? SATURATED_WAKE_INTERVAL_MS : WAKE_INTERVAL_MS
+    setTimeout(
+      () => {
+        wakeScheduled = false
+        lastWake = performance.now()
+        void pump()
+      },
+      Math.max(0, interval - (performance.now() - lastWake)),
+    )
+  }
+
   const poll = setInterval(() => void pump(), config.queue.pollingIntervalSeconds * 1000)
-  const unlisten = listener.on(CHANNELS.jobs, () => void pump())
+  const unlistenJobs = listener.on(CHANNELS.jobs, wake)
+  const unlistenEvents = listener.on(CHANNELS.events, (notices) => {
+    if ((notices as EventNotice[]).some((notice) => notice.deliveries > 0)) wake()
+  })
   void pump()
   log.info({ capacity, batchSize }, 'delivery worker started')
 
@@ -306,7 +349,8 @@ export function startDeliveryWorker(): DeliveryWorker {
     async stop() {
       running = false
       clearInterval(poll)
-      unlisten()
+      unlistenJobs()
+      unlistenEvents()
       for (const timer of timers) clearTimeout(timer)
       if (inFlight > 0) {
         log.info({ inFlight }, 'waiting for attempts in flight')

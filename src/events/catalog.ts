@@ -5,6 +5,7 @@ import addFormatsModule from 'ajv-formats'
 import { db, pool } from '../db/client.ts'
 import { badInput, conflict, notFound } from '../errors.ts'
 import { BUILT_IN_EVENT_TYPES, CATEGORY_NAMES } from './built-in-types.ts'
+import { TenantCache, tenantChanged } from './tenant-cache.ts'
 
 export interface EventTypeView {
   name: string
@@ -68,9 +69,14 @@ export async function listEventTypes(tenantId: string, category?: string | null)
     .sort((a, b) => a.name.localeCompare(b.name))
 }
 
+/** Each tenant's own rows (its types and its deprecations of built-in ones), as publishing reads them. */
+const tenantTypes = new TenantCache(async (tenantId) => {
+  const rows = await db().eventType.findMany({ where: { tenantId } })
+  return new Map(rows.map((row) => [row.name, fromRow(row)]))
+})
+
 export async function findEventType(tenantId: string, name: string): Promise<EventTypeView | undefined> {
-  const row = await db().eventType.findUnique({ where: { tenantId_name: { tenantId, name } } })
-  return row ? fromRow(row) : builtIns.get(name)
+  return (await tenantTypes.get(tenantId)).get(name) ?? builtIns.get(name)
 }
 
 export interface RegisterEventTypeInput {
@@ -123,6 +129,7 @@ export async function registerEventType(tenantId: string, input: RegisterEventTy
     create: { tenantId, name: input.name, ...data },
     update: data,
   })
+  await tenantChanged(tenantId)
   return fromRow(row)
 }
 
@@ -143,6 +150,7 @@ export async function deprecateEventType(tenantId: string, name: string): Promis
     },
     update: { deprecated: true },
   })
+  await tenantChanged(tenantId)
   return fromRow(row)
 }
 

@@ -4,15 +4,16 @@
 import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
 import { findConnector } from '../../connectors/registry.ts'
-import { transaction } from '../db/client.ts'
+import { pool, transaction } from '../db/client.ts'
 import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
 import { enqueueAttempts, newJobId } from '../delivery/jobs.ts'
 import { badInput } from '../errors.ts'
 import { type Notifications, notificationsAllow } from '../integrations/notifications.ts'
-import { CHANNELS, type EventNotice, notifyMany } from '../realtime/channels.ts'
+import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
 import { EVENT_TYPE_NAME, findEventType, validatePayload } from './catalog.ts'
 import { type Filters, filtersMatch, firstMatchingPattern } from './matching.ts'
+import { TenantCache } from './tenant-cache.ts'
 
 export interface PublishInput {
   type: string
@@ -106,11 +107,6 @@ export async function checkPublishable(tenantId: string, input: PublishInput): P
   }
 }
 
-export async function publishEvent(tenantId: string, input: PublishInput): Promise<PublishResult> {
-  await checkPublishable(tenantId, input)
-  return transaction((client) => publishChecked(client, tenantId, input))
-}
-
 interface TargetRow {
   webhook_id: string | null
   integration_id: string | null
@@ -121,18 +117,24 @@ interface TargetRow {
   max_concurrency: number
 }
 
-/** The active webhooks and integrations an event goes to, in one round trip. */
-async function targetsOf(client: pg.PoolClient, tenantId: string, type: string, payload: unknown) {
-  const { rows } = await client.query<TargetRow>(
-    `SELECT id AS webhook_id, NULL::uuid AS integration_id, events, filters, NULL AS connector, NULL::json AS notifications,
-            max_concurrency
-       FROM webhooks WHERE tenant_id = $1 AND is_active AND events && $2::text[]
-     UNION ALL
-     SELECT NULL, id, NULL, NULL, connector, notifications, max_concurrency
-       FROM integrations WHERE tenant_id = $1 AND is_active`,
-    [tenantId, patternsFor(type)],
-  )
-  return rows.filter((target) => {
+/** Each tenant's active webhooks and integrations, which every publish matches its event against. */
+const tenantTargets = new TenantCache(async (tenantId) => {
+  const { rows } = await pool().query<TargetRow>({
+    name: 'publish-targets',
+    text: `SELECT id AS webhook_id, NULL::uuid AS integration_id, events, filters, NULL AS connector,
+                  NULL::json AS notifications, max_concurrency
+             FROM webhooks WHERE tenant_id = $1 AND is_active
+           UNION ALL
+           SELECT NULL, id, NULL, NULL, connector, notifications, max_concurrency
+             FROM integrations WHERE tenant_id = $1 AND is_active`,
+    values: [tenantId],
+  })
+  return rows
+})
+
+/** The active webhooks and integrations an event goes to. */
+async function targetsOf(tenantId: string, type: string, payload: unknown) {
+  return (await tenantTargets.get(tenantId)).filter((target) => {
     if (target.webhook_id) {
       return (
         firstMatchingPattern(target.events ?? [], type) !== undefined && filtersMatch(target.filters, type, payload)
@@ -143,23 +145,66 @@ async function targetsOf(client: pg.PoolClient, tenantId: string, type: string, 
   })
 }
 
+export async function publishEvent(tenantId: string, input: PublishInput): Promise<PublishResult> {
+  await checkPublishable(tenantId, input)
+  const targets = await targetsOf(tenantId, input.type, input.payload)
+  // An event for no one is one statement; one with deliveries adds their jobs, in the same transaction.
+  if (targets.length === 0) return publishChecked(pool(), tenantId, input, targets)
+  return transaction((client) => publishChecked(client, tenantId, input, targets))
+}
+
 /**
- * Stores an already checked event and fans it out inside the caller's transaction, so that a caller can
- * commit other rows with it (an inbound provider event's receipt).
+ * Stores an already checked event, its deliveries and their first jobs. The event, its deliveries and
+ * the NOTIFY that wakes workers and subscribers are one statement; the jobs are pg-boss's insert. A
+ * caller may pass its own transaction, to commit other rows with the event (an inbound receipt).
  */
 export async function publishChecked(
-  client: pg.PoolClient,
+  client: pg.PoolClient | pg.Pool,
   tenantId: string,
   input: PublishInput,
+  matched?: TargetRow[],
 ): Promise<PublishResult> {
   const idempotencyKey = input.idempotencyKey ?? null
-  const inserted = await client.query<EventRow>(
-    `INSERT INTO events (id, tenant_id, type, payload, idempotency_key, source)
-     VALUES ($1, $2, $3, $4::json, $5, $6)
-     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-     RETURNING *`,
-    [uuidv7(), tenantId, input.type, JSON.stringify(input.payload), idempotencyKey, input.source ?? 'api'],
-  )
+  const targets = (matched ?? (await targetsOf(tenantId, input.type, input.payload))).map((target) => ({
+    deliveryId: uuidv7(),
+    webhookId: target.webhook_id,
+    integrationId: target.integration_id,
+    targetId: target.webhook_id ?? target.integration_id ?? '',
+    maxConcurrency: target.max_concurrency,
+    jobId: newJobId(),
+  }))
+  const eventId = uuidv7()
+  const notice: EventNotice = { tenantId, eventId, type: input.type, deliveries: targets.length }
+  const inserted = await client.query<EventRow>({
+    name: 'publish-event',
+    text: `WITH event AS (
+             INSERT INTO events (id, tenant_id, type, payload, idempotency_key, source)
+             VALUES ($1, $2, $3, $4::json, $5, $6)
+             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+             RETURNING *
+           ), queued AS (
+             INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id, created_at)
+             SELECT t.id, event.tenant_id, t.webhook_id, t.integration_id, event.id, event.type, 'PENDING', t.job_id, event.created_at
+               FROM event, unnest($7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[]) AS t(id, webhook_id, integration_id, job_id)
+           ), notified AS (
+             SELECT pg_notify($11, $12) FROM event
+           )
+           SELECT event.*, (SELECT count(*) FROM notified) AS notified FROM event`,
+    values: [
+      eventId,
+      tenantId,
+      input.type,
+      JSON.stringify(input.payload),
+      idempotencyKey,
+      input.source ?? 'api',
+      targets.map((t) => t.deliveryId),
+      targets.map((t) => t.webhookId),
+      targets.map((t) => t.integrationId),
+      targets.map((t) => t.jobId),
+      CHANNELS.events,
+      JSON.stringify([notice]),
+    ],
+  })
   const row = inserted.rows[0]
   if (!row) {
     const existing = await client.query<EventRow & { deliveries: number }>(
@@ -171,33 +216,10 @@ export async function publishChecked(
     if (!first) throw new Error('idempotency conflict without an existing event')
     return { event: toEvent(first), deliveriesQueued: first.deliveries, duplicate: true }
   }
-
-  const targets = (await targetsOf(client, tenantId, input.type, input.payload)).map((target) => ({
-    deliveryId: uuidv7(),
-    webhookId: target.webhook_id,
-    integrationId: target.integration_id,
-    targetId: target.webhook_id ?? target.integration_id ?? '',
-    maxConcurrency: target.max_concurrency,
-    jobId: newJobId(),
-  }))
   if (targets.length > 0) {
-    await client.query(
-      `INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id, created_at)
-       SELECT t.id, $1, t.webhook_id, t.integration_id, $2, $3, 'PENDING', t.job_id, $4
-         FROM unnest($5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[]) AS t(id, webhook_id, integration_id, job_id)`,
-      [
-        tenantId,
-        row.id,
-        row.type,
-        row.created_at,
-        targets.map((t) => t.deliveryId),
-        targets.map((t) => t.webhookId),
-        targets.map((t) => t.integrationId),
-        targets.map((t) => t.jobId),
-      ],
-    )
-    await enqueueAttempts(client, targets)
+    if (!('release' in client)) throw new Error('deliveries and their jobs need a transaction')
+    // The event's NOTIFY already wakes the workers; the jobs need no NOTIFY of their own.
+    await enqueueAttempts(client, targets, { notify: false })
   }
-  await notifyMany(client, CHANNELS.events, [{ tenantId, eventId: row.id, type: row.type } satisfies EventNotice])
   return { event: toEvent(row), deliveriesQueued: targets.length, duplicate: false }
 }

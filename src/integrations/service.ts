@@ -13,6 +13,7 @@ import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.
 import { badInput, notFound } from '../errors.ts'
 import { findEventType } from '../events/catalog.ts'
 import { checkPublishable } from '../events/publish.ts'
+import { tenantChanged } from '../events/tenant-cache.ts'
 import { runtime } from '../runtime.ts'
 import {
   type ConnectorConfig,
@@ -183,6 +184,7 @@ export async function configureIntegration(
     : await db().integration.create({
         data: { id, tenantId, connector: name, config: plain as object, secrets, isActive: active, ...settings },
       })
+  await tenantChanged(tenantId)
   // Deliveries parked while it was disabled go out again (always checked, so a crash here heals next time).
   if (active) await transaction((client) => resumeParked(client, 'integration_id', saved))
   return saved
@@ -191,7 +193,9 @@ export async function configureIntegration(
 export async function disableIntegration(tenantId: string, name: string): Promise<Integration> {
   const integration = await findIntegration(tenantId, name)
   if (!integration.isActive) return integration
-  return db().integration.update({ where: { id: integration.id }, data: { isActive: false } })
+  const disabled = await db().integration.update({ where: { id: integration.id }, data: { isActive: false } })
+  await tenantChanged(tenantId)
+  return disabled
 }
 
 export interface IntegrationTestResult extends Pick<TestDeliveryResult, 'status' | 'responseTimeMs'> {

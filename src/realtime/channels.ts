@@ -9,12 +9,16 @@ export const CHANNELS = {
   attempts: 'switchyard_attempts',
   /** Delivery jobs that are due now were queued: workers fetch at once instead of at their next poll. */
   jobs: 'switchyard_jobs',
+  /** A list of tenant ids whose webhooks, integrations or event types changed (caches forget them). */
+  tenants: 'switchyard_tenants',
 } as const
 
 export interface EventNotice {
   tenantId: string
   eventId: string
   type: string
+  /** Deliveries queued with the event, due now: workers wake for them. */
+  deliveries: number
 }
 
 export interface AttemptNotice {
@@ -28,7 +32,7 @@ export interface AttemptNotice {
 /** A NOTIFY payload must stay under 8000 bytes; notices are sent in lists that fit. */
 const MAX_PAYLOAD = 7000
 
-export async function notifyMany(client: pg.PoolClient, channel: string, notices: readonly object[]): Promise<void> {
+export async function notifyMany(client: pg.PoolClient, channel: string, notices: readonly unknown[]): Promise<void> {
   const payloads: string[] = []
   let batch: string[] = []
   let size = 2
@@ -44,7 +48,11 @@ export async function notifyMany(client: pg.PoolClient, channel: string, notices
   }
   if (batch.length > 0) payloads.push(`[${batch.join(',')}]`)
   if (payloads.length === 0) return
-  await client.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, payloads])
+  await client.query({
+    name: 'notify-many',
+    text: 'SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p',
+    values: [channel, payloads],
+  })
 }
 
 export async function notify(client: pg.PoolClient, channel: string, payload = ''): Promise<void> {

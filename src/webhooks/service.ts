@@ -23,6 +23,7 @@ import {
   valueAt,
 } from '../events/matching.ts'
 import { checkPublishable } from '../events/publish.ts'
+import { tenantChanged } from '../events/tenant-cache.ts'
 import { runtime } from '../runtime.ts'
 
 export interface RetryPolicyInput {
@@ -164,6 +165,7 @@ export async function createWebhook(
   const webhook = await db().webhook.create({
     data: { ...(columns as Prisma.WebhookUncheckedCreateInput), tenantId, secret },
   })
+  await tenantChanged(tenantId)
   return { webhook, secret }
 }
 
@@ -177,13 +179,16 @@ export async function updateWebhook(tenantId: string, id: string, input: Webhook
     await db().webhook.update({ where: { id }, data: columns })
     return setWebhookActive(tenantId, id, active)
   }
-  return db().webhook.update({ where: { id }, data: columns })
+  const updated = await db().webhook.update({ where: { id }, data: columns })
+  await tenantChanged(tenantId)
+  return updated
 }
 
 export async function deleteWebhook(tenantId: string, id: string): Promise<string> {
   await findWebhook(tenantId, id)
   // Its deliveries go with it; their queued jobs find nothing and are dropped as stale.
   await db().webhook.delete({ where: { id } })
+  await tenantChanged(tenantId)
   return id
 }
 
@@ -195,10 +200,12 @@ export async function setWebhookActive(tenantId: string, id: string, active: boo
   const webhook = await findWebhook(tenantId, id)
   if (!active) {
     if (!webhook.isActive) return webhook
-    return db().webhook.update({
+    const disabled = await db().webhook.update({
       where: { id },
       data: { isActive: false, disabledReason: null, disabledAt: new Date() },
     })
+    await tenantChanged(tenantId)
+    return disabled
   }
   await transaction(async (client) => {
     await client.query(
@@ -208,6 +215,7 @@ export async function setWebhookActive(tenantId: string, id: string, active: boo
       [id],
     )
     await resumeParked(client, 'webhook_id', webhook)
+    await tenantChanged(tenantId, client)
   })
   return findWebhook(tenantId, id)
 }

@@ -1,0 +1,49 @@
+// What publishing reads for every event — a tenant's event types and its active webhooks and
+// integrations — kept in memory per tenant. Every change to them is announced with NOTIFY
+// (`tenantChanged`), and every hub process drops that tenant's entry when it hears of it; a short
+// lifetime bounds the staleness if a notice is ever missed (a listener reconnecting).
+import type pg from 'pg'
+import { pool } from '../db/client.ts'
+import { CHANNELS, notifyMany } from '../realtime/channels.ts'
+
+const TTL_MS = 30_000
+
+export class TenantCache<T> {
+  readonly #entries = new Map<string, { value: Promise<T>; at: number }>()
+  readonly #load: (tenantId: string) => Promise<T>
+
+  constructor(load: (tenantId: string) => Promise<T>) {
+    this.#load = load
+    caches.add(this as TenantCache<unknown>)
+  }
+
+  get(tenantId: string): Promise<T> {
+    const entry = this.#entries.get(tenantId)
+    if (entry && performance.now() - entry.at < TTL_MS) return entry.value
+    const value = this.#load(tenantId)
+    this.#entries.set(tenantId, { value, at: performance.now() })
+    value.catch(() => this.#entries.delete(tenantId))
+    return value
+  }
+
+  drop(tenantId: string): void {
+    this.#entries.delete(tenantId)
+  }
+}
+
+const caches = new Set<TenantCache<unknown>>()
+
+/** Forgets what this process cached for the tenants (called on their NOTIFY). */
+export function forgetTenants(tenantIds: readonly string[]): void {
+  for (const cache of caches) for (const tenantId of tenantIds) cache.drop(tenantId)
+}
+
+/**
+ * Announces that a tenant's webhooks, integrations or event types changed: this process forgets its
+ * cache at once, the others when the NOTIFY reaches them (with the change's commit, when given its client).
+ */
+export async function tenantChanged(tenantId: string, client?: pg.PoolClient): Promise<void> {
+  forgetTenants([tenantId])
+  if (client) await notifyMany(client, CHANNELS.tenants, [tenantId])
+  else await pool().query('SELECT pg_notify($1, $2)', [CHANNELS.tenants, JSON.stringify([tenantId])])
+}
