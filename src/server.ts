@@ -36,6 +36,16 @@ export interface App {
 export function buildApp({ logger, verifier, readiness }: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
+  const tenantLogs = new Map<string, Logger>()
+  const logFor = (tenantId: string) => {
+    let child = tenantLogs.get(tenantId)
+    if (!child) {
+      child = log.child({ tenant: tenantId })
+      if (tenantLogs.size >= 10_000) tenantLogs.clear()
+      tenantLogs.set(tenantId, child)
+    }
+    return child
+  }
 
   async function contextFor(authorization: string | null | undefined): Promise<Context> {
     let tenantId: string | null = null
@@ -48,7 +58,7 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
     }
     if (tenantId === null) return { tenantId, log }
     await tenants.ensure(tenantId)
-    return { tenantId, log: log.child({ tenant: tenantId }) }
+    return { tenantId, log: logFor(tenantId) }
   }
 
   const yoga = createYoga<Record<string, unknown>, Context>({

@@ -22,6 +22,18 @@ describe('HS256 tokens', () => {
     await expect(verifier.verify(token)).rejects.toThrow('the token has expired')
   })
 
+  it('stops accepting a remembered token once it expires', async () => {
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('acme')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 1)
+      .sign(new TextEncoder().encode(secret))
+    expect(await verifier.verify(token)).toBe('acme')
+    expect(await verifier.verify(token)).toBe('acme')
+    await new Promise((resolve) => setTimeout(resolve, 2100))
+    await expect(verifier.verify(token)).rejects.toThrow('the token has expired')
+  })
+
   it('refuses a token without sub', async () => {
     const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret))
     await expect(verifier.verify(token)).rejects.toThrow(/sub/)

@@ -18,7 +18,8 @@ ALTER COLUMN "webhook_id" DROP NOT NULL;
 ALTER TABLE "events" ALTER COLUMN "payload" SET DATA TYPE JSON;
 
 -- AlterTable
-ALTER TABLE "webhooks" ALTER COLUMN "max_retries" SET DEFAULT 7,
+ALTER TABLE "webhooks" DROP COLUMN "last_triggered_at",
+ALTER COLUMN "max_retries" SET DEFAULT 7,
 ALTER COLUMN "retry_delay_ms" DROP NOT NULL,
 ALTER COLUMN "backoff_multiplier" DROP NOT NULL,
 ALTER COLUMN "filters" SET DATA TYPE JSON;
