@@ -26,15 +26,35 @@ const { values: options } = parseArgs({
 })
 const quick = options.quick === true
 const T = quick
-  ? { warm: 800, measure: 2_000, ceiling: 1_500, latency: 2_000, graphql: 1_500, rows: 5_000, retries: 10 }
-  : { warm: 5_000, measure: 30_000, ceiling: 10_000, latency: 20_000, graphql: 10_000, rows: 1_000_000, retries: 200 }
+  ? {
+      warm: 500,
+      measure: 1_500,
+      ceiling: 1_000,
+      latency: 1_500,
+      graphql: 1_000,
+      rows: 2_000,
+      retries: 10,
+      backlog: 1_000,
+    }
+  : {
+      warm: 5_000,
+      measure: 30_000,
+      ceiling: 10_000,
+      latency: 20_000,
+      graphql: 10_000,
+      rows: 1_000_000,
+      retries: 200,
+      backlog: 4_000,
+    }
 const WEBHOOK_CONCURRENCY = 50
 const TARGETS = { deliveriesPerSecond: 3000, deliveryRatio: 0.7, p99At500Ms: 50, graphqlRatio: 0.5 }
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret!'
 const TENANT = 'bench'
 
 const logger = createLogger(process.env.LOG_LEVEL ?? 'warn')
-const log = (message: string) => process.stderr.write(`bench: ${message}\n`)
+const benchStart = performance.now()
+const log = (message: string) =>
+  process.stderr.write(`bench [${Math.round((performance.now() - benchStart) / 1000)} s]: ${message}\n`)
 const children: Child[] = []
 const cleanups: Array<() => Promise<unknown>> = []
 
@@ -314,11 +334,10 @@ async function throughput(
       await sleep(50)
     }
   })()
-  const maxBacklog = 4000
   const loop = closedLoop({
     concurrency,
     until: () => stop,
-    hold: () => published * fanout - (received - start) > maxBacklog,
+    hold: () => published * fanout - (received - start) > T.backlog,
     task: async () => {
       await publish({ ...SAMPLE_PAYLOAD, sent_at: now() })
       published += 1
@@ -366,12 +385,12 @@ async function latencyAt(rate: number, sinkUrl: string, pool: pg.Pool, publish: 
 async function retryTiming(api: Api, pool: pg.Pool, sinkUrl: string, publish: Publish) {
   await useWebhooks(api, pool, sinkUrl, 1, { retryPolicy: { maxRetries: 1, retryDelayMs: 200 } })
   const start = (await getJson<SinkStats>(`${sinkUrl}/stats`)).received
-  await openLoop({
+  const sent = await openLoop({
     rate: 50,
     durationMs: (T.retries / 50) * 1000,
     task: () => publish({ ...SAMPLE_PAYLOAD, fail_first: true }),
   })
-  await waitForDeliveries(sinkUrl, start + T.retries * 2, 60_000)
+  await waitForDeliveries(sinkUrl, start + sent.calls * 2, 60_000)
   const { rows } = await pool.query<{
     gap_p50: number
     gap_p99: number
@@ -473,7 +492,8 @@ async function growLog(pool: pg.Pool, webhookIds: string[], rows: number) {
 // ---------------------------------------------------------------- report
 
 function verdict(results: Measurements) {
-  const best = [...results.throughput].sort((a, b) => b.deliveriesPerSecond - a.deliveriesPerSecond)[0]
+  const measured = [...results.throughput, ...results.scale, results.growth.after]
+  const best = measured.sort((a, b) => b.deliveriesPerSecond - a.deliveriesPerSecond)[0]
   const ceiling = Math.min(results.ceilings.http.requestsPerSecond, results.ceilings.queue.jobsPerSecond)
   const at500 = results.latency.find((entry) => entry.eventsPerSecond === 500)
   const checks = [

@@ -182,6 +182,9 @@ export function startDeliveryWorker(): DeliveryWorker {
     if (done.length === 0) return
     try {
       const result = await transaction(async (client) => {
+        // No wait for the WAL flush: if a crash loses this commit, it loses the jobs' completion with the
+        // record, and pg-boss runs those jobs again (at least once). Publishing always waits for it.
+        await client.query('SET LOCAL synchronous_commit TO off')
         await parkDeliveries(
           client,
           parks.map(({ deliveryId, job }) => ({ deliveryId, jobId: job.id })),
