@@ -71,28 +71,47 @@ export async function startListening(name: string, script: string): Promise<{ ch
 
 const CLOCK_TICKS = 100
 
-function ticksOf(pid: number): number {
+/** utime, stime, cutime, cstime (CPU of the process, and of its children that have ended), and ppid. */
+function statOf(pid: number): { own: number; endedChildren: number; parent: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return Number(fields[11]) + Number(fields[12])
+    return {
+      own: Number(fields[11]) + Number(fields[12]),
+      endedChildren: Number(fields[13]) + Number(fields[14]),
+      parent: Number(fields[1]),
+    }
   } catch {
-    return 0
+    return undefined
   }
 }
 
-/** PostgreSQL's processes (the postmaster and its backends), found by name. */
-function postgresPids(): number[] {
-  const pids: number[] = []
+function ticksOf(pid: number): number {
+  return statOf(pid)?.own ?? 0
+}
+
+/**
+ * PostgreSQL's CPU so far: every live postgres process, plus what its postmasters' ended children
+ * (backends that closed) used, so that backends coming and going do not lose their time.
+ */
+function postgresTicks(): number {
+  const stats = new Map<number, NonNullable<ReturnType<typeof statOf>>>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') pids.push(Number(entry))
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue
     } catch {
-      // The process ended while we looked.
+      continue
     }
+    const stat = statOf(Number(entry))
+    if (stat) stats.set(Number(entry), stat)
   }
-  return pids
+  let total = 0
+  for (const stat of stats.values()) {
+    total += stat.own
+    if (!stats.has(stat.parent)) total += stat.endedChildren
+  }
+  return total
 }
 
 export interface CpuSample {
@@ -106,10 +125,7 @@ export function sampleCpu(children: readonly Child[]): CpuSample {
   const own = process.cpuUsage()
   ticks.set('driver', ((own.user + own.system) / 1e6) * CLOCK_TICKS)
   for (const child of children) if (child.process.pid) ticks.set(child.name, ticksOf(child.process.pid))
-  ticks.set(
-    'postgres',
-    postgresPids().reduce((sum, pid) => sum + ticksOf(pid), 0),
-  )
+  ticks.set('postgres', postgresTicks())
   return { at: performance.now(), ticks }
 }
 
