@@ -13,7 +13,7 @@ import { PgBoss } from 'pg-boss'
 import { Agent, request } from 'undici'
 import { signToken } from '../src/auth/jwt.ts'
 import { loadConfig } from '../src/config.ts'
-import { freePort, startEmbeddedPostgres } from '../src/db/embedded.ts'
+import { startEmbeddedPostgres } from '../src/db/embedded.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { publishEvent } from '../src/events/publish.ts'
 import { startHub } from '../src/hub.ts'
@@ -610,11 +610,10 @@ async function measureAll() {
   // The API in its own process (GraphQL publishes), one worker process, and the internal publish path
   // in this process (publishEvent, as an embedding application would call it).
   const env = hubEnv(databaseUrl)
-  const apiPort = await freePort()
-  const apiUrl = `http://127.0.0.1:${apiPort}/graphql`
-  const apiProcess = spawnChild('api', ['src/main.ts', 'api'], { ...env, PORT: String(apiPort) })
+  // PORT=0: the API takes a free port itself (picking one here could race with other processes).
+  const apiProcess = spawnChild('api', ['src/main.ts', 'api'], { ...env, PORT: '0' })
   children.push(apiProcess)
-  await apiProcess.waitFor(/GraphQL API listening/)
+  const [, apiUrl = ''] = await apiProcess.waitFor(/"url":"(http:\/\/[^"]+\/graphql)"/)
   const worker = await startWorker('worker', databaseUrl)
   const inProcess = await startHub(loadConfig({ ...env, PORT: '0', LOG_LEVEL: 'warn' }), 'api', logger)
   cleanups.push(() => inProcess.stop())

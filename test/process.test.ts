@@ -6,7 +6,6 @@ import { createClient } from 'graphql-ws'
 import { afterAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { signToken } from '../src/auth/jwt.ts'
-import { freePort } from '../src/db/embedded.ts'
 import { useTestDatabase } from './helpers/db.ts'
 import { subscribe, TEST_JWT_SECRET, whenLive } from './helpers/hub.ts'
 import { type HubProcess, spawnHub } from './helpers/process.ts'
@@ -23,6 +22,12 @@ function start(args: string[], env: Record<string, string | undefined>) {
   const hub = spawnHub(args, { LOG_LEVEL: 'info', ...env })
   running.push(hub)
   return hub
+}
+
+/** The port a started hub listens on (it was given PORT=0, so no other process can take it first). */
+async function portOf(hub: HubProcess): Promise<number> {
+  const [, port] = await hub.waitFor(/"url":"http:\/\/[^"]+:(\d+)\/graphql"/, 60_000)
+  return Number(port)
 }
 
 async function viewer(port: number, token: string) {
@@ -53,11 +58,11 @@ describe('the embedded default (npm start without DATABASE_URL)', () => {
   it('serves, stops PostgreSQL on Ctrl-C, and reuses its data on the next start', { timeout: 90_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'switchyard-start-'))
     dirs.push(dataDir)
-    const port = await freePort()
-    const env = { SWITCHYARD_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' }
+    const env = { SWITCHYARD_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' }
 
     const first = start(['all'], env)
     const [, token] = await first.waitFor(/Development token[^\n]*\n\n(\S+)\n/, 60_000)
+    let port = await portOf(first)
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`)
     expect(await ready.json()).toEqual({ status: 'ok', database: 'ok', queue: 'ok' })
     expect(await viewer(port, token ?? '')).toEqual({ data: { viewer: { tenant: 'dev' } } })
@@ -67,6 +72,7 @@ describe('the embedded default (npm start without DATABASE_URL)', () => {
 
     const second = start(['all'], env)
     await second.waitFor(/Development token/, 60_000)
+    port = await portOf(second)
     expect(second.output()).not.toMatch(/initialising embedded PostgreSQL/)
     expect(second.output()).not.toMatch(/applied migration/)
     // The JWT secret was kept in the data folder, so the first start's token still works.
@@ -82,19 +88,18 @@ describe('API and workers as separate processes on one database', () => {
     timeout: 60_000,
   }, async () => {
     const sink = await startReceiver()
-    const [apiPort, otherApiPort] = [await freePort(), await freePort()]
     const env = {
       DATABASE_URL: db.url,
       SWITCHYARD_JWT_SECRET: TEST_JWT_SECRET,
       SWITCHYARD_ALLOW_PRIVATE_URLS: 'true',
       HOST: '127.0.0.1',
     }
-    const api = start(['api'], { ...env, PORT: String(apiPort) })
-    const otherApi = start(['api'], { ...env, PORT: String(otherApiPort) })
+    const api = start(['api'], { ...env, PORT: '0' })
+    const otherApi = start(['api'], { ...env, PORT: '0' })
     const worker = start(['worker'], env)
-    await Promise.all([
-      api.waitFor(/GraphQL API listening/),
-      otherApi.waitFor(/GraphQL API listening/),
+    const [apiPort, otherApiPort] = await Promise.all([
+      portOf(api),
+      portOf(otherApi),
       worker.waitFor(/delivery worker started/),
     ])
     expect(worker.output()).not.toMatch(/GraphQL API listening/)
