@@ -172,24 +172,37 @@ async function rawHttpCeiling(sinkUrl: string, pool: pg.Pool) {
     'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
     'webhook-signature': 'v1,ZmFrZXNpZ25hdHVyZWZha2VzaWduYXR1cmVmYWtlc2ln',
   }
+  const measured = await requestsPerSecond(pool, WEBHOOK_CONCURRENCY, T.ceiling, async () => {
+    const response = await request(sinkUrl, { method: 'POST', body, headers, dispatcher: http })
+    await response.body.dump()
+  })
+  return { ...measured, concurrency: WEBHOOK_CONCURRENCY }
+}
+
+/** Calls `task` from `concurrency` callers: after a warm-up, how many a second complete over `durationMs`. */
+async function requestsPerSecond(pool: pg.Pool, concurrency: number, durationMs: number, task: () => Promise<void>) {
   let stop = false
   let count = 0
   const loop = closedLoop({
-    concurrency: WEBHOOK_CONCURRENCY,
+    concurrency,
     until: () => stop,
     task: async () => {
-      const response = await request(sinkUrl, { method: 'POST', body, headers, dispatcher: http })
-      await response.body.dump()
+      await task()
       count += 1
     },
   })
   await sleep(T.warm / 2)
   const before = count
-  const window = await observe(pool, T.ceiling)
-  const requests = count - before
+  const window = await observe(pool, durationMs)
+  const done = count - before
   stop = true
-  await loop
-  return { requestsPerSecond: Math.round(requests / window.seconds), concurrency: WEBHOOK_CONCURRENCY, ...window }
+  const outcome = await loop
+  return {
+    requestsPerSecond: Math.round(done / window.seconds),
+    errors: outcome.errors,
+    firstError: outcome.firstError,
+    ...window,
+  }
 }
 
 /** pg-boss alone: jobs inserted as publishes insert them, fetched and completed as the worker does. */
@@ -422,32 +435,13 @@ async function retryTiming(api: Api, pool: pg.Pool, sinkUrl: string, publish: Pu
   return result
 }
 
-async function graphqlRps(url: string, body: string, token: string | null, pool: pg.Pool) {
-  let stop = false
-  let count = 0
+function graphqlRps(url: string, body: string, token: string | null, pool: pg.Pool) {
   const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }
-  const loop = closedLoop({
-    concurrency: 32,
-    until: () => stop,
-    task: async () => {
-      const response = await request(url, { method: 'POST', body, headers, dispatcher: http })
-      const text = await response.body.text()
-      if (response.statusCode !== 200 || text.includes('"errors"')) throw new Error(text.slice(0, 200))
-      count += 1
-    },
+  return requestsPerSecond(pool, 32, T.graphql, async () => {
+    const response = await request(url, { method: 'POST', body, headers, dispatcher: http })
+    const text = await response.body.text()
+    if (response.statusCode !== 200 || text.includes('"errors"')) throw new Error(text.slice(0, 200))
   })
-  await sleep(T.warm / 2)
-  const before = count
-  const window = await observe(pool, T.graphql)
-  const done = count - before
-  stop = true
-  const outcome = await loop
-  return {
-    requestsPerSecond: Math.round(done / window.seconds),
-    errors: outcome.errors,
-    firstError: outcome.firstError,
-    ...window,
-  }
 }
 
 /** Fills the delivery log with `rows` finished deliveries (and their attempts), spread over 30 days. */

@@ -25,3 +25,11 @@ export const conflict = (message: string, details?: Record<string, unknown>) =>
 
 export const internalError = () =>
   new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })
+
+/** A number input within [min, max], or BAD_USER_INPUT naming the field. */
+export function inRange(field: string, value: number, min: number, max: number): number {
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw badInput(`${field} must be from ${min} to ${max}`, { field })
+  }
+  return value
+}

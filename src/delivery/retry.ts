@@ -1,4 +1,5 @@
 // When the next attempt happens.
+import { badInput, inRange } from '../errors.ts'
 
 /** The Standard Webhooks schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
 export const STANDARD_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]
@@ -50,4 +51,25 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
   const date = Date.parse(trimmed)
   return Number.isNaN(date) ? null : Math.max(0, date - now)
+}
+
+export interface RetryPolicyInput {
+  maxRetries?: number | null
+  retryDelayMs?: number | null
+  backoffMultiplier?: number | null
+}
+
+/** A webhook's or an integration's retry policy as given, checked. */
+export function checkRetryPolicy(input: RetryPolicyInput): RetryPolicy & { maxRetries: number } {
+  const policy = {
+    maxRetries: inRange('retryPolicy.maxRetries', input.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 20),
+    retryDelayMs:
+      input.retryDelayMs == null ? null : inRange('retryPolicy.retryDelayMs', input.retryDelayMs, 100, 86_400_000),
+    backoffMultiplier:
+      input.backoffMultiplier == null ? null : inRange('retryPolicy.backoffMultiplier', input.backoffMultiplier, 1, 10),
+  }
+  if (policy.retryDelayMs === null && policy.backoffMultiplier !== null) {
+    throw badInput('retryPolicy.backoffMultiplier needs retryPolicy.retryDelayMs', { field: 'retryPolicy' })
+  }
+  return policy
 }

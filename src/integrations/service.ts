@@ -7,14 +7,15 @@ import { type Connector, configFieldsOf } from '../../connectors/types.ts'
 import { db, pool, transaction } from '../db/client.ts'
 import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
 import { resumeParked } from '../delivery/requeue.ts'
-import { DEFAULT_MAX_RETRIES } from '../delivery/retry.ts'
+import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { assertPublicUrl, SsrfError } from '../delivery/ssrf.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
-import { badInput, notFound } from '../errors.ts'
+import { badInput, inRange, notFound } from '../errors.ts'
 import { findEventType } from '../events/catalog.ts'
 import { checkPublishable } from '../events/publish.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
 import { runtime } from '../runtime.ts'
+import { rate } from '../webhooks/stats.ts'
 import {
   type ConnectorConfig,
   maskConfig,
@@ -71,15 +72,9 @@ export interface ConfigureInput {
   notifications?: unknown
   messageTemplate?: string | null
   active?: boolean | null
-  retryPolicy?: { maxRetries?: number | null; retryDelayMs?: number | null; backoffMultiplier?: number | null } | null
+  retryPolicy?: RetryPolicyInput | null
   timeoutMs?: number | null
   maxConcurrency?: number | null
-}
-
-const inRange = (field: string, value: number, min: number, max: number) => {
-  if (!Number.isFinite(value) || value < min || value > max)
-    throw badInput(`${field} must be from ${min} to ${max}`, { field })
-  return value
 }
 
 /**
@@ -154,19 +149,7 @@ export async function configureIntegration(
   const settings = {
     ...(input.messageTemplate !== undefined ? { messageTemplate: input.messageTemplate || null } : {}),
     ...(notifications !== undefined ? { notifications: notifications ?? Prisma.DbNull } : {}),
-    ...(policy
-      ? {
-          maxRetries: inRange('retryPolicy.maxRetries', policy.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 20),
-          retryDelayMs:
-            policy.retryDelayMs == null
-              ? null
-              : inRange('retryPolicy.retryDelayMs', policy.retryDelayMs, 100, 86_400_000),
-          backoffMultiplier:
-            policy.backoffMultiplier == null
-              ? null
-              : inRange('retryPolicy.backoffMultiplier', policy.backoffMultiplier, 1, 10),
-        }
-      : {}),
+    ...(policy ? checkRetryPolicy(policy) : {}),
     ...(input.timeoutMs != null ? { timeoutMs: inRange('timeoutMs', input.timeoutMs, 500, 60_000) } : {}),
     ...(input.maxConcurrency != null
       ? { maxConcurrency: inRange('maxConcurrency', input.maxConcurrency, 1, MAX_WEBHOOK_CONCURRENCY) }
@@ -283,7 +266,7 @@ export async function integrationStatsFor(integrationIds: readonly string[]): Pr
       integrationId,
       syncCount: synced,
       errorCount: failed,
-      successRate: synced + failed === 0 ? null : Math.round((synced / (synced + failed)) * 1000) / 10,
+      successRate: rate(synced, failed),
       lastSyncAt: row?.last_sync_at ?? null,
     }
   })

@@ -6,11 +6,11 @@ import { db, transaction } from '../db/client.ts'
 import { buildRequest, displayHeaders } from '../delivery/attempt.ts'
 import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
 import { requeueDeliveries, resumeParked } from '../delivery/requeue.ts'
-import { DEFAULT_MAX_RETRIES } from '../delivery/retry.ts'
+import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { generateSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
 import { assertPublicUrl, parseWebhookUrl, SsrfError } from '../delivery/ssrf.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
-import { badInput, notFound } from '../errors.ts'
+import { badInput, inRange, notFound } from '../errors.ts'
 import { findEventType } from '../events/catalog.ts'
 import {
   type Condition,
@@ -26,12 +26,6 @@ import { checkPublishable } from '../events/publish.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
 import { runtime } from '../runtime.ts'
 
-export interface RetryPolicyInput {
-  maxRetries?: number | null
-  retryDelayMs?: number | null
-  backoffMultiplier?: number | null
-}
-
 export interface WebhookInput {
   name?: string | null
   description?: string | null
@@ -45,13 +39,6 @@ export interface WebhookInput {
   connectTimeoutMs?: number | null
   timeoutMs?: number | null
   maxConcurrency?: number | null
-}
-
-const inRange = (field: string, value: number, min: number, max: number) => {
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw badInput(`${field} must be from ${min} to ${max}`, { field })
-  }
-  return value
 }
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/
@@ -128,19 +115,7 @@ async function columnsFrom(input: WebhookInput, creating: boolean) {
   if (input.isActive != null) columns.isActive = input.isActive
   if (input.filters !== undefined)
     columns.filters = (validateFilters(input.filters) as Prisma.InputJsonObject | null) ?? Prisma.DbNull
-  if (input.retryPolicy) {
-    const policy = input.retryPolicy
-    columns.maxRetries = inRange('retryPolicy.maxRetries', policy.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 20)
-    columns.retryDelayMs =
-      policy.retryDelayMs == null ? null : inRange('retryPolicy.retryDelayMs', policy.retryDelayMs, 100, 86_400_000)
-    columns.backoffMultiplier =
-      policy.backoffMultiplier == null
-        ? null
-        : inRange('retryPolicy.backoffMultiplier', policy.backoffMultiplier, 1, 10)
-    if (columns.retryDelayMs === null && columns.backoffMultiplier !== null) {
-      throw badInput('retryPolicy.backoffMultiplier needs retryPolicy.retryDelayMs', { field: 'retryPolicy' })
-    }
-  }
+  if (input.retryPolicy) Object.assign(columns, checkRetryPolicy(input.retryPolicy))
   if (input.connectTimeoutMs != null)
     columns.connectTimeoutMs = inRange('connectTimeoutMs', input.connectTimeoutMs, 100, 30_000)
   if (input.timeoutMs != null) columns.timeoutMs = inRange('timeoutMs', input.timeoutMs, 500, 60_000)

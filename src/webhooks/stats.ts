@@ -5,7 +5,8 @@ import { badInput } from '../errors.ts'
 
 export type StatsBucket = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH'
 
-const rate = (successful: number, failed: number) =>
+/** Percent of finished deliveries that succeeded, to one decimal; null before any finished. */
+export const rate = (successful: number, failed: number) =>
   successful + failed === 0 ? null : Math.round((successful / (successful + failed)) * 1000) / 10
 
 export interface DeliveryStats {
