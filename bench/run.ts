@@ -284,15 +284,14 @@ function apiClient(url: string, token: string): Api {
   }
 }
 
-async function useWebhooks(
-  api: Api,
-  pool: pg.Pool,
-  sinkUrl: string,
-  count: number,
-  extra: Record<string, unknown> = {},
-) {
-  await pool.query('DELETE FROM webhooks WHERE tenant_id = $1', [TENANT])
-  await pool.query("SELECT pg_notify('switchyard_tenants', $1)", [JSON.stringify([TENANT])])
+/** Replaces the bench tenant's webhooks with `count` new ones on the sink (deleted through the API). */
+async function useWebhooks(api: Api, sinkUrl: string, count: number, extra: Record<string, unknown> = {}) {
+  const existing = await api.gql<{ webhooks: { edges: Array<{ node: { id: string } }> } }>(
+    '{ webhooks(first: 100) { edges { node { id } } } }',
+  )
+  for (const { node } of existing.webhooks.edges) {
+    await api.gql('mutation ($id: ID!) { deleteWebhook(id: $id) }', { id: node.id })
+  }
   const ids: string[] = []
   for (let i = 0; i < count; i++) {
     const data = await api.gql<{ createWebhook: { webhook: { id: string } } }>(
@@ -396,7 +395,7 @@ async function latencyAt(rate: number, sinkUrl: string, pool: pg.Pool, publish: 
 
 /** How long after a failed attempt its retry comes, against the 200 ms the policy asks for. */
 async function retryTiming(api: Api, pool: pg.Pool, sinkUrl: string, publish: Publish) {
-  await useWebhooks(api, pool, sinkUrl, 1, { retryPolicy: { maxRetries: 1, retryDelayMs: 200 } })
+  await useWebhooks(api, sinkUrl, 1, { retryPolicy: { maxRetries: 1, retryDelayMs: 200 } })
   const start = (await getJson<SinkStats>(`${sinkUrl}/stats`)).received
   const sent = await openLoop({
     rate: 50,
@@ -622,13 +621,13 @@ async function measureAll() {
 
   const throughputs = []
   for (const fanout of [1, 10]) {
-    await useWebhooks(api, pool, sinkUrl, fanout)
+    await useWebhooks(api, sinkUrl, fanout)
     throughputs.push(await throughput(`internal publish → ${fanout} webhook(s)`, sinkUrl, pool, internal, fanout, 16))
     throughputs.push(await throughput(`GraphQL publish → ${fanout} webhook(s)`, sinkUrl, pool, viaGraphql, fanout, 32))
   }
 
   log('latency')
-  await useWebhooks(api, pool, sinkUrl, 1)
+  await useWebhooks(api, sinkUrl, 1)
   const latency = [await latencyAt(200, sinkUrl, pool, internal), await latencyAt(500, sinkUrl, pool, internal)]
   const retry = await retryTiming(api, pool, sinkUrl, internal)
 
@@ -650,7 +649,7 @@ async function measureAll() {
   }
 
   log('scale')
-  const webhookIds = await useWebhooks(api, pool, sinkUrl, 10)
+  const webhookIds = await useWebhooks(api, sinkUrl, 10)
   const oneWorker = await throughput('internal publish → 10 webhooks, 1 worker', sinkUrl, pool, internal, 10, 16)
   const second = await startWorker('worker2', databaseUrl)
   const twoWorkers = await throughput('internal publish → 10 webhooks, 2 workers', sinkUrl, pool, internal, 10, 16)

@@ -62,3 +62,21 @@ export async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>
     client.release()
   }
 }
+
+/**
+ * Runs `work` again when PostgreSQL broke a deadlock by aborting it (a cascade delete of a webhook's
+ * deliveries can meet a worker recording attempts of the same deliveries in another order).
+ */
+export async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work()
+    } catch (error) {
+      // 40P01 from pg; Prisma reports it as P2034, or passes PostgreSQL's message through.
+      const code = (error as { code?: string }).code
+      const deadlock = code === '40P01' || code === 'P2034' || /deadlock/.test(String((error as Error).message))
+      if (!deadlock || attempt >= attempts) throw error
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+    }
+  }
+}

@@ -2,7 +2,7 @@
 
 import { validate as isUuid } from 'uuid'
 import { type DeliveryStatus, Prisma, type Webhook } from '#generated/prisma/client.ts'
-import { db, transaction } from '../db/client.ts'
+import { db, retryOnDeadlock, transaction } from '../db/client.ts'
 import { buildRequest, displayHeaders } from '../delivery/attempt.ts'
 import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
 import { requeueDeliveries, resumeParked } from '../delivery/requeue.ts'
@@ -162,7 +162,7 @@ export async function updateWebhook(tenantId: string, id: string, input: Webhook
 export async function deleteWebhook(tenantId: string, id: string): Promise<string> {
   await findWebhook(tenantId, id)
   // Its deliveries go with it; their queued jobs find nothing and are dropped as stale.
-  await db().webhook.delete({ where: { id } })
+  await retryOnDeadlock(() => db().webhook.delete({ where: { id } }))
   await tenantChanged(tenantId)
   return id
 }
