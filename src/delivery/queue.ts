@@ -16,7 +16,8 @@ export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES]
 /**
  * A delivery job is one attempt; retries after a receiver's failure are the hub's, per webhook policy.
  * pg-boss's own retries only cover the hub failing mid-job (a crash, a lost database connection).
- * Delivery workers fetch for themselves and are woken by the hub's own NOTIFY (CHANNELS.jobs), so
+ * Delivery workers fetch for themselves and are woken by the hub's own NOTIFYs (a published event's, and
+ * CHANNELS.jobs for retries and requeues), so
  * pg-boss's notify is off for that queue.
  */
 const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
