@@ -2,6 +2,7 @@
 // errors classified the way the delivery log reports them.
 import { request, fetch as undiciFetch } from 'undici'
 import { parseRetryAfter } from '../src/delivery/retry.ts'
+import { cutText } from '../src/delivery/text.ts'
 import { type ConnectorContext, ConnectorError } from './types.ts'
 
 export interface JsonResponse {
@@ -48,8 +49,7 @@ export function retryAfterOf(header: string | string[] | null | undefined): numb
 
 /** A provider's error body, shortened for the delivery log. */
 export function summarize(body: string): string {
-  const text = body.trim() || '(empty response)'
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text
+  return cutText(body.trim() || '(empty response)', 300, '…')
 }
 
 export interface ObservedFetch {

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
+import { headerProblem } from './delivery/headers.ts'
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
@@ -37,9 +38,16 @@ const headerObject = z
     }
   })
   .pipe(
-    z.record(z.string(), z.string({ error: 'must be a JSON object of header names to string values' }), {
-      error: 'must be a JSON object of header names to string values',
-    }),
+    z
+      .record(z.string(), z.string({ error: 'must be a JSON object of header names to string values' }), {
+        error: 'must be a JSON object of header names to string values',
+      })
+      .superRefine((headers, ctx) => {
+        for (const [name, value] of Object.entries(headers)) {
+          const problem = headerProblem(name, value)
+          if (problem) ctx.addIssue({ code: 'custom', message: `cannot be sent: ${problem}` })
+        }
+      }),
   )
 
 const envSchema = z.object({
@@ -72,6 +80,11 @@ const envSchema = z.object({
   SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS: integer(1, 3600).default(30),
   SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: booleanString.default(false),
   SWITCHYARD_DELIVERY_CONCURRENCY: integer(1, 10_000).default(400),
+  SWITCHYARD_TENANT_CONCURRENCY: integer(1, 100_000).default(200),
+  SWITCHYARD_MAX_SUBSCRIPTIONS_PER_TENANT: integer(1, 100_000).default(100),
+  SWITCHYARD_SUBSCRIPTION_BUFFER: integer(1, 1_000_000).default(1000),
+  SWITCHYARD_SWEEP_INTERVAL_SECONDS: integer(5, 86_400).default(60),
+  SWITCHYARD_HEARTBEAT_SECONDS: integer(2, 3600).default(10),
   SWITCHYARD_MAX_CONSECUTIVE_FAILURES: integer(1, 100_000).default(20),
   SWITCHYARD_RESPONSE_BODY_LIMIT_BYTES: integer(0, 1_048_576).default(4096),
   SWITCHYARD_RETENTION_DAYS: integer(1, 3650).default(30),
@@ -106,9 +119,21 @@ export interface Config {
     /** Publishing a type missing from the catalog: refused (BAD_USER_INPUT) unless this is set. */
     allowUnknownTypes: boolean
   }
+  subscriptions: {
+    /** Live subscriptions (graphql-ws and SSE) one tenant may hold open at once. */
+    maxPerTenant: number
+    /** Notices buffered for one subscriber; a subscriber further behind is closed with an error. */
+    buffer: number
+  }
   delivery: {
-    /** Attempts in flight at once in one worker process. */
+    /** Attempts in flight at once in one worker process, counting those made but not yet recorded. */
     concurrency: number
+    /** Attempts in flight at once for one tenant, across every worker process. */
+    tenantConcurrency: number
+    /** How often the sweeper requeues deliveries whose job is gone or failed. */
+    sweepIntervalSeconds: number
+    /** A job whose worker stops touching it for this long (a crash) is run again by another worker. */
+    heartbeatSeconds: number
     /** A webhook is disabled after this many deliveries in a row end failed. */
     maxConsecutiveFailures: number
     responseBodyLimitBytes: number
@@ -181,8 +206,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     shutdownTimeoutSeconds: e.SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS,
     events: { allowUnknownTypes: e.SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES },
+    subscriptions: {
+      maxPerTenant: e.SWITCHYARD_MAX_SUBSCRIPTIONS_PER_TENANT,
+      buffer: e.SWITCHYARD_SUBSCRIPTION_BUFFER,
+    },
     delivery: {
       concurrency: e.SWITCHYARD_DELIVERY_CONCURRENCY,
+      tenantConcurrency: e.SWITCHYARD_TENANT_CONCURRENCY,
+      sweepIntervalSeconds: e.SWITCHYARD_SWEEP_INTERVAL_SECONDS,
+      heartbeatSeconds: e.SWITCHYARD_HEARTBEAT_SECONDS,
       maxConsecutiveFailures: e.SWITCHYARD_MAX_CONSECUTIVE_FAILURES,
       responseBodyLimitBytes: e.SWITCHYARD_RESPONSE_BODY_LIMIT_BYTES,
       retentionDays: e.SWITCHYARD_RETENTION_DAYS,

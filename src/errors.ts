@@ -8,6 +8,7 @@ export type UserErrorCode =
   | 'FORBIDDEN'
   | 'CONFLICT'
   | 'RATE_LIMITED'
+  | 'UNAVAILABLE'
 
 export class UserError extends GraphQLError {
   constructor(code: UserErrorCode, message: string, details?: Record<string, unknown>) {
@@ -22,6 +23,15 @@ export const notFound = (what: string, id: string) => new UserError('NOT_FOUND',
 export const unauthenticated = (message: string) => new UserError('UNAUTHENTICATED', message)
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new UserError('CONFLICT', message, details)
+
+/** Seconds a client should wait before retrying a request the database could not serve. */
+export const RETRY_AFTER_SECONDS = 5
+
+/** The database is unreachable (restarting, failing over): HTTP 503 with Retry-After, and retry later. */
+export const unavailable = () =>
+  new UserError('UNAVAILABLE', 'the database is unavailable; retry later', {
+    http: { status: 503, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
+  })
 
 export const internalError = () =>
   new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })

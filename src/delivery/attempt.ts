@@ -5,6 +5,7 @@ import { envelope } from './envelope.ts'
 import type { AttemptOutcome, HttpAttempt } from './http.ts'
 import { nextRetryDelayMs, type RetryPolicy } from './retry.ts'
 import { SIGNATURE_HEADERS, sign } from './signing.ts'
+import { cutText, storableText } from './text.ts'
 
 export interface SigningWebhook {
   id: string
@@ -68,12 +69,12 @@ export function buildRequest(
 
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password/i
 
-/** Headers as shown in logs and test results: credentials masked, signatures shown. */
+/** Headers as shown in logs and test results (and stored as jsonb): credentials masked, signatures shown. */
 export function displayHeaders(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(headers).map(([name, value]) => [
       name,
-      SENSITIVE_HEADER.test(name) && !SIGNATURE_HEADERS.has(name) ? `${value.slice(0, 6)}…` : value,
+      SENSITIVE_HEADER.test(name) && !SIGNATURE_HEADERS.has(name) ? `${cutText(value, 6)}…` : storableText(value),
     ]),
   )
 }

@@ -5,6 +5,7 @@ import { Agent, type Dispatcher, errors, request } from 'undici'
 import type { AttemptErrorType } from '#generated/prisma/enums.ts'
 import { parseRetryAfter } from './retry.ts'
 import { assertPublicLiteral, guardedLookup, SsrfError } from './ssrf.ts'
+import { cutUtf8, storableText } from './text.ts'
 
 export interface HttpAttempt {
   url: string
@@ -105,7 +106,7 @@ export function createHttpSender({ allowPrivateUrls, responseBodyLimit }: HttpSe
           responseBody: null,
           responseTimeMs: elapsed(),
           errorType,
-          errorMessage,
+          errorMessage: storableText(errorMessage),
           retryable: true,
           gone: false,
           retryAfterMs: null,
@@ -131,7 +132,7 @@ async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }, li
       break
     }
   }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
+  return cutUtf8(Buffer.concat(chunks), limit)
 }
 
 function classifyStatus(code: number): AttemptErrorType | null {

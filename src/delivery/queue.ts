@@ -9,6 +9,8 @@ export const QUEUE_NAMES = {
   webhookDelivery: 'webhook-delivery',
   /** Scheduled pruning of old delivery attempts. */
   retention: 'retention',
+  /** Periodic requeue of deliveries whose job was lost (src/delivery/sweeper.ts). */
+  deliverySweep: 'delivery-sweep',
 } as const
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES]
@@ -24,13 +26,16 @@ const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
   'webhook-delivery': {
     policy: 'standard',
     retryLimit: 3,
-    retryDelay: 5,
+    retryDelay: 2,
     retryBackoff: true,
+    // The backstop; a crashed worker's jobs come back sooner, when their heartbeat goes stale.
     expireInSeconds: 120,
     deleteAfterSeconds: 3600,
     notify: false,
   },
   retention: { policy: 'singleton', retryLimit: 2, expireInSeconds: 900, notify: false },
+  // One sweep waiting and one running at most; a failed sweep is not retried, the next one comes soon.
+  'delivery-sweep': { policy: 'stately', retryLimit: 0, expireInSeconds: 900, deleteAfterSeconds: 3600, notify: false },
 }
 
 export interface QueueHandle {
@@ -59,11 +64,18 @@ export async function startQueue(
     supervise: runsWorkers,
     schedule: runsWorkers,
     migrate: true,
+    // The monitor fails the jobs of a crashed worker (a stale heartbeat) on its pass: pass often enough
+    // that their retry follows within seconds.
+    monitorIntervalSeconds: Math.max(1, Math.floor(config.delivery.heartbeatSeconds / 2)),
+    superviseIntervalSeconds: Math.max(1, Math.floor(config.delivery.heartbeatSeconds / 2)),
   })
   boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'))
   boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'))
   await boss.start()
-  for (const [name, { policy, ...options }] of Object.entries(queueDefinitions)) {
+  for (const [name, { policy, ...defined }] of Object.entries(queueDefinitions)) {
+    // Delivery workers touch the jobs in hand every half heartbeat (see worker.ts).
+    const options =
+      name === QUEUE_NAMES.webhookDelivery ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds } : defined
     // createQueue leaves an existing queue as it is; updateQueue brings its settings up to date.
     await boss.createQueue(name, { policy, ...options })
     await boss.updateQueue(name, options)

@@ -1,10 +1,15 @@
-// The delivery worker. It keeps up to `concurrency` attempts in flight, fetching from pg-boss as slots
-// free up, so one slow receiver holds only its own slots (pg-boss also caps each webhook's group across
-// processes). Finished attempts are recorded in batches: one transaction per tick, not per attempt.
+// The delivery worker. It keeps up to `concurrency` jobs in hand, fetching from pg-boss as slots free up.
+// A slot is held from the fetch until the attempt is on record, so a stalled flush stops new attempts
+// instead of piling up records. pg-boss caps each target's attempts across processes, and TenantShares
+// each tenant's, so neither one slow receiver nor one tenant's many can take every slot.
+// Finished attempts are recorded in batches: one transaction per tick, not per attempt. A batch that
+// cannot be written is split until the record at fault is found, and that one is written without the
+// details that broke it. Jobs in hand are touched every half heartbeat; a crashed worker's jobs are run
+// again by another once their heartbeat goes stale.
 // It wakes on NOTIFY when jobs are queued, when a retry it scheduled comes due, and on a poll.
 import type { Job, JobAttempt } from 'pg-boss'
 import type { Config } from '../config.ts'
-import { pool, transaction } from '../db/client.ts'
+import { pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { callConnector } from '../integrations/runner.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
@@ -13,7 +18,8 @@ import { announceDisabled } from './disable.ts'
 import type { HttpSender } from './http.ts'
 import { type DeliveryJobData, GROUP_CONCURRENCY } from './jobs.ts'
 import { QUEUE_NAMES } from './queue.ts'
-import { type AttemptRecord, parkDeliveries, recordAttempts } from './record.ts'
+import { type AttemptRecord, parkDeliveries, type RecordResult, recordAttempts } from './record.ts'
+import { createTenantShares } from './tenant-shares.ts'
 
 export interface DeliveryWorker {
   /** Stops fetching, and waits (up to the shutdown timeout) for the attempts in flight. */
@@ -130,17 +136,71 @@ const WAKE_INTERVAL_MS = 4
 /** ...or this often, while the targets with work are at their concurrency limit. */
 const SATURATED_WAKE_INTERVAL_MS = 50
 
+/** PostgreSQL could not serve the statement at all (connection, shutdown, resources): splitting won't help. */
+const UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58'])
+const isDataError = (error: unknown) => {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !UNAVAILABLE_CLASSES.has(code.slice(0, 2))
+}
+
+/** A job in hand, and the tenant slot it took (none for a job that makes no attempt). */
+interface Held {
+  job: JobAttempt
+  tenantId: string | null
+}
+
+/** Finished work waiting for the next flush. */
+interface Batch {
+  records: Array<{ record: AttemptRecord; held: Held }>
+  parks: Array<{ deliveryId: string; held: Held }>
+  /** Jobs with nothing to write: their delivery is gone, finished, or moved on to another job. */
+  done: Held[]
+}
+
+const batchSize = (batch: Batch) => batch.records.length + batch.parks.length + batch.done.length
+
+function splitBatch(batch: Batch): [Batch, Batch] {
+  const half = <T>(items: T[]): [T[], T[]] => [items.slice(0, items.length >> 1), items.slice(items.length >> 1)]
+  const [recordsA, recordsB] = half(batch.records)
+  const [parksA, parksB] = half(batch.parks)
+  const [doneA, doneB] = half(batch.done)
+  return [
+    { records: recordsA, parks: parksA, done: doneA },
+    { records: recordsB, parks: parksB, done: doneB },
+  ]
+}
+
+/** The attempt without what PostgreSQL refused to store: the outcome stands, the details are replaced. */
+function withoutDetails(record: AttemptRecord, error: unknown): AttemptRecord {
+  const reason = String((error as Error).message ?? error).slice(0, 200)
+  return {
+    ...record,
+    requestHeaders: {},
+    outcome: {
+      ...record.outcome,
+      responseBody: null,
+      errorMessage: `the attempt was made, but its details could not be recorded: ${reason}`,
+    },
+  }
+}
+
 export function startDeliveryWorker(): DeliveryWorker {
   const { boss, config, listener, logger, sender } = runtime()
   const log = logger.child({ component: 'delivery-worker' })
   const queue = QUEUE_NAMES.webhookDelivery
   const capacity = config.delivery.concurrency
-  const batchSize = config.queue.batchSize
+  const fetchSize = config.queue.batchSize
   /** With work waiting, a fetch is worth its round trip once this many slots are free. */
-  const refillAt = Math.max(1, Math.floor(Math.min(batchSize, capacity) / 4))
+  const refillAt = Math.max(1, Math.floor(Math.min(fetchSize, capacity) / 4))
+  const shares = createTenantShares(pool(), {
+    cap: config.delivery.tenantConcurrency,
+    queueSchema: config.queue.schema,
+    queue,
+  })
 
   let running = true
-  let inFlight = 0
+  /** Every job fetched and not yet settled (completed, failed or handed back), by id. */
+  const held = new Map<string, Held>()
   let pumping = false
   let wakeAgain = false
   /** The last fetch came back full: more work is waiting, so freed slots fetch again. */
@@ -149,70 +209,119 @@ export function startDeliveryWorker(): DeliveryWorker {
   let idle: (() => void) | undefined
   const timers = new Set<NodeJS.Timeout>()
 
-  // Finished work waiting for the next flush: attempts to record, parked and stale jobs to complete.
-  let pendingRecords: Array<{ record: AttemptRecord; job: JobAttempt }> = []
-  let pendingParks: Array<{ deliveryId: string; job: JobAttempt }> = []
-  let pendingDone: JobAttempt[] = []
+  let pending: Batch = { records: [], parks: [], done: [] }
   let flushing: Promise<void> | undefined
-  const pending = () => pendingRecords.length + pendingParks.length + pendingDone.length
 
   const scheduleFlush = () => {
     flushing ??= new Promise<void>((resolve) => {
-      if (pending() >= FLUSH_AT) setImmediate(resolve)
+      if (batchSize(pending) >= FLUSH_AT) setImmediate(resolve)
       else setTimeout(resolve, FLUSH_DELAY_MS)
     })
       .then(flush)
       .finally(() => {
         flushing = undefined
-        if (pending()) scheduleFlush()
+        if (batchSize(pending)) scheduleFlush()
       })
+  }
+
+  /** Settled jobs free their slots: the worker's, and their tenant's. */
+  function release(settled: readonly Held[]): void {
+    for (const entry of settled) {
+      if (!held.delete(entry.job.id)) continue
+      if (entry.tenantId !== null) shares.release(entry.tenantId)
+    }
+    if (held.size === 0) idle?.()
+    if (backlog && capacity - held.size >= refillAt) void pump()
   }
 
   /**
    * Records the batch's attempts, parks the deliveries of disabled targets, and completes every job of
    * the batch, in one transaction: a job is completed exactly when what it did is on record.
    */
-  async function flush(): Promise<void> {
-    const records = pendingRecords
-    const parks = pendingParks
-    const done = [...pendingDone, ...records.map((entry) => entry.job), ...parks.map((entry) => entry.job)]
-    pendingRecords = []
-    pendingParks = []
-    pendingDone = []
-    if (done.length === 0) return
-    try {
-      const result = await transaction(async (client) => {
+  async function write(batch: Batch): Promise<RecordResult> {
+    const jobs = [...batch.done, ...batch.records.map((entry) => entry.held), ...batch.parks.map((entry) => entry.held)]
+    return retryOnDeadlock(() =>
+      transaction(async (client) => {
         // No wait for the WAL flush: if a crash loses this commit, it loses the jobs' completion with the
         // record, and pg-boss runs those jobs again (at least once). Publishing always waits for it.
         await client.query('SET LOCAL synchronous_commit TO off')
         await parkDeliveries(
           client,
-          parks.map(({ deliveryId, job }) => ({ deliveryId, jobId: job.id })),
+          batch.parks.map(({ deliveryId, held: { job } }) => ({ deliveryId, jobId: job.id })),
         )
         const recorded = await recordAttempts(
           client,
-          records.map((entry) => entry.record),
+          batch.records.map((entry) => entry.record),
           config.delivery.maxConsecutiveFailures,
         )
-        await boss.complete(queue, done, null, { db: { executeSql: (text, values) => client.query(text, values) } })
+        await boss.complete(
+          queue,
+          jobs.map((entry) => entry.job),
+          null,
+          { db: { executeSql: (text, values) => client.query(text, values) } },
+        )
         return recorded
-      })
+      }),
+    )
+  }
+
+  /**
+   * Writes a batch; when PostgreSQL refuses it, writes each half on its own, down to the record at fault,
+   * which is written without its details. Only what still cannot be written is failed, for pg-boss to run
+   * again. Every job of the batch is settled (and its slot freed) by the time this returns.
+   */
+  async function writeBatch(batch: Batch): Promise<void> {
+    try {
+      const result = await write(batch)
       for (const disabled of result.disabled) await announceDisabled(disabled)
-      for (const { record } of records) {
+      for (const { record } of batch.records) {
         if (record.verdict.retryInMs !== null) wakeIn(record.verdict.retryInMs)
       }
     } catch (error) {
+      const only = batch.records.length === 1 && batchSize(batch) === 1 ? batch.records[0] : undefined
+      if (isDataError(error) && batchSize(batch) > 1) {
+        const [first, second] = splitBatch(batch)
+        await writeBatch(first)
+        await writeBatch(second)
+        return
+      }
+      if (isDataError(error) && only && only.record.outcome.errorMessage?.startsWith('the attempt was made') !== true) {
+        log.warn(
+          { err: error, deliveryId: only.record.deliveryId },
+          'recording an attempt failed; recording it without details',
+        )
+        await writeBatch({ records: [{ ...only, record: withoutDetails(only.record, error) }], parks: [], done: [] })
+        return
+      }
       // The attempts were made but could not be recorded: pg-boss runs the jobs again (at least once).
-      log.error({ err: error, jobs: done.length }, 'recording attempts failed')
+      const jobs = [
+        ...batch.done,
+        ...batch.records.map((entry) => entry.held),
+        ...batch.parks.map((entry) => entry.held),
+      ]
+      log.error({ err: error, jobs: jobs.length }, 'recording attempts failed')
       await boss
-        .fail(queue, done, { message: (error as Error).message })
+        .fail(
+          queue,
+          jobs.map((entry) => entry.job),
+          { message: (error as Error).message },
+        )
         .catch((failError) => log.error({ err: failError }, 'could not fail the jobs'))
+    } finally {
+      release([...batch.done, ...batch.records.map((entry) => entry.held), ...batch.parks.map((entry) => entry.held)])
     }
+  }
+
+  async function flush(): Promise<void> {
+    const batch = pending
+    pending = { records: [], parks: [], done: [] }
+    if (batchSize(batch) === 0) return
+    await writeBatch(batch)
     // Completed jobs free their targets' group slots, which a fetch may have been held back by.
     void pump()
   }
 
-  async function attempt(job: Job<DeliveryJobData>, row: DeliveryRow): Promise<void> {
+  async function attempt(job: Job<DeliveryJobData>, row: DeliveryRow, entry: Held): Promise<void> {
     const startedAt = new Date()
     const { outcome, requestHeaders } = await attemptTarget(row, startedAt, config, sender)
     const verdict = judge(
@@ -220,8 +329,8 @@ export function startDeliveryWorker(): DeliveryWorker {
       { maxRetries: row.max_retries, retryDelayMs: row.retry_delay_ms, backoffMultiplier: row.backoff_multiplier },
       row.attempt_count + 1,
     )
-    pendingRecords.push({
-      job: { id: job.id, retryCount: job.retryCount },
+    pending.records.push({
+      held: entry,
       record: {
         tenantId: row.tenant_id,
         deliveryId: row.id,
@@ -240,43 +349,64 @@ export function startDeliveryWorker(): DeliveryWorker {
     scheduleFlush()
   }
 
-  /** Sorts a fetched batch into stale jobs, parked deliveries and attempts to make. */
+  /** Sorts a fetched batch into stale jobs, parked deliveries, surplus jobs and attempts to make. */
   async function dispatch(jobs: Job<DeliveryJobData>[]): Promise<void> {
+    const entries = jobs.map((job) => held.get(job.id)).filter((entry) => entry !== undefined)
     let rows: Map<string, DeliveryRow>
     try {
       rows = await loadDeliveries(jobs.map((job) => job.data.deliveryId))
     } catch (error) {
       log.error({ err: error }, 'loading deliveries failed')
-      await boss.fail(queue, jobs, { message: (error as Error).message }).catch(() => {})
-      release(jobs.length)
+      await boss
+        .fail(
+          queue,
+          entries.map((entry) => entry.job),
+          { message: (error as Error).message },
+        )
+        .catch(() => {})
+      release(entries)
       return
     }
+    const surplus: Held[] = []
     for (const job of jobs) {
+      const entry = held.get(job.id)
+      if (!entry) continue
       const row = rows.get(job.data.deliveryId)
-      const fetched = { id: job.id, retryCount: job.retryCount }
       if (!row || row.job_id !== job.id || TERMINAL.has(row.status)) {
-        pendingDone.push(fetched)
-        release(1)
+        pending.done.push(entry)
       } else if (!row.is_active) {
-        pendingParks.push({ deliveryId: row.id, job: fetched })
-        release(1)
+        pending.parks.push({ deliveryId: row.id, held: entry })
+      } else if (!shares.admit(row.tenant_id, row.target_id)) {
+        surplus.push(entry)
       } else {
-        attempt(job, row)
-          .catch((error: unknown) => {
-            log.error({ err: error, deliveryId: row.id }, 'delivery attempt failed inside the hub')
-            return boss.fail(queue, fetched, { message: (error as Error).message }).then(() => {})
-          })
-          .catch(() => {})
-          .finally(() => release(1))
+        entry.tenantId = row.tenant_id
+        attempt(job, row, entry).catch((error: unknown) => {
+          log.error({ err: error, deliveryId: row.id }, 'delivery attempt failed inside the hub')
+          return boss
+            .fail(queue, entry.job, { message: (error as Error).message })
+            .catch(() => {})
+            .finally(() => release([entry]))
+        })
       }
     }
+    if (surplus.length > 0) {
+      // The fetch brought a tenant past its share: those jobs go back, untouched, to wait their turn.
+      // pg-boss has no "release": a cancel fenced to our claim, then a resume, puts them back as they were.
+      await boss
+        .cancel(
+          queue,
+          surplus.map((entry) => entry.job),
+        )
+        .then(() =>
+          boss.resume(
+            queue,
+            surplus.map((entry) => entry.job.id),
+          ),
+        )
+        .catch((error: unknown) => log.error({ err: error }, 'could not hand back jobs over a tenant share'))
+      release(surplus)
+    }
     scheduleFlush()
-  }
-
-  function release(count: number): void {
-    inFlight -= count
-    if (inFlight === 0) idle?.()
-    if (backlog && capacity - inFlight >= refillAt) void pump()
   }
 
   async function pump(): Promise<void> {
@@ -289,16 +419,20 @@ export function startDeliveryWorker(): DeliveryWorker {
     try {
       do {
         wakeAgain = false
-        while (running && inFlight < capacity) {
-          const wanted = Math.min(batchSize, capacity - inFlight)
+        while (running && held.size < capacity) {
+          const wanted = Math.min(fetchSize, capacity - held.size)
+          await shares.refresh()
+          const ignoreGroups = shares.ignoredGroups()
           const jobs = await boss.fetch<DeliveryJobData>(queue, {
             batchSize: wanted,
             groupConcurrency: GROUP_CONCURRENCY,
+            ...(ignoreGroups.length > 0 ? { ignoreGroups } : {}),
           })
           backlog = jobs.length === wanted
           lastFetchEmpty = jobs.length === 0
           if (jobs.length > 0) {
-            inFlight += jobs.length
+            for (const job of jobs)
+              held.set(job.id, { job: { id: job.id, retryCount: job.retryCount }, tenantId: null })
             void dispatch(jobs)
           }
           if (!backlog) break
@@ -329,7 +463,7 @@ export function startDeliveryWorker(): DeliveryWorker {
   function wake(): void {
     if (wakeScheduled || !running) return
     wakeScheduled = true
-    const interval = lastFetchEmpty && inFlight > 0 ? SATURATED_WAKE_INTERVAL_MS : WAKE_INTERVAL_MS
+    const interval = lastFetchEmpty && held.size > 0 ? SATURATED_WAKE_INTERVAL_MS : WAKE_INTERVAL_MS
     setTimeout(
       () => {
         wakeScheduled = false
@@ -340,13 +474,33 @@ export function startDeliveryWorker(): DeliveryWorker {
     )
   }
 
+  /** Keeps the claims on the jobs in hand alive; a worker that stops touching them has crashed. */
+  async function touch(): Promise<void> {
+    const jobs = [...held.values()].map((entry) => entry.job)
+    for (let start = 0; start < jobs.length; start += 1000) {
+      const chunk = jobs.slice(start, start + 1000)
+      // pg-boss's types leave CommandResponse empty; its `affected` counts the claims still ours.
+      const { affected = chunk.length } = (await boss.touch(queue, chunk)) as { affected?: number }
+      if (affected < chunk.length) {
+        log.warn({ lost: chunk.length - affected }, 'jobs in hand were claimed away (their heartbeat went stale)')
+      }
+    }
+  }
+  const heartbeat = setInterval(
+    () => void touch().catch((error: unknown) => log.warn({ err: error }, 'touching jobs in hand failed')),
+    (config.delivery.heartbeatSeconds * 1000) / 2,
+  )
+
   const poll = setInterval(() => void pump(), config.queue.pollingIntervalSeconds * 1000)
   const unlistenJobs = listener.on(CHANNELS.jobs, wake)
   const unlistenEvents = listener.on(CHANNELS.events, (notices) => {
     if ((notices as EventNotice[]).some((notice) => notice.deliveries > 0)) wake()
   })
   void pump()
-  log.info({ capacity, batchSize }, 'delivery worker started')
+  log.info(
+    { capacity, batchSize: fetchSize, tenantConcurrency: config.delivery.tenantConcurrency },
+    'delivery worker started',
+  )
 
   return {
     async stop() {
@@ -355,16 +509,34 @@ export function startDeliveryWorker(): DeliveryWorker {
       unlistenJobs()
       unlistenEvents()
       for (const timer of timers) clearTimeout(timer)
-      if (inFlight > 0) {
-        log.info({ inFlight }, 'waiting for attempts in flight')
+      // Attempts in flight finish and are recorded, within most of the shutdown timeout; the rest of it
+      // is the queue's and the database's to close.
+      const deadline = Math.max(1000, config.shutdownTimeoutSeconds * 1000 - 2000)
+      if (held.size > 0) {
+        log.info({ inFlight: held.size }, 'waiting for attempts in flight')
         await Promise.race([
           new Promise<void>((resolve) => {
             idle = resolve
           }),
-          new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutSeconds * 1000).unref()),
+          new Promise((resolve) => setTimeout(resolve, deadline).unref()),
         ])
       }
       while (flushing) await flushing
+      clearInterval(heartbeat)
+      if (held.size > 0) {
+        // Attempts still running at the deadline are handed to another worker (a retry by pg-boss): the
+        // receiver may see them twice, never zero times. Their late outcomes are no longer recorded.
+        const left = [...held.values()]
+        held.clear()
+        log.warn({ jobs: left.length }, 'releasing attempts still in flight at the shutdown deadline')
+        await boss
+          .fail(
+            queue,
+            left.map((entry) => entry.job),
+            { message: 'the worker stopped before the attempt finished' },
+          )
+          .catch((error: unknown) => log.error({ err: error }, 'could not release the jobs in flight'))
+      }
       log.info('delivery worker stopped')
     },
   }
