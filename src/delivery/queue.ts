@@ -75,7 +75,9 @@ export async function startQueue(
   for (const [name, { policy, ...defined }] of Object.entries(queueDefinitions)) {
     // Delivery workers touch the jobs in hand every half heartbeat (see worker.ts).
     const options =
-      name === QUEUE_NAMES.webhookDelivery ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds } : defined
+      name === QUEUE_NAMES.webhookDelivery
+        ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds }
+        : defined
     // createQueue leaves an existing queue as it is; updateQueue brings its settings up to date.
     await boss.createQueue(name, { policy, ...options })
     await boss.updateQueue(name, options)
