@@ -115,7 +115,8 @@ export function createHttpSender({ allowPrivateUrls, responseBodyLimit }: HttpSe
     },
     dispatcher: agentFor(DEFAULT_CONNECT_TIMEOUT_MS),
     async close() {
-      await Promise.all([...agents.values()].map((agent) => agent.close()))
+      // By now the worker has recorded or released every attempt: what is still in flight is abandoned.
+      await Promise.all([...agents.values()].map((agent) => agent.destroy()))
       agents.clear()
     },
   }
