@@ -8,6 +8,7 @@ export type UserErrorCode =
   | 'FORBIDDEN'
   | 'CONFLICT'
   | 'RATE_LIMITED'
+  | 'SUBSCRIBER_TOO_SLOW'
   | 'UNAVAILABLE'
 
 export class UserError extends GraphQLError {

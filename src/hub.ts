@@ -10,8 +10,9 @@ import { openDatabase } from './db/open.ts'
 import { createHttpSender } from './delivery/http.ts'
 import { startQueue } from './delivery/queue.ts'
 import { scheduleRetention } from './delivery/retention.ts'
+import { scheduleSweeper } from './delivery/sweeper.ts'
 import { startDeliveryWorker } from './delivery/worker.ts'
-import { forgetTenants } from './events/tenant-cache.ts'
+import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
 import { createSealer } from './integrations/crypto.ts'
 import type { Logger } from './logger.ts'
 import { CHANNELS } from './realtime/channels.ts'
@@ -54,6 +55,8 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     const listener = await startListener(database.url, logger)
     cleanups.push(() => listener.close())
     listener.on(CHANNELS.tenants, (tenantIds) => forgetTenants(tenantIds as string[]))
+    // Changes announced while the listener was away were missed: forget every tenant, not just those heard of.
+    listener.onReconnect(forgetAllTenants)
     const sender = createHttpSender({
       allowPrivateUrls: config.allowPrivateUrls,
       responseBodyLimit: config.delivery.responseBodyLimitBytes,
@@ -69,6 +72,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       const worker = startDeliveryWorker()
       cleanups.push(() => worker.stop())
       await scheduleRetention()
+      cleanups.push(await scheduleSweeper())
     }
 
     let url: string | undefined

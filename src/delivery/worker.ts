@@ -324,6 +324,8 @@ export function startDeliveryWorker(): DeliveryWorker {
   async function attempt(job: Job<DeliveryJobData>, row: DeliveryRow, entry: Held): Promise<void> {
     const startedAt = new Date()
     const { outcome, requestHeaders } = await attemptTarget(row, startedAt, config, sender)
+    // Released at the shutdown deadline: the job is another worker's now.
+    if (!held.has(job.id)) return
     const verdict = judge(
       outcome,
       { maxRetries: row.max_retries, retryDelayMs: row.retry_delay_ms, backoffMultiplier: row.backoff_multiplier },
@@ -496,6 +498,8 @@ export function startDeliveryWorker(): DeliveryWorker {
   const unlistenEvents = listener.on(CHANNELS.events, (notices) => {
     if ((notices as EventNotice[]).some((notice) => notice.deliveries > 0)) wake()
   })
+  // Notices sent while the listener was away are missed; look for the work they announced.
+  const unlistenReconnect = listener.onReconnect(() => void pump())
   void pump()
   log.info(
     { capacity, batchSize: fetchSize, tenantConcurrency: config.delivery.tenantConcurrency },
@@ -508,6 +512,7 @@ export function startDeliveryWorker(): DeliveryWorker {
       clearInterval(poll)
       unlistenJobs()
       unlistenEvents()
+      unlistenReconnect()
       for (const timer of timers) clearTimeout(timer)
       // Attempts in flight finish and are recorded, within most of the shutdown timeout; the rest of it
       // is the queue's and the database's to close.

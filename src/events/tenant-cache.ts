@@ -29,6 +29,10 @@ export class TenantCache<T> {
   drop(tenantId: string): void {
     this.#entries.delete(tenantId)
   }
+
+  clear(): void {
+    this.#entries.clear()
+  }
 }
 
 const caches = new Set<TenantCache<unknown>>()
@@ -36,6 +40,11 @@ const caches = new Set<TenantCache<unknown>>()
 /** Forgets what this process cached for the tenants (called on their NOTIFY). */
 export function forgetTenants(tenantIds: readonly string[]): void {
   for (const cache of caches) for (const tenantId of tenantIds) cache.drop(tenantId)
+}
+
+/** Forgets what this process cached for every tenant (when their NOTIFYs may have been missed). */
+export function forgetAllTenants(): void {
+  for (const cache of caches) cache.clear()
 }
 
 /**

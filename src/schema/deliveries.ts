@@ -2,7 +2,6 @@
 // replays, and the live `deliveryUpdates` subscription.
 import { queryFromInfo } from '@pothos/plugin-prisma'
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
-import { Repeater } from 'graphql-yoga'
 import { validate as isUuid } from 'uuid'
 import type { Prisma } from '#generated/prisma/client.ts'
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
@@ -12,6 +11,7 @@ import { badInput, notFound } from '../errors.ts'
 import { isValidPattern } from '../events/matching.ts'
 import { findIntegration } from '../integrations/service.ts'
 import { type AttemptNotice, CHANNELS } from '../realtime/channels.ts'
+import { type Live, liveStream, liveValue } from '../realtime/live.ts'
 import { runtime } from '../runtime.ts'
 import { findWebhook, replayDeliveries } from '../webhooks/service.ts'
 import { type StatsBucket, type WebhookStats, webhookStats } from '../webhooks/stats.ts'
@@ -290,22 +290,21 @@ builder.subscriptionField('deliveryUpdates', (t) =>
       const tenantId = tenantOf(context)
       if (webhookId != null) await findWebhook(tenantId, webhookId)
       const integrationId = integration == null ? null : (await findIntegration(tenantId, integration)).id
-      return new Repeater<string>(async (push, stop) => {
-        const unlisten = runtime().listener.on(CHANNELS.attempts, (notices) => {
+      return liveStream<string>({ tenantId, log: context.log }, (emit) =>
+        runtime().listener.on(CHANNELS.attempts, (notices) => {
           for (const notice of notices as AttemptNotice[]) {
             if (
               notice.tenantId === tenantId &&
               (webhookId == null || notice.webhookId === webhookId) &&
               (integrationId == null || notice.integrationId === integrationId)
             ) {
-              void push(notice.deliveryId)
+              emit(notice.deliveryId)
             }
           }
-        })
-        await stop
-        unlisten()
-      })
+        }),
+      )
     },
-    resolve: (query, deliveryId: string) => db().delivery.findUniqueOrThrow({ ...query, where: { id: deliveryId } }),
+    resolve: (query, deliveryId: Live<string>) =>
+      db().delivery.findUniqueOrThrow({ ...query, where: { id: liveValue(deliveryId) } }),
   }),
 )

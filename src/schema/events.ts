@@ -2,7 +2,6 @@
 
 import { queryFromInfo } from '@pothos/plugin-prisma'
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
-import { Repeater } from 'graphql-yoga'
 import { validate as isUuid } from 'uuid'
 import { db } from '../db/client.ts'
 import { badInput, notFound } from '../errors.ts'
@@ -18,6 +17,7 @@ import {
 import { isValidPattern, matchesPattern } from '../events/matching.ts'
 import { publishEvent } from '../events/publish.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
+import { type Live, liveStream, liveValue } from '../realtime/live.ts'
 import { runtime } from '../runtime.ts'
 import { builder } from './builder.ts'
 import { tenantOf } from './context.ts'
@@ -239,19 +239,17 @@ builder.subscriptionField('events', (t) =>
       const patterns = types?.length ? types : ['*']
       const invalid = patterns.find((pattern) => !isValidPattern(pattern))
       if (invalid) throw badInput(`"${invalid}" is not an event type or pattern`, { field: 'types' })
-      return new Repeater<string>(async (push, stop) => {
-        const unlisten = runtime().listener.on(CHANNELS.events, (notices) => {
+      return liveStream<string>({ tenantId, log: context.log }, (emit) =>
+        runtime().listener.on(CHANNELS.events, (notices) => {
           for (const notice of notices as EventNotice[]) {
             if (notice.tenantId === tenantId && patterns.some((pattern) => matchesPattern(pattern, notice.type))) {
-              void push(notice.eventId)
+              emit(notice.eventId)
             }
           }
-        })
-        await stop
-        unlisten()
-      })
+        }),
+      )
     },
     resolve: (query, eventId) =>
-      db().event.findUniqueOrThrow({ ...query, where: { id: eventId as unknown as string } }),
+      db().event.findUniqueOrThrow({ ...query, where: { id: liveValue(eventId as unknown as Live<string>) } }),
   }),
 )

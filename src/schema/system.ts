@@ -1,6 +1,6 @@
 // Who am I, and a heartbeat subscription that proves the WebSocket transport end to end.
-import { Repeater } from 'graphql-yoga'
 import { badInput } from '../errors.ts'
+import { liveStream, liveValue } from '../realtime/live.ts'
 import { builder } from './builder.ts'
 import { tenantOf } from './context.ts'
 
@@ -23,15 +23,14 @@ builder.subscriptionField('heartbeat', (t) =>
     type: 'DateTime',
     description: 'The server time, every `intervalMs` milliseconds (100 to 60000).',
     args: { intervalMs: t.arg.int({ defaultValue: 1000, required: true }) },
-    subscribe: (_root, { intervalMs }) => {
+    subscribe: (_root, { intervalMs }, context) => {
       if (intervalMs < 100 || intervalMs > 60_000) throw badInput('intervalMs must be from 100 to 60000')
-      return new Repeater<Date>(async (push, stop) => {
-        await push(new Date())
-        const timer = setInterval(() => push(new Date()), intervalMs)
-        await stop
-        clearInterval(timer)
+      return liveStream<Date>({ tenantId: tenantOf(context), log: context.log }, (emit) => {
+        emit(new Date())
+        const timer = setInterval(() => emit(new Date()), intervalMs)
+        return () => clearInterval(timer)
       })
     },
-    resolve: (time) => time,
+    resolve: (time) => liveValue(time),
   }),
 )
