@@ -9,7 +9,8 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { WebSocketServer } from 'ws'
 import { AuthError, bearerToken, type TokenVerifier } from './auth/jwt.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
-import { internalError, unauthenticated } from './errors.ts'
+import { isDatabaseUnavailable } from './db/unavailable.ts'
+import { internalError, RETRY_AFTER_SECONDS, unauthenticated, unavailable } from './errors.ts'
 import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import type { Context } from './schema/context.ts'
@@ -19,6 +20,9 @@ export interface ReadinessChecks {
   database(): Promise<boolean>
   queue(): Promise<boolean>
 }
+
+/** A readiness check that has not answered by then counts as failed (an unreachable host can hang). */
+const READINESS_TIMEOUT_MS = 2000
 
 export interface AppOptions {
   logger: Logger
@@ -84,8 +88,11 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
         if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) {
           return error
         }
-        log.error({ err: error instanceof GraphQLError ? (error.originalError ?? error) : error }, 'unexpected error')
-        const masked = internalError()
+        const cause = error instanceof GraphQLError ? (error.originalError ?? error) : error
+        const down = isDatabaseUnavailable(cause)
+        if (down) log.warn({ err: cause }, 'the database is unavailable')
+        else log.error({ err: cause }, 'unexpected error')
+        const masked = down ? unavailable() : internalError()
         return error instanceof GraphQLError
           ? new GraphQLError(masked.message, { ...masked, path: error.path, nodes: error.nodes })
           : masked
@@ -182,6 +189,17 @@ function inboundRoutes(log: Logger): Plugin {
       try {
         endResponse(await handleInbound(match[1] ?? '', match[2] ?? '', request, log))
       } catch (error) {
+        if (isDatabaseUnavailable(error)) {
+          // Nothing was stored (the receipt and its events commit together): the provider retries later.
+          log.warn({ err: error, path: url.pathname }, 'inbound request refused: the database is unavailable')
+          endResponse(
+            fetchAPI.Response.json(
+              { error: 'the database is unavailable; retry later' },
+              { status: 503, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
+            ),
+          )
+          return
+        }
         log.error({ err: error, path: url.pathname }, 'inbound request failed')
         endResponse(fetchAPI.Response.json({ error: 'internal error; please retry' }, { status: 500 }))
       }
@@ -197,7 +215,7 @@ function healthRoutes(readiness: ReadinessChecks): Plugin {
         return
       }
       if (url.pathname === '/readyz') {
-        const [database, queue] = await Promise.all([readiness.database(), readiness.queue()])
+        const [database, queue] = await Promise.all([passes(readiness.database), passes(readiness.queue)])
         const ok = database && queue
         endResponse(
           fetchAPI.Response.json(
@@ -207,5 +225,18 @@ function healthRoutes(readiness: ReadinessChecks): Plugin {
         )
       }
     },
+  }
+}
+
+/** The check's answer, or false when it throws or takes longer than READINESS_TIMEOUT_MS. */
+async function passes(check: () => Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), READINESS_TIMEOUT_MS)
+  })
+  try {
+    return await Promise.race([check().catch(() => false), timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }

@@ -50,16 +50,26 @@ export function useDatabase(database: Database | undefined): void {
 /** Runs `work` in one transaction on a pooled client. */
 export async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool().connect()
+  // A checked-out client has no pool listener: its connection dying (a server restart) would be an
+  // uncaught 'error' event. The query in flight fails with it anyway, and release() drops the client.
+  let broken: Error | undefined
+  const onError = (error: Error) => {
+    broken = error
+  }
+  client.on('error', onError)
   try {
     await client.query('BEGIN')
     const result = await work(client)
     await client.query('COMMIT')
     return result
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {})
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken ??= rollbackError
+    })
     throw error
   } finally {
-    client.release()
+    client.off('error', onError)
+    client.release(broken)
   }
 }
 

