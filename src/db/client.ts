@@ -74,7 +74,7 @@ export async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>
 }
 
 /**
- * Runs `work` again when PostgreSQL broke a deadlock by aborting it (a cascade delete of a webhook's
+ * Runs `work` again when PostgreSQL broke a deadlock or a serialization conflict by aborting it (a cascade delete of a webhook's
  * deliveries can meet a worker recording attempts of the same deliveries in another order).
  */
 export async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
@@ -82,9 +82,11 @@ export async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): 
     try {
       return await work()
     } catch (error) {
-      // 40P01 from pg; Prisma reports it as P2034, or passes PostgreSQL's message through.
+      // 40P01 (deadlock) and 40001 (serialization failure) from pg; Prisma reports them as P2034, or
+      // passes PostgreSQL's message through.
       const code = (error as { code?: string }).code
-      const deadlock = code === '40P01' || code === 'P2034' || /deadlock/.test(String((error as Error).message))
+      const deadlock =
+        code === '40P01' || code === '40001' || code === 'P2034' || /deadlock/.test(String((error as Error).message))
       if (!deadlock || attempt >= attempts) throw error
       await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
     }

@@ -10,6 +10,7 @@
 import type { Job, JobAttempt } from 'pg-boss'
 import type { Config } from '../config.ts'
 import { pool, retryOnDeadlock, transaction } from '../db/client.ts'
+import { isDatabaseUnavailable } from '../db/unavailable.ts'
 import { callConnector } from '../integrations/runner.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
@@ -20,6 +21,7 @@ import { type DeliveryJobData, GROUP_CONCURRENCY } from './jobs.ts'
 import { QUEUE_NAMES } from './queue.ts'
 import { type AttemptRecord, parkDeliveries, type RecordResult, recordAttempts } from './record.ts'
 import { createTenantShares } from './tenant-shares.ts'
+import { cutText } from './text.ts'
 
 export interface DeliveryWorker {
   /** Stops fetching, and waits (up to the shutdown timeout) for the attempts in flight. */
@@ -136,12 +138,8 @@ const WAKE_INTERVAL_MS = 4
 /** ...or this often, while the targets with work are at their concurrency limit. */
 const SATURATED_WAKE_INTERVAL_MS = 50
 
-/** PostgreSQL could not serve the statement at all (connection, shutdown, resources): splitting won't help. */
-const UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58'])
-const isDataError = (error: unknown) => {
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !UNAVAILABLE_CLASSES.has(code.slice(0, 2))
-}
+/** While PostgreSQL is away, unwritten records wait in hand and are tried again this often, at most. */
+const UNAVAILABLE_RETRY_MS = { first: 250, max: 5000 }
 
 /** A job in hand, and the tenant slot it took (none for a job that makes no attempt). */
 interface Held {
@@ -151,7 +149,7 @@ interface Held {
 
 /** Finished work waiting for the next flush. */
 interface Batch {
-  records: Array<{ record: AttemptRecord; held: Held }>
+  records: Array<{ record: AttemptRecord; held: Held; detailsDropped?: boolean }>
   parks: Array<{ deliveryId: string; held: Held }>
   /** Jobs with nothing to write: their delivery is gone, finished, or moved on to another job. */
   done: Held[]
@@ -172,7 +170,7 @@ function splitBatch(batch: Batch): [Batch, Batch] {
 
 /** The attempt without what PostgreSQL refused to store: the outcome stands, the details are replaced. */
 function withoutDetails(record: AttemptRecord, error: unknown): AttemptRecord {
-  const reason = String((error as Error).message ?? error).slice(0, 200)
+  const reason = cutText(String((error as Error).message ?? error), 200)
   return {
     ...record,
     requestHeaders: {},
@@ -206,15 +204,20 @@ export function startDeliveryWorker(): DeliveryWorker {
   /** The last fetch came back full: more work is waiting, so freed slots fetch again. */
   let backlog = false
   let lastFetchEmpty = false
+  let fetchFailing = false
   let idle: (() => void) | undefined
   const timers = new Set<NodeJS.Timeout>()
 
   let pending: Batch = { records: [], parks: [], done: [] }
   let flushing: Promise<void> | undefined
 
+  /** Set while PostgreSQL is unreachable: the wait before the next try to write what is in hand. */
+  let unavailableBackoffMs = 0
+
   const scheduleFlush = () => {
     flushing ??= new Promise<void>((resolve) => {
-      if (batchSize(pending) >= FLUSH_AT) setImmediate(resolve)
+      if (unavailableBackoffMs > 0) setTimeout(resolve, unavailableBackoffMs)
+      else if (batchSize(pending) >= FLUSH_AT) setImmediate(resolve)
       else setTimeout(resolve, FLUSH_DELAY_MS)
     })
       .then(flush)
@@ -271,34 +274,52 @@ export function startDeliveryWorker(): DeliveryWorker {
    * again. Every job of the batch is settled (and its slot freed) by the time this returns.
    */
   async function writeBatch(batch: Batch): Promise<void> {
+    const jobs = [...batch.done, ...batch.records.map((entry) => entry.held), ...batch.parks.map((entry) => entry.held)]
     try {
       const result = await write(batch)
+      if (unavailableBackoffMs > 0) log.info('recording attempts again: the database is back')
+      unavailableBackoffMs = 0
       for (const disabled of result.disabled) await announceDisabled(disabled)
       for (const { record } of batch.records) {
         if (record.verdict.retryInMs !== null) wakeIn(record.verdict.retryInMs)
       }
     } catch (error) {
-      const only = batch.records.length === 1 && batchSize(batch) === 1 ? batch.records[0] : undefined
-      if (isDataError(error) && batchSize(batch) > 1) {
+      if (isDatabaseUnavailable(error) && running) {
+        // The attempts were made: keep them in hand (their slots too) and write them once PostgreSQL is
+        // back, rather than have pg-boss send them again.
+        if (unavailableBackoffMs === 0)
+          log.warn({ err: error }, 'the database is unavailable; holding attempts to record')
+        unavailableBackoffMs = Math.min(
+          UNAVAILABLE_RETRY_MS.max,
+          Math.max(UNAVAILABLE_RETRY_MS.first, unavailableBackoffMs * 2),
+        )
+        pending = {
+          records: [...batch.records, ...pending.records],
+          parks: [...batch.parks, ...pending.parks],
+          done: [...batch.done, ...pending.done],
+        }
+        return
+      }
+      const only = batch.records.length === 1 && jobs.length === 1 ? batch.records[0] : undefined
+      if (!isDatabaseUnavailable(error) && jobs.length > 1) {
         const [first, second] = splitBatch(batch)
         await writeBatch(first)
         await writeBatch(second)
         return
       }
-      if (isDataError(error) && only && only.record.outcome.errorMessage?.startsWith('the attempt was made') !== true) {
+      if (!isDatabaseUnavailable(error) && only && !only.detailsDropped) {
         log.warn(
           { err: error, deliveryId: only.record.deliveryId },
           'recording an attempt failed; recording it without details',
         )
-        await writeBatch({ records: [{ ...only, record: withoutDetails(only.record, error) }], parks: [], done: [] })
+        await writeBatch({
+          records: [{ ...only, record: withoutDetails(only.record, error), detailsDropped: true }],
+          parks: [],
+          done: [],
+        })
         return
       }
-      // The attempts were made but could not be recorded: pg-boss runs the jobs again (at least once).
-      const jobs = [
-        ...batch.done,
-        ...batch.records.map((entry) => entry.held),
-        ...batch.parks.map((entry) => entry.held),
-      ]
+      // The attempts were made but cannot be recorded: pg-boss runs the jobs again (at least once).
       log.error({ err: error, jobs: jobs.length }, 'recording attempts failed')
       await boss
         .fail(
@@ -307,9 +328,8 @@ export function startDeliveryWorker(): DeliveryWorker {
           { message: (error as Error).message },
         )
         .catch((failError) => log.error({ err: failError }, 'could not fail the jobs'))
-    } finally {
-      release([...batch.done, ...batch.records.map((entry) => entry.held), ...batch.parks.map((entry) => entry.held)])
     }
+    release(jobs)
   }
 
   async function flush(): Promise<void> {
@@ -440,8 +460,11 @@ export function startDeliveryWorker(): DeliveryWorker {
           if (!backlog) break
         }
       } while (wakeAgain && running)
+      fetchFailing = false
     } catch (error) {
-      log.error({ err: error }, 'fetching delivery jobs failed')
+      // An outage fails every poll: said once, not every few hundred milliseconds.
+      if (!fetchFailing || !isDatabaseUnavailable(error)) log.error({ err: error }, 'fetching delivery jobs failed')
+      fetchFailing = true
     } finally {
       pumping = false
     }

@@ -73,6 +73,37 @@ describe('backpressure', () => {
   })
 })
 
+describe('a connection lost while recording', () => {
+  it('keeps the attempts in hand and records them once PostgreSQL answers, sending nothing twice', async () => {
+    const receiver = await startReceiver()
+    const hook = await createWebhook(t, { url: receiver.url, maxConcurrency: 50 }, 'cut-tenant')
+    const stall = await stallRecording()
+    try {
+      for (let i = 0; i < 5; i++) await publish(t, 'test.fault', { i }, { tenant: 'cut-tenant' })
+      await receiver.waitFor(5)
+      // The flush waits for the lock; cut its connection as a PostgreSQL restart would.
+      await eventually(async () => {
+        const { rowCount } = await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%delivery_attempts%'`,
+        )
+        expect(rowCount).toBeGreaterThan(0)
+      })
+    } finally {
+      await stall.release()
+    }
+    const deliveries = await eventually(async () => {
+      const found = await deliveriesOf(t, hook.id, 'cut-tenant')
+      expect(found.map((delivery) => delivery.status)).toEqual(Array(5).fill('SUCCEEDED'))
+      return found
+    })
+    for (const delivery of deliveries) expect(delivery.attempts).toHaveLength(1)
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    expect(receiver.requests).toHaveLength(5)
+    await receiver.close()
+  })
+})
+
 describe('a record PostgreSQL refuses', () => {
   it('is written without its details, and the rest of its batch is recorded once', async () => {
     // Stands for any row PostgreSQL refuses (an unpaired surrogate in jsonb did this): a trigger that
