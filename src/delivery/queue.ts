@@ -1,5 +1,6 @@
 // pg-boss on the hub's own database, in its own schema. Every knob is set on purpose:
 // a worker fetches at most `batchSize` jobs per poll, so throughput is batch size × wake-ups.
+import pg from 'pg'
 import { PgBoss, type Queue } from 'pg-boss'
 import type { Config, Role } from '../config.ts'
 import type { Logger } from '../logger.ts'
@@ -102,4 +103,26 @@ export async function startQueue(
       log.info('queue stopped')
     },
   }
+}
+
+/**
+ * Puts jobs this worker fetched back as they were before the fetch: waiting, with no attempt spent.
+ * pg-boss does this for its own workers' excess (its unexported `restore`); cancel and resume would
+ * leave `started_on` set, and the next fetch would count a retry. Fenced to the fetched attempt, like
+ * pg-boss's own settling calls, so a claim that was lost meanwhile is left alone.
+ */
+export async function returnJobs(
+  db: Pick<pg.Pool, 'query'>,
+  schema: string,
+  name: QueueName,
+  jobs: ReadonlyArray<{ id: string; retryCount: number }>,
+): Promise<number> {
+  if (jobs.length === 0) return 0
+  const { rowCount } = await db.query(
+    `UPDATE ${pg.escapeIdentifier(schema)}.job j SET state = 'created', started_on = NULL, heartbeat_on = NULL
+       FROM unnest($2::uuid[], $3::int[]) AS f(id, retry_count)
+      WHERE j.name = $1 AND j.id = f.id AND j.retry_count = f.retry_count AND j.state = 'active'`,
+    [name, jobs.map((job) => job.id), jobs.map((job) => job.retryCount)],
+  )
+  return rowCount ?? 0
 }

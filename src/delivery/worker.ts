@@ -18,7 +18,7 @@ import { buildRequest, judge } from './attempt.ts'
 import { announceDisabled } from './disable.ts'
 import type { HttpSender } from './http.ts'
 import { type DeliveryJobData, GROUP_CONCURRENCY } from './jobs.ts'
-import { QUEUE_NAMES } from './queue.ts'
+import { QUEUE_NAMES, returnJobs } from './queue.ts'
 import { type AttemptRecord, parkDeliveries, type RecordResult, recordAttempts } from './record.ts'
 import { createTenantShares } from './tenant-shares.ts'
 import { cutText } from './text.ts'
@@ -138,6 +138,13 @@ const WAKE_INTERVAL_MS = 4
 /** ...or this often, while the targets with work are at their concurrency limit. */
 const SATURATED_WAKE_INTERVAL_MS = 50
 
+/**
+ * Jobs in hand are touched this often: half the shortest heartbeat pg-boss allows, so every job's claim
+ * stays alive whichever process last set the queue's heartbeat.
+ */
+const TOUCH_INTERVAL_MS = 5000
+const TOUCH_CHUNK = 1000
+
 /** While PostgreSQL is away, unwritten records wait in hand and are tried again this often, at most. */
 const UNAVAILABLE_RETRY_MS = { first: 250, max: 5000 }
 
@@ -157,15 +164,30 @@ interface Batch {
 
 const batchSize = (batch: Batch) => batch.records.length + batch.parks.length + batch.done.length
 
+/** Two halves of a batch of two or more, neither empty, whatever mix of records, parks and done it holds. */
 function splitBatch(batch: Batch): [Batch, Batch] {
-  const half = <T>(items: T[]): [T[], T[]] => [items.slice(0, items.length >> 1), items.slice(items.length >> 1)]
-  const [recordsA, recordsB] = half(batch.records)
-  const [parksA, parksB] = half(batch.parks)
-  const [doneA, doneB] = half(batch.done)
-  return [
-    { records: recordsA, parks: parksA, done: doneA },
-    { records: recordsB, parks: parksB, done: doneB },
+  const entries = [
+    ...batch.records.map((entry) => ({ record: entry })),
+    ...batch.parks.map((entry) => ({ park: entry })),
+    ...batch.done.map((entry) => ({ done: entry })),
   ]
+  const gather = (part: typeof entries): Batch => ({
+    records: part.flatMap((entry) => ('record' in entry ? [entry.record] : [])),
+    parks: part.flatMap((entry) => ('park' in entry ? [entry.park] : [])),
+    done: part.flatMap((entry) => ('done' in entry ? [entry.done] : [])),
+  })
+  const middle = entries.length >> 1
+  return [gather(entries.slice(0, middle)), gather(entries.slice(middle))]
+}
+
+/**
+ * PostgreSQL refused what a record holds (a data exception, a constraint, a program limit), or the
+ * hub failed to build its statement: writing the batch in parts finds the record at fault.
+ */
+function refusedByContent(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return ['22', '23', '54'].includes(code.slice(0, 2))
+  return !isDatabaseUnavailable(error)
 }
 
 /** The attempt without what PostgreSQL refused to store: the outcome stands, the details are replaced. */
@@ -194,12 +216,13 @@ export function startDeliveryWorker(): DeliveryWorker {
     cap: config.delivery.tenantConcurrency,
     queueSchema: config.queue.schema,
     queue,
+    onError: (error) => log.warn({ err: error }, 'counting the tenants’ attempts in flight failed'),
   })
 
   let running = true
   /** Every job fetched and not yet settled (completed, failed or handed back), by id. */
   const held = new Map<string, Held>()
-  let pumping = false
+  let pumping: Promise<void> | undefined
   let wakeAgain = false
   /** The last fetch came back full: more work is waiting, so freed slots fetch again. */
   let backlog = false
@@ -230,7 +253,9 @@ export function startDeliveryWorker(): DeliveryWorker {
   /** Settled jobs free their slots: the worker's, and their tenant's. */
   function release(settled: readonly Held[]): void {
     for (const entry of settled) {
-      if (!held.delete(entry.job.id)) continue
+      // pg-boss reuses a job's id for its retries: only this claim's entry is ours to drop.
+      if (held.get(entry.job.id) !== entry) continue
+      held.delete(entry.job.id)
       if (entry.tenantId !== null) shares.release(entry.tenantId)
     }
     if (held.size === 0) idle?.()
@@ -301,13 +326,13 @@ export function startDeliveryWorker(): DeliveryWorker {
         return
       }
       const only = batch.records.length === 1 && jobs.length === 1 ? batch.records[0] : undefined
-      if (!isDatabaseUnavailable(error) && jobs.length > 1) {
+      if (refusedByContent(error) && jobs.length > 1) {
         const [first, second] = splitBatch(batch)
         await writeBatch(first)
         await writeBatch(second)
         return
       }
-      if (!isDatabaseUnavailable(error) && only && !only.detailsDropped) {
+      if (refusedByContent(error) && only && !only.detailsDropped) {
         log.warn(
           { err: error, deliveryId: only.record.deliveryId },
           'recording an attempt failed; recording it without details',
@@ -345,7 +370,7 @@ export function startDeliveryWorker(): DeliveryWorker {
     const startedAt = new Date()
     const { outcome, requestHeaders } = await attemptTarget(row, startedAt, config, sender)
     // Released at the shutdown deadline: the job is another worker's now.
-    if (!held.has(job.id)) return
+    if (held.get(job.id) !== entry) return
     const verdict = judge(
       outcome,
       { maxRetries: row.max_retries, retryDelayMs: row.retry_delay_ms, backoffMultiplier: row.backoff_multiplier },
@@ -374,6 +399,11 @@ export function startDeliveryWorker(): DeliveryWorker {
   /** Sorts a fetched batch into stale jobs, parked deliveries, surplus jobs and attempts to make. */
   async function dispatch(jobs: Job<DeliveryJobData>[]): Promise<void> {
     const entries = jobs.map((job) => held.get(job.id)).filter((entry) => entry !== undefined)
+    if (!running) {
+      // Fetched as the worker stopped: back to the queue, unattempted, for another worker.
+      await handBack(entries)
+      return
+    }
     let rows: Map<string, DeliveryRow>
     try {
       rows = await loadDeliveries(jobs.map((job) => job.data.deliveryId))
@@ -385,7 +415,7 @@ export function startDeliveryWorker(): DeliveryWorker {
           entries.map((entry) => entry.job),
           { message: (error as Error).message },
         )
-        .catch(() => {})
+        .catch((failError: unknown) => log.error({ err: failError }, 'could not fail the jobs'))
       release(entries)
       return
     }
@@ -406,44 +436,47 @@ export function startDeliveryWorker(): DeliveryWorker {
           log.error({ err: error, deliveryId: row.id }, 'delivery attempt failed inside the hub')
           return boss
             .fail(queue, entry.job, { message: (error as Error).message })
-            .catch(() => {})
+            .catch((failError: unknown) => log.error({ err: failError }, 'could not fail the job'))
             .finally(() => release([entry]))
         })
       }
     }
-    if (surplus.length > 0) {
-      // The fetch brought a tenant past its share: those jobs go back, untouched, to wait their turn.
-      // pg-boss has no "release": a cancel fenced to our claim, then a resume, puts them back as they were.
-      await boss
-        .cancel(
-          queue,
-          surplus.map((entry) => entry.job),
-        )
-        .then(() =>
-          boss.resume(
-            queue,
-            surplus.map((entry) => entry.job.id),
-          ),
-        )
-        .catch((error: unknown) => log.error({ err: error }, 'could not hand back jobs over a tenant share'))
-      release(surplus)
-    }
+    // The fetch brought a tenant past its share: those jobs go back, untouched, to wait their turn.
+    if (surplus.length > 0) await handBack(surplus)
     scheduleFlush()
   }
 
-  async function pump(): Promise<void> {
-    if (!running) return
+  /** Returns fetched jobs to the queue with no attempt spent, and frees their slots. */
+  async function handBack(entries: Held[]): Promise<void> {
+    await returnJobs(
+      pool(),
+      config.queue.schema,
+      queue,
+      entries.map((entry) => entry.job),
+    ).catch((error: unknown) => log.error({ err: error }, 'could not hand jobs back to the queue'))
+    release(entries)
+  }
+
+  /** Fetches while slots are free; a call during a fetch makes it look again after. */
+  function pump(): Promise<void> {
+    if (!running) return Promise.resolve()
     if (pumping) {
       wakeAgain = true
-      return
+      return pumping
     }
-    pumping = true
+    pumping = fetchWhileFree().finally(() => {
+      pumping = undefined
+    })
+    return pumping
+  }
+
+  async function fetchWhileFree(): Promise<void> {
     try {
       do {
         wakeAgain = false
         while (running && held.size < capacity) {
-          const wanted = Math.min(fetchSize, capacity - held.size)
-          await shares.refresh()
+          await shares.refresh([...held.keys()])
+          const wanted = shares.fetchLimit(Math.min(fetchSize, capacity - held.size))
           const ignoreGroups = shares.ignoredGroups()
           const jobs = await boss.fetch<DeliveryJobData>(queue, {
             batchSize: wanted,
@@ -465,8 +498,6 @@ export function startDeliveryWorker(): DeliveryWorker {
       // An outage fails every poll: said once, not every few hundred milliseconds.
       if (!fetchFailing || !isDatabaseUnavailable(error)) log.error({ err: error }, 'fetching delivery jobs failed')
       fetchFailing = true
-    } finally {
-      pumping = false
     }
   }
 
@@ -501,19 +532,29 @@ export function startDeliveryWorker(): DeliveryWorker {
 
   /** Keeps the claims on the jobs in hand alive; a worker that stops touching them has crashed. */
   async function touch(): Promise<void> {
-    const jobs = [...held.values()].map((entry) => entry.job)
-    for (let start = 0; start < jobs.length; start += 1000) {
-      const chunk = jobs.slice(start, start + 1000)
-      // pg-boss's types leave CommandResponse empty; its `affected` counts the claims still ours.
-      const { affected = chunk.length } = (await boss.touch(queue, chunk)) as { affected?: number }
-      if (affected < chunk.length) {
-        log.warn({ lost: chunk.length - affected }, 'jobs in hand were claimed away (their heartbeat went stale)')
+    const jobs = [...held.values()]
+    for (let start = 0; start < jobs.length; start += TOUCH_CHUNK) {
+      const chunk = jobs.slice(start, start + TOUCH_CHUNK)
+      // pg-boss's types leave CommandResponse empty; its `settled` lists the claims it kept alive.
+      const { settled } = (await boss.touch(
+        queue,
+        chunk.map((entry) => entry.job),
+      )) as { settled?: string[] }
+      if (!settled) continue
+      const kept = new Set(settled)
+      // Settled meanwhile (a flush) is no loss; still in hand and not kept is.
+      const lost = chunk.filter((entry) => !kept.has(entry.job.id) && held.get(entry.job.id) === entry)
+      if (lost.length > 0) {
+        log.warn(
+          { lost: lost.length },
+          'jobs in hand were claimed away (their heartbeat went stale); pg-boss runs them again',
+        )
       }
     }
   }
   const heartbeat = setInterval(
     () => void touch().catch((error: unknown) => log.warn({ err: error }, 'touching jobs in hand failed')),
-    (config.delivery.heartbeatSeconds * 1000) / 2,
+    TOUCH_INTERVAL_MS,
   )
 
   const poll = setInterval(() => void pump(), config.queue.pollingIntervalSeconds * 1000)
@@ -539,31 +580,44 @@ export function startDeliveryWorker(): DeliveryWorker {
       for (const timer of timers) clearTimeout(timer)
       // Attempts in flight finish and are recorded, within most of the shutdown timeout; the rest of it
       // is the queue's and the database's to close.
-      const deadline = Math.max(1000, config.shutdownTimeoutSeconds * 1000 - 2000)
+      const deadline = performance.now() + Math.max(1000, config.shutdownTimeoutSeconds * 1000 - 2000)
+      const untilDeadline = () =>
+        new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())).unref())
+      await Promise.race([pumping, untilDeadline()])
       if (held.size > 0) {
         log.info({ inFlight: held.size }, 'waiting for attempts in flight')
         await Promise.race([
           new Promise<void>((resolve) => {
             idle = resolve
           }),
-          new Promise((resolve) => setTimeout(resolve, deadline).unref()),
+          untilDeadline(),
         ])
       }
-      while (flushing) await flushing
+      while (flushing && performance.now() < deadline) await Promise.race([flushing, untilDeadline()])
       clearInterval(heartbeat)
       if (held.size > 0) {
-        // Attempts still running at the deadline are handed to another worker (a retry by pg-boss): the
-        // receiver may see them twice, never zero times. Their late outcomes are no longer recorded.
+        // At the deadline: jobs never attempted go back as they were; attempts still running (or not yet
+        // recorded) are failed, for pg-boss to run again: the receiver may see them twice, never zero
+        // times. Their late outcomes are no longer recorded.
         const left = [...held.values()]
         held.clear()
+        const attempted = left.filter((entry) => entry.tenantId !== null)
         log.warn({ jobs: left.length }, 'releasing attempts still in flight at the shutdown deadline')
-        await boss
-          .fail(
-            queue,
-            left.map((entry) => entry.job),
-            { message: 'the worker stopped before the attempt finished' },
-          )
-          .catch((error: unknown) => log.error({ err: error }, 'could not release the jobs in flight'))
+        await returnJobs(
+          pool(),
+          config.queue.schema,
+          queue,
+          left.filter((entry) => entry.tenantId === null).map((entry) => entry.job),
+        ).catch((error: unknown) => log.error({ err: error }, 'could not hand jobs back to the queue'))
+        if (attempted.length > 0) {
+          await boss
+            .fail(
+              queue,
+              attempted.map((entry) => entry.job),
+              { message: 'the worker stopped before the attempt was recorded' },
+            )
+            .catch((error: unknown) => log.error({ err: error }, 'could not release the jobs in flight'))
+        }
       }
       log.info('delivery worker stopped')
     },

@@ -1,9 +1,13 @@
 // The worker under faults: a stalled flush holds back new attempts, a record PostgreSQL refuses is
 // isolated from the rest of its batch, and one tenant's stuck endpoints cannot take every slot.
+
+import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { QUEUE_NAMES } from '../../src/delivery/queue.ts'
+import { runtime } from '../../src/runtime.ts'
 import { createWebhook, deliveriesOf, eventually, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 import { startReceiver } from '../helpers/receiver.ts'
@@ -105,9 +109,9 @@ describe('a connection lost while recording', () => {
 })
 
 describe('a record PostgreSQL refuses', () => {
-  it('is written without its details, and the rest of its batch is recorded once', async () => {
-    // Stands for any row PostgreSQL refuses (an unpaired surrogate in jsonb did this): a trigger that
-    // rejects one receiver's answer.
+  // Stands for any row PostgreSQL refuses (an unpaired surrogate in jsonb did this): a trigger that
+  // rejects one receiver's answer.
+  beforeAll(async () => {
     await admin.query(`CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         IF NEW.response_body = 'POISON' THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22P05'; END IF;
@@ -116,6 +120,12 @@ describe('a record PostgreSQL refuses', () => {
     await admin.query(
       'CREATE TRIGGER refuse_poison BEFORE INSERT ON delivery_attempts FOR EACH ROW EXECUTE FUNCTION refuse_poison()',
     )
+  })
+  afterAll(async () => {
+    await admin.query('DROP TRIGGER refuse_poison ON delivery_attempts')
+  })
+
+  it('is written without its details, and the rest of its batch is recorded once', async () => {
     const poisonous = await startReceiver(() => ({ body: 'POISON' }))
     const healthy = await startReceiver()
     const bad = await createWebhook(t, { url: poisonous.url, maxConcurrency: 50 }, 'poison-tenant')
@@ -152,8 +162,80 @@ describe('a record PostgreSQL refuses', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000))
     expect(healthy.requests).toHaveLength(5)
     expect(poisonous.requests).toHaveLength(5)
-    await admin.query('DROP TRIGGER refuse_poison ON delivery_attempts')
     await Promise.all([poisonous.close(), healthy.close()])
+  })
+
+  it('is found in a batch that also completes a stale job, and the worker goes on', async () => {
+    const poisonous = await startReceiver(() => ({ body: 'POISON' }))
+    const healthy = await startReceiver()
+    const bad = await createWebhook(t, { url: poisonous.url }, 'mixed-tenant')
+    await createWebhook(t, { url: healthy.url }, 'mixed-healthy')
+    const stall = await stallRecording()
+    let stale: string | null = null
+    try {
+      // The first flush waits on the lock with this record; the next batch gathers behind it.
+      await publish(t, 'test.fault', { first: true }, { tenant: 'mixed-healthy' })
+      await healthy.waitFor(1)
+      await publish(t, 'test.fault', { poison: true }, { tenant: 'mixed-tenant' })
+      await poisonous.waitFor(1)
+      // A job whose delivery is gone: the worker completes it with the batch, writing nothing else.
+      stale = await runtime().boss.send(QUEUE_NAMES.webhookDelivery, { deliveryId: randomUUID() })
+      await eventually(async () => {
+        const { rows } = await admin.query('SELECT state FROM pgboss.job WHERE id = $1', [stale])
+        expect(rows[0]?.state).toBe('active')
+      })
+    } finally {
+      await stall.release()
+    }
+    await eventually(async () => {
+      const [delivery] = await deliveriesOf(t, bad.id, 'mixed-tenant')
+      expect(delivery?.status).toBe('SUCCEEDED')
+      expect(delivery?.attempts[0]?.errorMessage).toMatch(/could not be recorded/)
+      const { rows } = await admin.query('SELECT state FROM pgboss.job WHERE id = $1', [stale])
+      expect(rows[0]?.state).toBe('completed')
+    })
+    // Still recording.
+    await publish(t, 'test.fault', { after: true }, { tenant: 'mixed-healthy' })
+    await healthy.waitFor(2)
+    await eventually(async () => {
+      const { rows } = await admin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM deliveries WHERE tenant_id = 'mixed-healthy' AND status = 'SUCCEEDED'`,
+      )
+      expect(rows[0]?.n).toBe(2)
+    })
+    await Promise.all([poisonous.close(), healthy.close()])
+  })
+})
+
+describe('a tenant at its share', () => {
+  it('never has more attempts in flight than its share, and jobs held back spend no retry', async () => {
+    let open = 0
+    let most = 0
+    const receiver = await startReceiver(() => {
+      open += 1
+      most = Math.max(most, open)
+      setTimeout(() => {
+        open -= 1
+      }, 20)
+      return { delayMs: 20 }
+    })
+    const hooks: Array<{ id: string }> = []
+    for (let i = 0; i < 5; i++) {
+      hooks.push(await createWebhook(t, { url: receiver.url, maxConcurrency: 10 }, 'busy-tenant'))
+    }
+    for (let i = 0; i < 40; i++) await publish(t, 'test.fault', { i }, { tenant: 'busy-tenant' })
+    await receiver.waitFor(200, 30_000)
+    expect(most).toBeLessThanOrEqual(TENANT_SHARE)
+    await eventually(async () => {
+      const { rows } = await admin.query<{ done: number; retried: number }>(
+        `SELECT count(*) FILTER (WHERE state = 'completed')::int AS done,
+                count(*) FILTER (WHERE retry_count > 0)::int AS retried
+           FROM pgboss.job WHERE name = 'webhook-delivery' AND group_id = ANY($1)`,
+        [hooks.map((hook) => hook.id)],
+      )
+      expect(rows[0]).toEqual({ done: 200, retried: 0 })
+    })
+    await receiver.close()
   })
 })
 
