@@ -1,0 +1,4 @@
+import { chaosScale } from './scale.ts'
+import { describeSigterm } from './scenarios/sigterm.ts'
+
+describeSigterm(chaosScale())
