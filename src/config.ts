@@ -89,6 +89,8 @@ const envSchema = z.object({
   SWITCHYARD_RESPONSE_BODY_LIMIT_BYTES: integer(0, 1_048_576).default(4096),
   SWITCHYARD_RETENTION_DAYS: integer(1, 3650).default(30),
   SWITCHYARD_RETENTION_CRON: z.string().min(9).default('17 3 * * *'),
+  SWITCHYARD_METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  SWITCHYARD_METRICS_PORT: integer(0, 65535).optional(),
 })
 
 export type Role = 'all' | 'api' | 'worker'
@@ -140,6 +142,12 @@ export interface Config {
     retentionDays: number
     retentionCron: string
   }
+  metrics: {
+    /** Scrapes must carry it as a bearer token, when set. */
+    token: string | undefined
+    /** /metrics on a port of its own (any role; a worker-only process is scraped there); unset: on the API's port. */
+    port: number | undefined
+  }
 }
 
 export class ConfigError extends Error {
@@ -167,7 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         const name = String(issue.path[0] ?? 'environment')
         const value = present[name]
         const shown =
-          value === undefined || /(SECRET|KEY|DATABASE_URL)$/.test(name) ? '' : ` (got ${JSON.stringify(value)})`
+          value === undefined || /(SECRET|KEY|TOKEN|DATABASE_URL)$/.test(name) ? '' : ` (got ${JSON.stringify(value)})`
         return `${name} ${issue.message}${shown}`
       }),
     )
@@ -220,5 +228,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.SWITCHYARD_RETENTION_DAYS,
       retentionCron: e.SWITCHYARD_RETENTION_CRON,
     },
+    metrics: { token: e.SWITCHYARD_METRICS_TOKEN, port: e.SWITCHYARD_METRICS_PORT },
   }
 }

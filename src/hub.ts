@@ -8,13 +8,15 @@ import { connectDatabase, useDatabase } from './db/client.ts'
 import { migrate } from './db/migrate.ts'
 import { openDatabase } from './db/open.ts'
 import { createHttpSender } from './delivery/http.ts'
-import { startQueue } from './delivery/queue.ts'
+import { QUEUE_NAMES, queueDepth, startQueue } from './delivery/queue.ts'
 import { scheduleRetention } from './delivery/retention.ts'
 import { scheduleSweeper } from './delivery/sweeper.ts'
 import { startDeliveryWorker } from './delivery/worker.ts'
 import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
 import { createSealer } from './integrations/crypto.ts'
 import type { Logger } from './logger.ts'
+import { observeQueueDepth } from './observability/metrics.ts'
+import { serveMetrics } from './observability/metrics-http.ts'
 import { CHANNELS } from './realtime/channels.ts'
 import { startListener } from './realtime/listener.ts'
 import { useRuntime } from './runtime.ts'
@@ -23,6 +25,8 @@ import { buildApp } from './server.ts'
 export interface Hub {
   /** The GraphQL endpoint; undefined for a worker-only process. */
   url: string | undefined
+  /** Where /metrics is served: the API's port, or SWITCHYARD_METRICS_PORT's; undefined for a worker without one. */
+  metricsUrl: string | undefined
   databaseUrl: string
   embedded: boolean
   jwtSecret: string | undefined
@@ -52,6 +56,14 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     const queue = await startQueue(database.url, config, role, logger)
     cleanups.push(() => queue.stop())
 
+    observeQueueDepth(() => queueDepth(connection.pool, config.queue.schema, QUEUE_NAMES.webhookDelivery))
+    let metricsUrl: string | undefined
+    if (config.metrics.port !== undefined) {
+      const metrics = await serveMetrics({ ...config.metrics, port: config.metrics.port, host: config.host, logger })
+      cleanups.push(() => metrics.close())
+      metricsUrl = metrics.url
+    }
+
     const listener = await startListener(database.url, logger)
     cleanups.push(() => listener.close())
     listener.on(CHANNELS.tenants, (tenantIds) => forgetTenants(tenantIds as string[]))
@@ -79,6 +91,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     if (role !== 'worker') {
       const app = buildApp({
         logger,
+        metrics: config.metrics.port === undefined ? { token: config.metrics.token } : undefined,
         verifier: createTokenVerifier({ secret: secrets.jwtSecret, jwksUrl: config.jwksUrl }),
         readiness: {
           database: () =>
@@ -91,9 +104,17 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       })
       // The HTTP server stops first, so no new work arrives while the queue drains.
       ;({ url } = await app.start(config.port, config.host))
+      metricsUrl ??= new URL('/metrics', url).toString()
       cleanups.push(() => app.stop())
     }
-    return { url, databaseUrl: database.url, embedded: database.embedded, jwtSecret: secrets.jwtSecret, stop }
+    return {
+      url,
+      metricsUrl,
+      databaseUrl: database.url,
+      embedded: database.embedded,
+      jwtSecret: secrets.jwtSecret,
+      stop,
+    }
   } catch (error) {
     await stop()
     throw error

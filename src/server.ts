@@ -13,6 +13,7 @@ import { isDatabaseUnavailable } from './db/unavailable.ts'
 import { internalError, RETRY_AFTER_SECONDS, unauthenticated, unavailable } from './errors.ts'
 import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
+import { scrape } from './observability/metrics-http.ts'
 import type { Context } from './schema/context.ts'
 import { schema } from './schema/index.ts'
 
@@ -28,6 +29,8 @@ export interface AppOptions {
   logger: Logger
   verifier: TokenVerifier
   readiness: ReadinessChecks
+  /** Serve /metrics on this port, behind the token when one is set; absent when it has a port of its own. */
+  metrics?: { token: string | undefined }
 }
 
 export interface App {
@@ -37,7 +40,7 @@ export interface App {
   stop(): Promise<void>
 }
 
-export function buildApp({ logger, verifier, readiness }: AppOptions): App {
+export function buildApp({ logger, verifier, readiness, metrics }: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
   const tenantLogs = new Map<string, Logger>()
@@ -98,7 +101,7 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
           : masked
       },
     },
-    plugins: [healthRoutes(readiness), inboundRoutes(log)],
+    plugins: [healthRoutes(readiness), ...(metrics ? [metricsRoute(metrics.token)] : []), inboundRoutes(log)],
   })
 
   let server: Server | undefined
@@ -203,6 +206,16 @@ function inboundRoutes(log: Logger): Plugin {
         log.error({ err: error, path: url.pathname }, 'inbound request failed')
         endResponse(fetchAPI.Response.json({ error: 'internal error; please retry' }, { status: 500 }))
       }
+    },
+  }
+}
+
+function metricsRoute(token: string | undefined): Plugin {
+  return {
+    async onRequest({ request, url, endResponse, fetchAPI }) {
+      if (url.pathname !== '/metrics') return
+      const { status, headers, body } = await scrape(request.headers.get('authorization'), token)
+      endResponse(new fetchAPI.Response(body, { status, headers }))
     },
   }
 }

@@ -13,6 +13,7 @@ import { type AttemptToQueue, enqueueAttempts, newJobId } from './jobs.ts'
 
 export interface AttemptRecord {
   tenantId: string
+  eventId: string
   deliveryId: string
   /** Exactly one of webhookId and integrationId is set: the delivery's target. */
   webhookId: string | null

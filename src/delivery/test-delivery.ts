@@ -62,6 +62,7 @@ export async function deliverTest(
       [
         {
           tenantId,
+          eventId,
           deliveryId,
           webhookId: target.webhookId,
           integrationId: target.integrationId,

@@ -12,6 +12,7 @@ import type { Config } from '../config.ts'
 import { pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { isDatabaseUnavailable } from '../db/unavailable.ts'
 import { callConnector } from '../integrations/runner.ts'
+import { observeAttempt } from '../observability/metrics.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
 import { buildRequest, judge } from './attempt.ts'
@@ -219,6 +220,24 @@ export function startDeliveryWorker(): DeliveryWorker {
     onError: (error) => log.warn({ err: error }, 'counting the tenants’ attempts in flight failed'),
   })
 
+  /** A recorded attempt: counted, and when it failed, one line at info that says why and what comes next. */
+  const reportAttempt = ({ outcome, verdict, ...record }: AttemptRecord) => {
+    observeAttempt(record.webhookId ? 'webhook' : 'integration', verdict.status, outcome.responseTimeMs)
+    if (outcome.ok) return
+    log.info(
+      {
+        eventId: record.eventId,
+        deliveryId: record.deliveryId,
+        ...(record.webhookId ? { webhookId: record.webhookId } : { integrationId: record.integrationId }),
+        status: verdict.status,
+        errorType: outcome.errorType,
+        responseCode: outcome.responseCode,
+        retryInMs: verdict.retryInMs,
+      },
+      `delivery attempt failed: ${outcome.errorMessage ?? outcome.errorType}`,
+    )
+  }
+
   let running = true
   /** Every job fetched and not yet settled (completed, failed or handed back), by id. */
   const held = new Map<string, Held>()
@@ -307,6 +326,7 @@ export function startDeliveryWorker(): DeliveryWorker {
       for (const disabled of result.disabled) await announceDisabled(disabled)
       for (const { record } of batch.records) {
         if (record.verdict.retryInMs !== null) wakeIn(record.verdict.retryInMs)
+        if (result.attemptIds.has(record.deliveryId)) reportAttempt(record)
       }
     } catch (error) {
       if (isDatabaseUnavailable(error) && running) {
@@ -334,7 +354,7 @@ export function startDeliveryWorker(): DeliveryWorker {
       }
       if (refusedByContent(error) && only && !only.detailsDropped) {
         log.warn(
-          { err: error, deliveryId: only.record.deliveryId },
+          { err: error, eventId: only.record.eventId, deliveryId: only.record.deliveryId },
           'recording an attempt failed; recording it without details',
         )
         await writeBatch({
@@ -380,6 +400,7 @@ export function startDeliveryWorker(): DeliveryWorker {
       held: entry,
       record: {
         tenantId: row.tenant_id,
+        eventId: row.event_id,
         deliveryId: row.id,
         webhookId: row.webhook_id,
         integrationId: row.integration_id,
@@ -433,7 +454,7 @@ export function startDeliveryWorker(): DeliveryWorker {
       } else {
         entry.tenantId = row.tenant_id
         attempt(job, row, entry).catch((error: unknown) => {
-          log.error({ err: error, deliveryId: row.id }, 'delivery attempt failed inside the hub')
+          log.error({ err: error, eventId: row.event_id, deliveryId: row.id }, 'delivery attempt failed inside the hub')
           return boss
             .fail(queue, entry.job, { message: (error as Error).message })
             .catch((failError: unknown) => log.error({ err: failError }, 'could not fail the job'))

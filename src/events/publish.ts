@@ -9,6 +9,7 @@ import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
 import { enqueueAttempts, newJobId } from '../delivery/jobs.ts'
 import { badInput } from '../errors.ts'
 import { type Notifications, notificationsAllow } from '../integrations/notifications.ts'
+import { eventsPublished } from '../observability/metrics.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
 import { EVENT_TYPE_NAME, findEventType, validatePayload } from './catalog.ts'
@@ -149,8 +150,12 @@ export async function publishEvent(tenantId: string, input: PublishInput): Promi
   await checkPublishable(tenantId, input)
   const targets = await targetsOf(tenantId, input.type, input.payload)
   // An event for no one is one statement; one with deliveries adds their jobs, in the same transaction.
-  if (targets.length === 0) return publishChecked(pool(), tenantId, input, targets)
-  return transaction((client) => publishChecked(client, tenantId, input, targets))
+  const result =
+    targets.length === 0
+      ? await publishChecked(pool(), tenantId, input, targets)
+      : await transaction((client) => publishChecked(client, tenantId, input, targets))
+  if (!result.duplicate) eventsPublished.inc({ source: input.source ?? 'api' })
+  return result
 }
 
 /**

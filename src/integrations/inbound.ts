@@ -8,6 +8,7 @@ import { InboundRejected } from '../../connectors/types.ts'
 import { db, transaction } from '../db/client.ts'
 import { checkPublishable, publishChecked } from '../events/publish.ts'
 import type { Logger } from '../logger.ts'
+import { eventsPublished } from '../observability/metrics.ts'
 import { runtime } from '../runtime.ts'
 import { openConfig } from './config.ts'
 import { contextFor } from './runner.ts'
@@ -68,6 +69,7 @@ export async function handleInbound(connectorName: string, integrationId: string
     }
     return { duplicate: false, eventIds }
   })
+  if (outcome.eventIds.length > 0) eventsPublished.inc({ source: connectorName }, outcome.eventIds.length)
   log.info(
     { externalId: result.externalId, externalType: result.externalType, ...outcome },
     outcome.duplicate ? 'inbound event already processed' : 'inbound event accepted',

@@ -7,6 +7,7 @@
 import { FixedBuffer, Repeater } from 'graphql-yoga'
 import { UserError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import { subscriptionsActive } from '../observability/metrics.ts'
 import { runtime } from '../runtime.ts'
 
 /** What a subscription's stream yields: a value, or last, the error that closed it. */
@@ -34,12 +35,14 @@ export function liveStream<T>(
     )
   }
   open.set(tenantId, count + 1)
+  subscriptionsActive.inc()
 
   let stopListening: (() => void) | undefined
   let ended = false
   const end = () => {
     if (ended) return
     ended = true
+    subscriptionsActive.dec()
     stopListening?.()
     const left = (open.get(tenantId) ?? 1) - 1
     if (left > 0) open.set(tenantId, left)
