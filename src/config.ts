@@ -80,7 +80,7 @@ const envSchema = z.object({
   SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS: integer(1, 3600).default(30),
   SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: booleanString.default(false),
   SWITCHYARD_DELIVERY_CONCURRENCY: integer(1, 10_000).default(400),
-  SWITCHYARD_TENANT_CONCURRENCY: integer(1, 100_000).default(200),
+  SWITCHYARD_TENANT_CONCURRENCY: integer(1, 100_000).optional(),
   SWITCHYARD_MAX_SUBSCRIPTIONS_PER_TENANT: integer(1, 100_000).default(100),
   SWITCHYARD_SUBSCRIPTION_BUFFER: integer(1, 1_000_000).default(1000),
   SWITCHYARD_SWEEP_INTERVAL_SECONDS: integer(5, 86_400).default(60),
@@ -220,7 +220,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     delivery: {
       concurrency: e.SWITCHYARD_DELIVERY_CONCURRENCY,
-      tenantConcurrency: e.SWITCHYARD_TENANT_CONCURRENCY,
+      // Three quarters of a worker by default: a tenant alone gets most of the machine, and the last quarter
+      // stays free for the others, since an attempt in flight (a tarpit's, up to its timeout) cannot be
+      // taken back when another tenant's work arrives.
+      tenantConcurrency:
+        e.SWITCHYARD_TENANT_CONCURRENCY ?? Math.max(1, Math.floor((e.SWITCHYARD_DELIVERY_CONCURRENCY * 3) / 4)),
       sweepIntervalSeconds: e.SWITCHYARD_SWEEP_INTERVAL_SECONDS,
       heartbeatSeconds: e.SWITCHYARD_HEARTBEAT_SECONDS,
       maxConsecutiveFailures: e.SWITCHYARD_MAX_CONSECUTIVE_FAILURES,

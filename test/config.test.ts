@@ -21,6 +21,13 @@ describe('loadConfig', () => {
     expect(config.queue).toMatchObject({ batchSize: 200, notify: true, schema: 'pgboss' })
   })
 
+  it('leaves a quarter of each worker to the other tenants, unless told otherwise', () => {
+    expect(loadConfig({}).delivery).toMatchObject({ concurrency: 400, tenantConcurrency: 300 })
+    expect(loadConfig({ SWITCHYARD_DELIVERY_CONCURRENCY: '1000' }).delivery.tenantConcurrency).toBe(750)
+    expect(loadConfig({ SWITCHYARD_DELIVERY_CONCURRENCY: '1' }).delivery.tenantConcurrency).toBe(1)
+    expect(loadConfig({ SWITCHYARD_TENANT_CONCURRENCY: '50' }).delivery.tenantConcurrency).toBe(50)
+  })
+
   it('names the variable and the value it refuses', () => {
     expect(problems({ PORT: 'abc' })).toEqual(['PORT must be an integer from 0 to 65535 (got "abc")'])
     expect(problems({ PORT: '70000' })).toEqual(['PORT must be an integer from 0 to 65535 (got "70000")'])
