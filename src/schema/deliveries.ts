@@ -131,7 +131,12 @@ builder.queryFields((t) => ({
       resolve: async (_root, args, context, info) => {
         const tenantId = tenantOf(context)
         if (args.webhookId != null) await findWebhook(tenantId, args.webhookId)
-        if (args.eventId != null && !isUuid(args.eventId)) throw notFound('event', args.eventId)
+        if (args.eventId != null) {
+          const owned =
+            isUuid(args.eventId) &&
+            (await db().event.findFirst({ where: { id: args.eventId, tenantId }, select: { id: true } }))
+          if (!owned) throw notFound('event', args.eventId)
+        }
         const event = args.event ?? undefined
         if (event !== undefined && !isValidPattern(event)) throw badInput(`"${event}" is not an event type or pattern`)
         const where: Prisma.DeliveryWhereInput = {

@@ -86,9 +86,15 @@ export async function deliveriesOf(t: TestHub, webhookId: string, tenant = 'tena
 }
 
 /** Waits until the webhook's only (or newest) delivery reaches `status`, and returns it. */
-export function deliveryReaches(t: TestHub, webhookId: string, status: string, timeoutMs?: number) {
+export function deliveryReaches(
+  t: TestHub,
+  webhookId: string,
+  status: string,
+  timeoutMs?: number,
+  tenant = 'tenant-a',
+) {
   return eventually(async () => {
-    const [delivery] = await deliveriesOf(t, webhookId)
+    const [delivery] = await deliveriesOf(t, webhookId, tenant)
     if (delivery?.status !== status) throw new Error(`delivery is ${delivery?.status ?? 'missing'}, not ${status}`)
     return delivery
   }, timeoutMs)
