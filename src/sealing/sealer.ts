@@ -43,6 +43,7 @@ interface SealingKey {
 }
 
 function deriveKey(encryptionKey: string): SealingKey {
+  // The derivation format v1 used (its info string included), so values sealed then still open.
   const key = Buffer.from(hkdfSync('sha256', encryptionKey, 'switchyard', 'connector secrets v1', 32))
   const id = createHmac('sha256', key).update('switchyard key id').digest().subarray(0, 6).toString('base64url')
   return { id, key }
