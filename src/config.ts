@@ -50,6 +50,15 @@ const headerObject = z
       }),
   )
 
+/** The current key first, then older ones that stored values may still be sealed under. */
+const encryptionKeys = z
+  .string()
+  .transform((value) => value.split(',').map((key) => key.trim()))
+  .refine((keys) => keys.every((key) => key.length >= 32), {
+    error: 'must list keys of at least 32 characters each, separated by commas (the current key first)',
+  })
+  .refine((keys) => new Set(keys).size === keys.length, { error: 'lists the same key twice' })
+
 const envSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
@@ -66,7 +75,7 @@ const envSchema = z.object({
   SWITCHYARD_DATA_DIR: z.string().min(1).default('.switchyard'),
   SWITCHYARD_JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   SWITCHYARD_JWKS_URL: z.url({ error: 'must be an http(s) URL' }).optional(),
-  SWITCHYARD_ENCRYPTION_KEY: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  SWITCHYARD_ENCRYPTION_KEY: encryptionKeys.optional(),
   SWITCHYARD_ALLOW_PRIVATE_URLS: booleanString.default(false),
   SWITCHYARD_DEFAULT_HEADERS: headerObject.default({}),
   SWITCHYARD_QUEUE_SCHEMA: z
@@ -106,7 +115,8 @@ export interface Config {
   dataDir: string
   jwtSecret: string | undefined
   jwksUrl: string | undefined
-  encryptionKey: string | undefined
+  /** Keys that seal secrets at rest: the first seals, every one opens. Unset: generated outside production. */
+  encryptionKeys: string[] | undefined
   allowPrivateUrls: boolean
   defaultHeaders: Record<string, string>
   queue: {
@@ -187,7 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? ['SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production']
         : []),
       ...(!e.SWITCHYARD_ENCRYPTION_KEY
-        ? ['SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals connector secrets)']
+        ? ['SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals secrets at rest)']
         : []),
     ]
     if (missing.length) throw new ConfigError(missing)
@@ -202,7 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.SWITCHYARD_DATA_DIR),
     jwtSecret: e.SWITCHYARD_JWT_SECRET,
     jwksUrl: e.SWITCHYARD_JWKS_URL,
-    encryptionKey: e.SWITCHYARD_ENCRYPTION_KEY,
+    encryptionKeys: e.SWITCHYARD_ENCRYPTION_KEY,
     allowPrivateUrls: e.SWITCHYARD_ALLOW_PRIVATE_URLS,
     defaultHeaders: e.SWITCHYARD_DEFAULT_HEADERS,
     queue: {

@@ -13,13 +13,15 @@ import { scheduleRetention } from './delivery/retention.ts'
 import { scheduleSweeper } from './delivery/sweeper.ts'
 import { startDeliveryWorker } from './delivery/worker.ts'
 import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
-import { createSealer } from './integrations/crypto.ts'
 import type { Logger } from './logger.ts'
 import { observeQueueDepth } from './observability/metrics.ts'
 import { serveMetrics } from './observability/metrics-http.ts'
 import { CHANNELS } from './realtime/channels.ts'
 import { startListener } from './realtime/listener.ts'
 import { useRuntime } from './runtime.ts'
+import { withOpenCache } from './sealing/open-cache.ts'
+import { assertKeysListed, sealPlainWebhooks } from './sealing/reseal.ts'
+import { createSealer } from './sealing/sealer.ts'
 import { buildApp } from './server.ts'
 
 export interface Hub {
@@ -75,8 +77,12 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     })
     cleanups.push(() => sender.close())
     const secrets = await resolveSecrets(config)
-    if (!secrets.encryptionKey) throw new Error('SWITCHYARD_ENCRYPTION_KEY is not set')
-    useRuntime({ config, boss: queue.boss, sender, logger, listener, sealer: createSealer(secrets.encryptionKey) })
+    if (!secrets.encryptionKeys) throw new Error('SWITCHYARD_ENCRYPTION_KEY is not set')
+    const sealer = createSealer(secrets.encryptionKeys)
+    await assertKeysListed(sealer)
+    const sealed = await sealPlainWebhooks(sealer)
+    if (sealed > 0) logger.info({ webhooks: sealed }, 'sealed the secrets and headers of webhooks stored in plain text')
+    useRuntime({ config, boss: queue.boss, sender, logger, listener, sealer: withOpenCache(sealer) })
     cleanups.push(async () => useRuntime(undefined))
 
     if (role !== 'api') {

@@ -2,9 +2,9 @@
 import type { PgBoss } from 'pg-boss'
 import type { Config } from './config.ts'
 import type { HttpSender } from './delivery/http.ts'
-import type { Sealer } from './integrations/crypto.ts'
 import type { Logger } from './logger.ts'
 import type { Listener } from './realtime/listener.ts'
+import type { Sealer } from './sealing/sealer.ts'
 
 export interface Runtime {
   config: Config
@@ -12,7 +12,7 @@ export interface Runtime {
   sender: HttpSender
   logger: Logger
   listener: Listener
-  /** Seals and opens connector secrets. */
+  /** Seals and opens secrets at rest (webhook secrets and headers, connector secrets); opened ones are cached. */
   sealer: Sealer
 }
 

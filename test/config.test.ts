@@ -65,10 +65,10 @@ describe('loadConfig', () => {
   it('requires a JWT secret (or a JWKS URL) and an encryption key in production', () => {
     expect(problems({ NODE_ENV: 'production' })).toEqual([
       'SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production',
-      'SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals connector secrets)',
+      'SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals secrets at rest)',
     ])
     expect(problems({ NODE_ENV: 'production', SWITCHYARD_JWT_SECRET: 'y'.repeat(32) })).toEqual([
-      'SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals connector secrets)',
+      'SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals secrets at rest)',
     ])
     expect(
       problems({
@@ -77,6 +77,19 @@ describe('loadConfig', () => {
         SWITCHYARD_ENCRYPTION_KEY: 'k'.repeat(32),
       }),
     ).toEqual([])
+  })
+
+  it('takes a list of encryption keys, the current one first', () => {
+    const [current, older] = ['c'.repeat(32), 'o'.repeat(40)]
+    expect(loadConfig({ SWITCHYARD_ENCRYPTION_KEY: current }).encryptionKeys).toEqual([current])
+    expect(loadConfig({ SWITCHYARD_ENCRYPTION_KEY: `${current}, ${older}` }).encryptionKeys).toEqual([current, older])
+    expect(problems({ SWITCHYARD_ENCRYPTION_KEY: `${current},short-key` })).toEqual([
+      'SWITCHYARD_ENCRYPTION_KEY must list keys of at least 32 characters each, separated by commas (the current key first)',
+    ])
+    expect(problems({ SWITCHYARD_ENCRYPTION_KEY: `${current},` })).toHaveLength(1)
+    expect(problems({ SWITCHYARD_ENCRYPTION_KEY: `${current},${current}` })).toEqual([
+      'SWITCHYARD_ENCRYPTION_KEY lists the same key twice',
+    ])
   })
 
   it('treats an empty value as unset', () => {

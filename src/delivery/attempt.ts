@@ -1,13 +1,16 @@
 // One attempt of one delivery: the signed request a receiver gets, and what its outcome means for the
 // delivery (done, retry later, or give up).
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
+import { openHeaders, previousSecretContext, secretContext } from '../sealing/fields.ts'
+import { SealError, type Sealer } from '../sealing/sealer.ts'
 import { envelope } from './envelope.ts'
-import type { AttemptOutcome, HttpAttempt } from './http.ts'
+import type { AttemptOutcome, HttpAttempt, HttpSender } from './http.ts'
 import { nextRetryDelayMs, type RetryPolicy } from './retry.ts'
 import { SIGNATURE_HEADERS, sign } from './signing.ts'
 import { cutText, storableText } from './text.ts'
 
-export interface SigningWebhook {
+/** A webhook as stored: its secrets and header values sealed. */
+export interface StoredWebhook {
   id: string
   url: string
   headers: Record<string, string>
@@ -27,25 +30,38 @@ export interface EventForDelivery {
 
 export const USER_AGENT = 'Switchyard-Webhooks/1.0'
 
-/** The secrets deliveries are signed with now: the current one, and a rotated-out one in its grace period. */
-export function secretsInForce(webhook: SigningWebhook, now: Date): string[] {
+/**
+ * What a request needs opened: the secrets in force now (the current one, and a rotated-out one in its grace
+ * period), and the headers.
+ */
+interface OpenedWebhook {
+  secrets: string[]
+  headers: Record<string, string>
+}
+
+function openForDelivery(sealer: Sealer, webhook: StoredWebhook, now: Date): OpenedWebhook {
+  const { id, previousSecret, previousSecretExpiresAt } = webhook
   const previous =
-    webhook.previousSecret && webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt > now
-      ? [webhook.previousSecret]
+    previousSecret && previousSecretExpiresAt && previousSecretExpiresAt > now
+      ? [sealer.open(previousSecret, previousSecretContext(id))]
       : []
-  return [webhook.secret, ...previous]
+  return {
+    secrets: [sealer.open(webhook.secret, secretContext(id)), ...previous],
+    headers: openHeaders(sealer, id, webhook.headers),
+  }
 }
 
 /**
  * Headers, lowest precedence first: the server's default headers, the webhook's own, then the hub's.
  * The signature headers are set last, so nothing can override them.
  */
-export function buildRequest(
-  webhook: SigningWebhook,
+function buildRequest(
+  webhook: StoredWebhook,
+  opened: OpenedWebhook,
   event: EventForDelivery,
   delivery: { id: string; attempt: number },
   defaultHeaders: Record<string, string>,
-  now = new Date(),
+  now: Date,
 ): HttpAttempt {
   const body = envelope(event)
   const headers: Record<string, string> = {}
@@ -55,7 +71,7 @@ export function buildRequest(
     }
   }
   put(defaultHeaders)
-  put(webhook.headers)
+  put(opened.headers)
   put({
     'content-type': 'application/json',
     'user-agent': USER_AGENT,
@@ -63,8 +79,50 @@ export function buildRequest(
     'x-switchyard-delivery': delivery.id,
     'x-switchyard-attempt': String(delivery.attempt),
   })
-  Object.assign(headers, sign(secretsInForce(webhook, now), event.id, now, body))
+  Object.assign(headers, sign(opened.secrets, event.id, now, body))
   return { url: webhook.url, body, headers, connectTimeoutMs: webhook.connectTimeoutMs, timeoutMs: webhook.timeoutMs }
+}
+
+export interface WebhookAttemptContext {
+  /** Opens the webhook's secrets; the runtime's sealer keeps opened ones, so a delivery pays no decryption. */
+  sealer: Sealer
+  sender: HttpSender
+  defaultHeaders: Record<string, string>
+}
+
+/**
+ * One signed POST to a stored webhook. When its secrets cannot be opened (sealed for another row, or under a
+ * key no longer listed), nothing is sent and the attempt fails; it is retried, as the key may be listed again.
+ */
+export async function attemptWebhook(
+  webhook: StoredWebhook,
+  event: EventForDelivery,
+  delivery: { id: string; attempt: number },
+  { sealer, sender, defaultHeaders }: WebhookAttemptContext,
+  now = new Date(),
+): Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }> {
+  let opened: OpenedWebhook
+  try {
+    opened = openForDelivery(sealer, webhook, now)
+  } catch (error) {
+    if (!(error instanceof SealError)) throw error
+    return {
+      outcome: {
+        ok: false,
+        responseCode: null,
+        responseBody: null,
+        responseTimeMs: 0,
+        errorType: 'INVALID_RESPONSE',
+        errorMessage: `not sent: the webhook's secrets cannot be opened (${error.message})`,
+        retryable: true,
+        gone: false,
+        retryAfterMs: null,
+      },
+      requestHeaders: {},
+    }
+  }
+  const request = buildRequest(webhook, opened, event, delivery, defaultHeaders, now)
+  return { outcome: await sender.send(request), requestHeaders: request.headers }
 }
 
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password/i

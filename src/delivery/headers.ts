@@ -1,14 +1,19 @@
 // Headers the hub may send with a delivery: what HTTP allows (RFC 9110 field syntax) and undici accepts.
 import { validateHeaderName, validateHeaderValue } from 'node:http'
 
-/** Framing and connection headers: the HTTP client sets them, and undici refuses most from callers. */
-const CLIENT_HEADERS: ReadonlySet<string> = new Set([
+/** The target and the framing: the HTTP client sets them from the URL and the body. */
+const CLIENT_HEADERS: ReadonlySet<string> = new Set(['host', 'content-length', 'transfer-encoding', 'expect'])
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1, and the older proxy ones): they concern one connection, not the delivery. */
+const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   'connection',
-  'content-length',
-  'expect',
   'keep-alive',
-  'transfer-encoding',
+  'proxy-connection',
+  'te',
+  'trailer',
   'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
 ])
 
 /** Why a header cannot be sent, or null when it can. */
@@ -19,6 +24,7 @@ export function headerProblem(name: string, value: unknown): string | null {
     return `${JSON.stringify(name)} is not a valid header name`
   }
   if (CLIENT_HEADERS.has(name.toLowerCase())) return `header ${name} is set by the HTTP client`
+  if (HOP_BY_HOP_HEADERS.has(name.toLowerCase())) return `header ${name} is a hop-by-hop header, which cannot be set`
   if (typeof value !== 'string') return `header ${name} must be a string`
   try {
     // Tab, space, visible ASCII and Latin-1 only: no line breaks, no NUL, nothing above U+00FF.

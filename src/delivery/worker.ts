@@ -8,16 +8,14 @@
 // again by another once their heartbeat goes stale.
 // It wakes on NOTIFY when jobs are queued, when a retry it scheduled comes due, and on a poll.
 import type { Job, JobAttempt } from 'pg-boss'
-import type { Config } from '../config.ts'
 import { pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { isDatabaseUnavailable } from '../db/unavailable.ts'
 import { callConnector } from '../integrations/runner.ts'
 import { observeAttempt } from '../observability/metrics.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
-import { buildRequest, judge } from './attempt.ts'
+import { attemptWebhook, judge, type WebhookAttemptContext } from './attempt.ts'
 import { announceDisabled } from './disable.ts'
-import type { HttpSender } from './http.ts'
 import { type DeliveryJobData, GROUP_CONCURRENCY } from './jobs.ts'
 import { QUEUE_NAMES, returnJobs } from './queue.ts'
 import { type AttemptRecord, parkDeliveries, type RecordResult, recordAttempts } from './record.ts'
@@ -46,6 +44,7 @@ interface DeliveryRow {
   max_concurrency: number
   webhook_id: string | null
   url: string
+  /** Sealed, like the secrets: opened through the sealer's cache. */
   headers: Record<string, string>
   secret: string
   previous_secret: string | null
@@ -90,7 +89,7 @@ async function loadDeliveries(ids: string[]): Promise<Map<string, DeliveryRow>> 
 }
 
 /** One attempt at the delivery's target: a signed POST to a webhook, or a connector call. */
-async function attemptTarget(row: DeliveryRow, startedAt: Date, config: Config, sender: HttpSender) {
+async function attemptTarget(row: DeliveryRow, startedAt: Date, context: WebhookAttemptContext) {
   const event = { id: row.event_id, type: row.type, createdAt: row.event_created_at, payload: row.payload }
   if (row.integration_id) {
     const outcome = await callConnector(
@@ -111,7 +110,7 @@ async function attemptTarget(row: DeliveryRow, startedAt: Date, config: Config, 
     )
     return { outcome, requestHeaders: {} }
   }
-  const request = buildRequest(
+  return attemptWebhook(
     {
       id: row.target_id,
       url: row.url,
@@ -124,10 +123,9 @@ async function attemptTarget(row: DeliveryRow, startedAt: Date, config: Config, 
     },
     event,
     { id: row.id, attempt: row.attempt_count + 1 },
-    config.defaultHeaders,
+    context,
     startedAt,
   )
-  return { outcome: await sender.send(request), requestHeaders: request.headers }
 }
 
 /** Finished work is written at most this long after it finishes, in one transaction with the rest. */
@@ -206,7 +204,8 @@ function withoutDetails(record: AttemptRecord, error: unknown): AttemptRecord {
 }
 
 export function startDeliveryWorker(): DeliveryWorker {
-  const { boss, config, listener, logger, sender } = runtime()
+  const { boss, config, listener, logger, sealer, sender } = runtime()
+  const attemptContext: WebhookAttemptContext = { sealer, sender, defaultHeaders: config.defaultHeaders }
   const log = logger.child({ component: 'delivery-worker' })
   const queue = QUEUE_NAMES.webhookDelivery
   const capacity = config.delivery.concurrency
@@ -388,7 +387,7 @@ export function startDeliveryWorker(): DeliveryWorker {
 
   async function attempt(job: Job<DeliveryJobData>, row: DeliveryRow, entry: Held): Promise<void> {
     const startedAt = new Date()
-    const { outcome, requestHeaders } = await attemptTarget(row, startedAt, config, sender)
+    const { outcome, requestHeaders } = await attemptTarget(row, startedAt, attemptContext)
     // Released at the shutdown deadline: the job is another worker's now.
     if (held.get(job.id) !== entry) return
     const verdict = judge(

@@ -1,7 +1,8 @@
 // An integration's config: validated by its connector's schema, split into plain and secret fields,
 // the secret ones sealed at rest and masked in every answer.
 import { type Connector, configFieldsOf } from '../../connectors/types.ts'
-import type { Sealer } from './crypto.ts'
+import { integrationSecretsContext } from '../sealing/fields.ts'
+import type { Sealer } from '../sealing/sealer.ts'
 
 export type ConnectorConfig = Record<string, unknown>
 
@@ -23,7 +24,9 @@ export function splitConfig(connector: Connector, config: ConnectorConfig) {
 }
 
 export function sealSecrets(sealer: Sealer, integrationId: string, hidden: ConnectorConfig): string | null {
-  return Object.keys(hidden).length ? sealer.seal(JSON.stringify(hidden), integrationId) : null
+  return Object.keys(hidden).length
+    ? sealer.seal(JSON.stringify(hidden), integrationSecretsContext(integrationId))
+    : null
 }
 
 /** The whole config of a stored integration, secrets opened. */
@@ -32,7 +35,7 @@ export function openConfig(
   integration: { id: string; config: unknown; secrets: string | null },
 ): ConnectorConfig {
   const hidden = integration.secrets
-    ? (JSON.parse(sealer.open(integration.secrets, integration.id)) as ConnectorConfig)
+    ? (JSON.parse(sealer.open(integration.secrets, integrationSecretsContext(integration.id))) as ConnectorConfig)
     : {}
   return { ...(integration.config as ConnectorConfig), ...hidden }
 }

@@ -3,9 +3,7 @@ import { queryFromInfo } from '@pothos/plugin-prisma'
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
 import type { Webhook } from '#generated/prisma/client.ts'
 import { db } from '../db/client.ts'
-import { displayHeaders } from '../delivery/attempt.ts'
 import { scheduleOf } from '../delivery/retry.ts'
-import { maskSecret } from '../delivery/signing.ts'
 import type { TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { badInput } from '../errors.ts'
 import { isValidPattern } from '../events/matching.ts'
@@ -17,7 +15,9 @@ import {
   findWebhook,
   type MatchExplanation,
   rotateWebhookSecret,
+  secretHintOf,
   setWebhookActive,
+  shownHeaders,
   testWebhook,
   updateWebhook,
 } from '../webhooks/service.ts'
@@ -74,14 +74,14 @@ export const WebhookRef = builder.prismaObject('Webhook', {
     headers: t.field({
       type: 'JSON',
       description: 'Headers sent with every delivery; credentials are shown masked.',
-      resolve: (webhook) => displayHeaders(webhook.headers as Record<string, string>),
+      resolve: (webhook) => shownHeaders(webhook),
     }),
     isActive: t.exposeBoolean('isActive'),
     disabledReason: t.exposeString('disabledReason', { nullable: true }),
     disabledAt: t.expose('disabledAt', { type: 'DateTime', nullable: true }),
     secretHint: t.string({
       description: 'The start of the signing secret, to tell secrets apart. The whole secret is shown only once.',
-      resolve: (webhook) => maskSecret(webhook.secret),
+      resolve: (webhook) => secretHintOf(webhook),
     }),
     previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
       type: 'DateTime',
@@ -235,7 +235,13 @@ const webhookFields = (required: boolean) =>
       description: t.string(),
       url: t.string({ required, description: 'http(s); private and loopback addresses are refused.' }),
       events: t.stringList({ required, description: 'Event patterns: an exact name, `order.*` or `*`.' }),
-      headers: t.field({ type: 'JSON', description: 'A JSON object of header names to string values.' }),
+      headers: t.field({
+        type: 'JSON',
+        description:
+          'A JSON object of header names to string values, stored sealed. Host, Content-Length, Transfer-Encoding, ' +
+          'Expect, the hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, ' +
+          'Proxy-Authenticate, Proxy-Authorization) and the signature headers are refused.',
+      }),
       ...(required
         ? { secret: t.string({ description: 'A `whsec_` secret or 16 to 200 characters; generated when omitted.' }) }
         : {}),

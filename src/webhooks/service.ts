@@ -1,14 +1,14 @@
 // Webhook management. Every function takes the tenant first and touches only that tenant's rows.
 
-import { validate as isUuid } from 'uuid'
+import { validate as isUuid, v7 as uuidv7 } from 'uuid'
 import { type DeliveryStatus, Prisma, type Webhook } from '#generated/prisma/client.ts'
 import { db, retryOnDeadlock, transaction } from '../db/client.ts'
-import { buildRequest, displayHeaders } from '../delivery/attempt.ts'
+import { attemptWebhook, displayHeaders } from '../delivery/attempt.ts'
 import { headerProblem } from '../delivery/headers.ts'
 import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
 import { requeueDeliveries, resumeParked } from '../delivery/requeue.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
-import { generateSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
+import { generateSecret, maskSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
 import { assertPublicUrl, parseWebhookUrl, SsrfError } from '../delivery/ssrf.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { badInput, inRange, notFound } from '../errors.ts'
@@ -26,6 +26,7 @@ import {
 import { checkPublishable } from '../events/publish.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
 import { runtime } from '../runtime.ts'
+import { openHeaders, previousSecretContext, sealHeaders, secretContext } from '../sealing/fields.ts'
 
 export interface WebhookInput {
   name?: string | null
@@ -95,8 +96,8 @@ function validateName(name: string): string {
   return trimmed
 }
 
-/** The columns an input sets, validated. `creating` demands the required fields. */
-async function columnsFrom(input: WebhookInput, creating: boolean) {
+/** The columns an input sets, validated (header values sealed). `creating` demands the required fields. */
+async function columnsFrom(webhookId: string, input: WebhookInput, creating: boolean) {
   if (creating) {
     if (!input.name) throw badInput('name is required', { field: 'name' })
     if (!input.url) throw badInput('url is required', { field: 'url' })
@@ -111,7 +112,9 @@ async function columnsFrom(input: WebhookInput, creating: boolean) {
   }
   if (input.url != null) columns.url = await validateUrl(input.url)
   if (input.events != null) columns.events = validateEvents(input.events)
-  if (input.headers !== undefined) columns.headers = validateHeaders(input.headers)
+  if (input.headers !== undefined) {
+    columns.headers = sealHeaders(runtime().sealer, webhookId, validateHeaders(input.headers))
+  }
   if (input.isActive != null) columns.isActive = input.isActive
   if (input.filters !== undefined)
     columns.filters = (validateFilters(input.filters) as Prisma.InputJsonObject | null) ?? Prisma.DbNull
@@ -135,10 +138,16 @@ export async function createWebhook(
   tenantId: string,
   input: WebhookInput,
 ): Promise<{ webhook: Webhook; secret: string }> {
-  const columns = await columnsFrom(input, true)
+  const id = uuidv7()
+  const columns = await columnsFrom(id, input, true)
   const secret = input.secret ? validateSecret(input.secret) : generateSecret()
   const webhook = await db().webhook.create({
-    data: { ...(columns as Prisma.WebhookUncheckedCreateInput), tenantId, secret },
+    data: {
+      ...(columns as Prisma.WebhookUncheckedCreateInput),
+      id,
+      tenantId,
+      secret: runtime().sealer.seal(secret, secretContext(id)),
+    },
   })
   await tenantChanged(tenantId)
   return { webhook, secret }
@@ -147,7 +156,7 @@ export async function createWebhook(
 export async function updateWebhook(tenantId: string, id: string, input: WebhookInput): Promise<Webhook> {
   await findWebhook(tenantId, id)
   if (input.secret) throw badInput('use rotateWebhookSecret to change the secret', { field: 'secret' })
-  const columns = await columnsFrom(input, false)
+  const columns = await columnsFrom(id, input, false)
   if (typeof columns.isActive === 'boolean') {
     const active = columns.isActive
     delete columns.isActive
@@ -204,11 +213,17 @@ export async function rotateWebhookSecret(
   const webhook = await findWebhook(tenantId, id)
   inRange('gracePeriodSeconds', gracePeriodSeconds, 0, 7 * 86_400)
   const secret = newSecret ? validateSecret(newSecret) : generateSecret()
+  const { sealer } = runtime()
+  // The outgoing secret moves to another column, so it is sealed again for that one.
+  const previousSecret =
+    gracePeriodSeconds > 0
+      ? sealer.seal(sealer.open(webhook.secret, secretContext(id)), previousSecretContext(id))
+      : null
   const updated = await db().webhook.update({
     where: { id },
     data: {
-      secret,
-      previousSecret: gracePeriodSeconds > 0 ? webhook.secret : null,
+      secret: sealer.seal(secret, secretContext(id)),
+      previousSecret,
       previousSecretExpiresAt: gracePeriodSeconds > 0 ? new Date(Date.now() + gracePeriodSeconds * 1000) : null,
     },
   })
@@ -227,23 +242,29 @@ export async function testWebhook(
   const body = payload ?? catalogued?.examplePayload ?? { message: 'A test event from Switchyard' }
   if (type || payload !== undefined)
     await checkPublishable(tenantId, { type: eventType, payload: body }).catch(onlyShape)
-  const { config, sender } = runtime()
+  const { config, sealer, sender } = runtime()
   const result = await deliverTest(
     tenantId,
     { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
     { type: eventType, payload: body },
-    async (event) => {
-      const request = buildRequest(
+    (event) =>
+      attemptWebhook(
         { ...webhook, headers: webhook.headers as Record<string, string> },
         event,
         { id: event.deliveryId, attempt: 1 },
-        config.defaultHeaders,
-      )
-      return { outcome: await sender.send(request), requestHeaders: request.headers }
-    },
+        { sealer, sender, defaultHeaders: config.defaultHeaders },
+      ),
   )
   return { ...result, headersSent: displayHeaders(result.headersSent) }
 }
+
+/** The webhook's headers as the API shows them: opened, credentials masked. */
+export const shownHeaders = (webhook: Webhook) =>
+  displayHeaders(openHeaders(runtime().sealer, webhook.id, webhook.headers as Record<string, string>))
+
+/** The start of the webhook's signing secret, to tell secrets apart. */
+export const secretHintOf = (webhook: Webhook) =>
+  maskSecret(runtime().sealer.open(webhook.secret, secretContext(webhook.id)))
 
 /** A test may use a type outside the catalog; the payload must still be a publishable shape. */
 function onlyShape(error: unknown): void {

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../../src/logger.ts'
 import { type TestDatabase, useTestDatabase } from './db.ts'
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long'
+export const TEST_ENCRYPTION_KEY = 'test-encryption-key-of-at-least-32-chars'
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
   data?: T | null
@@ -46,7 +47,7 @@ export async function testConfigEnv(databaseUrl: string, env: Record<string, str
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SWITCHYARD_JWT_SECRET: TEST_JWT_SECRET,
-    SWITCHYARD_ENCRYPTION_KEY: 'test-encryption-key-of-at-least-32-chars',
+    SWITCHYARD_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
     SWITCHYARD_ALLOW_PRIVATE_URLS: 'true',
     SWITCHYARD_DATA_DIR: await mkdtemp(join(tmpdir(), 'switchyard-test-data-')),
     SWITCHYARD_QUEUE_POLLING_INTERVAL_SECONDS: '0.5',

@@ -3,8 +3,10 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../src/config.ts'
+import { sealHeaders } from '../../src/sealing/fields.ts'
+import { createSealer } from '../../src/sealing/sealer.ts'
 import { createWebhook, deliveriesOf, deliveryReaches, eventually, publish } from '../helpers/api.ts'
-import { useTestHub } from '../helpers/hub.ts'
+import { TEST_ENCRYPTION_KEY, useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 const t = useTestHub()
@@ -30,6 +32,15 @@ const INVALID: Array<[string, Record<string, string>, string]> = [
   ['a value with a control character', { 'X-Note': 'a\u0001b' }, 'X-Note'],
   ['a framing header', { 'Transfer-Encoding': 'chunked' }, 'Transfer-Encoding'],
   ['a header undici refuses', { Upgrade: 'h2c' }, 'Upgrade'],
+  ['Host', { Host: 'internal.example' }, 'Host'],
+  ['Content-Length', { 'Content-Length': '0' }, 'Content-Length'],
+  ['Connection', { Connection: 'close' }, 'Connection'],
+  ['Keep-Alive', { 'keep-alive': 'timeout=5' }, 'keep-alive'],
+  ['Proxy-Connection', { 'Proxy-Connection': 'keep-alive' }, 'Proxy-Connection'],
+  ['TE', { TE: 'trailers' }, 'TE'],
+  ['Trailer', { Trailer: 'X-Checksum' }, 'Trailer'],
+  ['Proxy-Authenticate', { 'Proxy-Authenticate': 'Basic' }, 'Proxy-Authenticate'],
+  ['Proxy-Authorization', { 'PROXY-AUTHORIZATION': 'Basic eDp5' }, 'PROXY-AUTHORIZATION'],
 ]
 
 describe('createWebhook', () => {
@@ -97,6 +108,9 @@ describe('SWITCHYARD_DEFAULT_HEADERS', () => {
       [{ 'X-Ok': 'fine', 'X-Note': 'abcde😀tail' }, 'X-Note'],
       [{ 'X-Note': 'a\r\nb' }, 'X-Note'],
       [{ Expect: '100-continue' }, 'Expect'],
+      [{ Host: 'internal.example' }, 'Host'],
+      [{ 'X-Ok': 'fine', TE: 'trailers' }, 'TE'],
+      [{ 'Proxy-Authorization': 'Basic eDp5' }, 'Proxy-Authorization'],
     ] as const) {
       const found = problems(JSON.stringify(headers))
       expect(found).toHaveLength(1)
@@ -113,12 +127,16 @@ describe('SWITCHYARD_DEFAULT_HEADERS', () => {
 })
 
 describe('a header stored before these checks', () => {
-  /** Writes headers the API now refuses straight into the row, as an older version could have. */
+  /**
+   * Writes headers the API now refuses straight into the row, as an older version could have (sealed, as the
+   * boot that followed it would have left them).
+   */
   async function storeHeaders(webhookId: string, headers: Record<string, string>) {
+    const sealed = sealHeaders(createSealer([TEST_ENCRYPTION_KEY]), webhookId, headers)
     const client = new pg.Client({ connectionString: t.db.url })
     await client.connect()
     try {
-      await client.query('UPDATE webhooks SET headers = $1::jsonb WHERE id = $2', [JSON.stringify(headers), webhookId])
+      await client.query('UPDATE webhooks SET headers = $1::jsonb WHERE id = $2', [JSON.stringify(sealed), webhookId])
     } finally {
       await client.end()
     }

@@ -4,6 +4,9 @@
 // logged SUCCEEDED, and arrives quickly.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'vitest'
+import { headerContext } from '../../../src/sealing/fields.ts'
+import { createSealer } from '../../../src/sealing/sealer.ts'
+import { TEST_ENCRYPTION_KEY } from '../../helpers/hub.ts'
 import {
   type Cluster,
   createCluster,
@@ -43,10 +46,12 @@ async function createPoisonedWebhook(cluster: Cluster, gql: GraphQLClient, url: 
   )
   if (attempt.data?.createWebhook.webhook.id) return 'accepted by createWebhook'
   const created = await createWebhook(gql, POISONED, { ...spec, headers: { authorization: 'placeholder' } })
+  // Sealed, as every stored header value is.
+  const sealed = createSealer([TEST_ENCRYPTION_KEY]).seal(POISONOUS_HEADER, headerContext(created, 'authorization'))
   await sql(
     cluster.databaseUrl,
     `UPDATE webhooks SET headers = jsonb_build_object('authorization', $1::text) WHERE id = $2`,
-    [POISONOUS_HEADER, created],
+    [sealed, created],
   )
   return `refused by createWebhook (${attempt.errors?.[0]?.extensions?.code}), so written with SQL`
 }
