@@ -185,11 +185,12 @@ export function connectorContract<Config extends Record<string, unknown>>(
       expect(error).toMatchObject({ errorType: 'INVALID_RESPONSE' })
     })
 
-    it('reports the dispatcher’s headers timeout as a retryable TIMEOUT', async () => {
+    it('reports the dispatcher’s headers timeout as a retryable TIMEOUT, before the call’s own deadline', async () => {
       fake.fail('hang')
-      const ctx = testContext({ dispatcher: dispatcher({ allows: null, headersTimeoutMs: 200 }), timeoutMs: 10_000 })
+      const ctx = testContext({ dispatcher: dispatcher({ allows: null, headersTimeoutMs: 200 }), timeoutMs: 60_000 })
       const error = await failureOf(connector.deliver(options.event, fake.config, ctx))
       expect(error).toMatchObject({ errorType: 'TIMEOUT', retryable: true })
+      expect(ctx.signal.aborted).toBe(false)
     })
   })
 }
