@@ -1,12 +1,15 @@
 // The contract every connector must pass, against its fake provider over real HTTP: a declared identity,
 // a config schema that accepts its example and refuses what is missing or mistyped, secret fields that
 // masking hides, test() and deliver() that reach the provider, and failures classified the same way by
-// every connector (5xx and 429 retryable, other 4xx not, refused connections and timeouts retryable).
+// every connector (5xx and 429 retryable, other 4xx not, refused connections and timeouts retryable); and
+// every call on the hub's one road out: no private address (by name, by redirect or as a literal) and no
+// redirect at all is reached, answers are capped and the dispatcher's own timeouts are reported as such.
+import type { Agent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isValidPattern } from '../src/events/matching.ts'
 import { maskConfig } from '../src/integrations/config.ts'
 import { findConnector } from './registry.ts'
-import { type FakeProvider, failureOf, testContext } from './testing.ts'
+import { type FakeProvider, failureOf, type Receiver, startRedirector, testContext, testDispatcher } from './testing.ts'
 import { type Connector, configFieldsOf, type HubEvent } from './types.ts'
 
 export interface ContractOptions<Config> {
@@ -118,6 +121,76 @@ export function connectorContract<Config extends Record<string, unknown>>(
       const error = await failureOf(connector.deliver(options.event, fake.config, testContext({ timeoutMs: 300 })))
       expect(error).toMatchObject({ errorType: 'TIMEOUT', retryable: true })
       expect(Date.now() - started).toBeLessThan(3000)
+    })
+  })
+
+  describe(`the one road out: ${connector.name}`, () => {
+    let fake: FakeProvider<Config>
+    let redirector: Receiver
+    const agents: Agent[] = []
+    const dispatcher = (options: Parameters<typeof testDispatcher>[0]) => {
+      const agent = testDispatcher(options)
+      agents.push(agent)
+      return agent
+    }
+    beforeEach(async () => {
+      fake = await options.startFake()
+      // Following its 307 would reach the fake.
+      redirector = await startRedirector(fake.url)
+    })
+    afterEach(async () => {
+      await Promise.all([fake.close(), redirector.close(), ...agents.splice(0).map((agent) => agent.destroy())])
+    })
+    const redirectorOrigin = () => new URL(redirector.url).origin
+    const redirectorOnly = (address: string, port: number) =>
+      address === '127.0.0.1' && port === Number(new URL(redirector.url).port)
+
+    it('refuses a provider whose name resolves to a private address, as SSRF_BLOCKED', async () => {
+      const config = fake.configAt(fake.url.replace('127.0.0.1', 'localhost'))
+      const ctx = testContext({ dispatcher: dispatcher({}) })
+      const error = await failureOf(connector.deliver(options.event, config, ctx))
+      expect(error).toMatchObject({ errorType: 'SSRF_BLOCKED', retryable: true })
+      expect(error.message).toMatch(/^localhost resolves to .*, a private or reserved address$/)
+      expect(fake.requests).toHaveLength(0)
+    })
+
+    it('refuses a literal private address, as SSRF_BLOCKED', async () => {
+      const ctx = testContext({ dispatcher: dispatcher({}) })
+      const error = await failureOf(connector.deliver(options.event, fake.config, ctx))
+      expect(error).toMatchObject({ errorType: 'SSRF_BLOCKED', retryable: true })
+      expect(error.message).toBe('the URL names 127.0.0.1, a private or reserved address')
+      expect(fake.requests).toHaveLength(0)
+    })
+
+    it('refuses a redirect to a private address: the redirect is the answer', async () => {
+      const ctx = testContext({ dispatcher: dispatcher({ allows: redirectorOnly }) })
+      const error = await failureOf(connector.deliver(options.event, fake.configAt(redirectorOrigin()), ctx))
+      expect(error).toMatchObject({ errorType: 'INVALID_RESPONSE', retryable: false, responseCode: 307 })
+      expect(error.message).toBe('HTTP 307: redirects are not followed; configure the final URL')
+      expect(redirector.requests.length).toBeGreaterThan(0)
+      expect(fake.requests).toHaveLength(0)
+    })
+
+    it('never follows a redirect, even to an address it may reach', async () => {
+      const ctx = testContext({ dispatcher: dispatcher({ allows: null }) })
+      const error = await failureOf(connector.deliver(options.event, fake.configAt(redirectorOrigin()), ctx))
+      expect(error).toMatchObject({ errorType: 'INVALID_RESPONSE', retryable: false, responseCode: 307 })
+      expect(fake.requests).toHaveLength(0)
+    })
+
+    it('stops reading an answer larger than the dispatcher’s cap', async () => {
+      fake.fail({ status: 200, body: 'x'.repeat(64 * 1024), headers: { 'content-type': 'application/json' } })
+      const ctx = testContext({ dispatcher: dispatcher({ allows: null, maxResponseBytes: 4096 }) })
+      const error = await failureOf(connector.deliver(options.event, fake.config, ctx))
+      expect(error).toMatchObject({ errorType: 'INVALID_RESPONSE' })
+    })
+
+    it('reports the dispatcher’s headers timeout as a retryable TIMEOUT, before the call’s own deadline', async () => {
+      fake.fail('hang')
+      const ctx = testContext({ dispatcher: dispatcher({ allows: null, headersTimeoutMs: 200 }), timeoutMs: 60_000 })
+      const error = await failureOf(connector.deliver(options.event, fake.config, ctx))
+      expect(error).toMatchObject({ errorType: 'TIMEOUT', retryable: true })
+      expect(ctx.signal.aborted).toBe(false)
     })
   })
 }

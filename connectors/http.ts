@@ -11,12 +11,19 @@ export interface JsonResponse {
   body: string
 }
 
-/** Sends a request and returns a 2xx answer; anything else becomes a ConnectorError. */
+export interface SendOptions {
+  json?: unknown
+  headers?: Record<string, string>
+  /** What a provider's error body says, for the delivery log; default: the body, shortened. */
+  errorMessage?(body: string): string
+}
+
+/** Sends a request and returns a 2xx answer; anything else (a redirect too) becomes a ConnectorError. */
 export async function send(
   ctx: ConnectorContext,
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   url: string,
-  options: { json?: unknown; headers?: Record<string, string> } = {},
+  options: SendOptions = {},
 ): Promise<JsonResponse> {
   let response: Awaited<ReturnType<typeof request>>
   try {
@@ -40,7 +47,8 @@ export async function send(
   if (response.statusCode >= 200 && response.statusCode < 300) {
     return { status: response.statusCode, headers: response.headers, body }
   }
-  throw ConnectorError.fromStatus(response.statusCode, summarize(body), retryAfterOf(response.headers['retry-after']))
+  const message = options.errorMessage?.(body) ?? summarize(body)
+  throw ConnectorError.fromStatus(response.statusCode, message, retryAfterOf(response.headers['retry-after']))
 }
 
 export function retryAfterOf(header: string | string[] | null | undefined): number | null {
@@ -61,7 +69,8 @@ export interface ObservedFetch {
 
 /**
  * A `fetch` for client libraries that accept one (Slack's, Stripe's): it goes through the hub's
- * dispatcher, stops when the call's signal fires, and remembers the last answer's status and Retry-After.
+ * dispatcher, never follows a redirect (whatever the library asks), stops when the call's signal fires,
+ * and remembers the last answer's status and Retry-After.
  */
 export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & ObservedFetch {
   let retryAfterMs: number | null = null
@@ -73,6 +82,7 @@ export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & Obser
       ...(init as Parameters<typeof undiciFetch>[1]),
       dispatcher: ctx.dispatcher,
       signal,
+      redirect: 'manual',
     })
     retryAfterMs = retryAfterOf(response.headers.get('retry-after'))
     status = response.status

@@ -1,10 +1,12 @@
 // Test support for connectors: fake provider servers on 127.0.0.1, and the context the hub would give.
-import { Agent } from 'undici'
+import type { Agent, Dispatcher } from 'undici'
+import { createOutboundAgent, DEFAULT_CONNECT_TIMEOUT_MS, type OutboundOptions } from '../src/delivery/outbound.ts'
+import { publicAddressesOnly } from '../src/delivery/ssrf.ts'
 import { renderTemplate } from '../src/integrations/templates.ts'
-import { type ReceivedRequest, type Reply, startReceiver } from '../test/helpers/receiver.ts'
+import { type ReceivedRequest, type Receiver, type Reply, startReceiver } from '../test/helpers/receiver.ts'
 import { type ConnectorContext, ConnectorError, type HubEvent } from './types.ts'
 
-export type { ReceivedRequest, Reply }
+export type { ReceivedRequest, Receiver, Reply }
 
 /** How a fake provider misbehaves: an HTTP error, or no answer at all. */
 export type Failure = { status: number; body?: string; headers?: Record<string, string> } | 'hang'
@@ -14,6 +16,8 @@ export interface FakeProvider<Config> {
   requests: ReceivedRequest[]
   /** A config that points the connector at this fake. */
   config: Config
+  /** The same config, pointing at another base URL (`http://localhost:<port>`, a redirecting server…). */
+  configAt(baseUrl: string): Config
   /** From now on, answer every request with this failure; null to behave again. */
   fail(failure: Failure | null): void
   close(): Promise<void>
@@ -43,6 +47,7 @@ export async function startFakeProvider<Config>(
     url: baseUrl,
     requests: receiver.requests,
     config: configFor(baseUrl),
+    configAt: configFor,
     fail(next) {
       failure = next
     },
@@ -57,13 +62,29 @@ export const json = (body: unknown, status = 200): Reply => ({
   body: JSON.stringify(body),
 })
 
-const agent = new Agent({ keepAliveTimeout: 1000 })
+/** A server that answers every request with a 307 to the same path at `target` (an origin). */
+export function startRedirector(target: string): Promise<Receiver> {
+  return startReceiver((request) => ({ status: 307, headers: { location: `${target}${request.path}` } }))
+}
 
-/** The context the hub gives a connector (private addresses allowed, as in tests). */
-export function testContext(options: { timeoutMs?: number; messageTemplate?: string | null } = {}): ConnectorContext {
+/**
+ * The hub's outbound dispatcher as production builds it (private addresses refused), or with the test's
+ * own address rule and limits. The caller destroys it.
+ */
+export function testDispatcher(options: Partial<OutboundOptions> = {}): Agent {
+  return createOutboundAgent({ allows: publicAddressesOnly, connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, ...options })
+}
+
+/** The hub's outbound dispatcher with private addresses allowed, as tests run the hub. */
+const outbound = testDispatcher({ allows: null })
+
+/** The context the hub gives a connector; by default, on the dispatcher above. */
+export function testContext(
+  options: { timeoutMs?: number; messageTemplate?: string | null; dispatcher?: Dispatcher } = {},
+): ConnectorContext {
   const timeoutMs = options.timeoutMs ?? 5000
   return {
-    dispatcher: agent,
+    dispatcher: options.dispatcher ?? outbound,
     signal: AbortSignal.timeout(timeoutMs),
     timeoutMs,
     messageTemplate: options.messageTemplate ?? null,

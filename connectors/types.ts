@@ -15,7 +15,10 @@ export interface HubEvent {
 
 /** What the hub hands a connector for each call. */
 export interface ConnectorContext {
-  /** The hub's shared keep-alive HTTP dispatcher (undici). It refuses private addresses unless allowed. */
+  /**
+   * The hub's shared keep-alive HTTP dispatcher (undici): send every request through it. It refuses private
+   * addresses unless allowed, caps response bodies and bounds each wait; follow no redirect on it.
+   */
   dispatcher: Dispatcher
   /** Aborted when the call's time is up; pass it to every request. */
   signal: AbortSignal
@@ -37,7 +40,13 @@ export interface CallResult {
   responseCode?: number
 }
 
-export type ConnectorErrorType = 'TIMEOUT' | 'CONNECTION_ERROR' | 'HTTP_4XX' | 'HTTP_5XX' | 'INVALID_RESPONSE'
+export type ConnectorErrorType =
+  | 'TIMEOUT'
+  | 'CONNECTION_ERROR'
+  | 'HTTP_4XX'
+  | 'HTTP_5XX'
+  | 'SSRF_BLOCKED'
+  | 'INVALID_RESPONSE'
 
 /** A failed call. `retryable` tells the hub whether trying again later can help. */
 export class ConnectorError extends Error {
@@ -67,11 +76,13 @@ export class ConnectorError extends Error {
 
   /**
    * A provider's HTTP error: 408, 425, 429 and 5xx are worth retrying; other 4xx (bad credentials, a
-   * missing list) will fail the same way again until someone changes the config.
+   * missing list) and redirects, which the hub never follows, will fail the same way again until someone
+   * changes the config.
    */
   static fromStatus(status: number, message: string, retryAfterMs: number | null = null): ConnectorError {
     const retryable = status === 408 || status === 425 || status === 429 || status >= 500
-    return new ConnectorError(`HTTP ${status}: ${message}`, {
+    const detail = status >= 300 && status < 400 ? 'redirects are not followed; configure the final URL' : message
+    return new ConnectorError(`HTTP ${status}: ${detail}`, {
       errorType: status >= 500 ? 'HTTP_5XX' : status >= 400 ? 'HTTP_4XX' : 'INVALID_RESPONSE',
       retryable,
       responseCode: status,
@@ -79,24 +90,39 @@ export class ConnectorError extends Error {
     })
   }
 
-  /** No answer: a timeout when the call's signal fired, a connection error otherwise. Both are retryable. */
+  /**
+   * No answer: a timeout when the call's signal fired, otherwise what the dispatcher's error code says (a
+   * refused address, one of its timeouts, an answer larger than it reads), or a connection error. All are
+   * retryable, as they are for webhooks.
+   */
   static fromNetwork(error: unknown, signal: AbortSignal): ConnectorError {
     if (error instanceof ConnectorError) return error
-    if (signal.aborted) {
-      return new ConnectorError('the provider did not answer in time', {
-        errorType: 'TIMEOUT',
-        retryable: true,
-        cause: error,
-      })
+    const failure = (errorType: ConnectorErrorType, message: string) =>
+      new ConnectorError(message, { errorType, retryable: true, cause: error })
+    if (signal.aborted) return failure('TIMEOUT', 'the provider did not answer in time')
+    // fetch and client libraries wrap the dispatcher's error: look a few causes down.
+    const chain: unknown[] = []
+    for (let current = error; current && chain.length < 5; current = (current as { cause?: unknown }).cause) {
+      chain.push(current)
+    }
+    for (const cause of chain) {
+      const { code, message } = cause as { code?: unknown; message?: string }
+      if (code === 'SSRF_BLOCKED') return failure('SSRF_BLOCKED', message ?? 'a private or reserved address')
+      const known = typeof code === 'string' ? DISPATCHER_FAILURES[code] : undefined
+      if (known) return failure(...known)
     }
     const { code, message } = (error ?? {}) as { code?: string; message?: string }
-    const causeCode = (error as { cause?: { code?: string } } | undefined)?.cause?.code
-    return new ConnectorError([causeCode ?? code, message].filter(Boolean).join(': ') || 'connection failed', {
-      errorType: 'CONNECTION_ERROR',
-      retryable: true,
-      cause: error,
-    })
+    const causeCode = (chain[1] as { code?: string } | undefined)?.code
+    return failure('CONNECTION_ERROR', [causeCode ?? code, message].filter(Boolean).join(': ') || 'connection failed')
   }
+}
+
+/** The dispatcher's own limits, by undici's error codes. */
+const DISPATCHER_FAILURES: Record<string, [ConnectorErrorType, string]> = {
+  UND_ERR_CONNECT_TIMEOUT: ['TIMEOUT', 'connecting to the provider took too long'],
+  UND_ERR_HEADERS_TIMEOUT: ['TIMEOUT', 'the provider did not answer in time'],
+  UND_ERR_BODY_TIMEOUT: ['TIMEOUT', 'the provider stopped sending its answer'],
+  UND_ERR_RES_EXCEEDED_MAX_SIZE: ['INVALID_RESPONSE', 'the provider’s answer is larger than the hub reads'],
 }
 
 /** A request to a connector's inbound route (`POST /inbound/<connector>/<integration id>`). */

@@ -10,6 +10,7 @@ import { openDatabase } from './db/open.ts'
 import { createHttpSender } from './delivery/http.ts'
 import { QUEUE_NAMES, queueDepth, startQueue } from './delivery/queue.ts'
 import { scheduleRetention } from './delivery/retention.ts'
+import { publicAddressesOnly } from './delivery/ssrf.ts'
 import { scheduleSweeper } from './delivery/sweeper.ts'
 import { startDeliveryWorker } from './delivery/worker.ts'
 import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
@@ -72,7 +73,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     // Changes announced while the listener was away were missed: forget every tenant, not just those heard of.
     listener.onReconnect(forgetAllTenants)
     const sender = createHttpSender({
-      allowPrivateUrls: config.allowPrivateUrls,
+      allows: config.allowPrivateUrls ? null : publicAddressesOnly,
       responseBodyLimit: config.delivery.responseBodyLimitBytes,
     })
     cleanups.push(() => sender.close())

@@ -68,8 +68,12 @@ function requesterFor(ctx: ConnectorContext, seen: { retryAfterMs: number | null
         seen.retryAfterMs = retryAfterOf(response.headers['retry-after'])
         return { status: response.statusCode, content, isTimedOut: false }
       } catch (error) {
-        if (ctx.signal.aborted) throw ConnectorError.fromNetwork(error, ctx.signal)
-        return { status: 0, content: (error as Error).message, isTimedOut: perTry.aborted }
+        const failure = ConnectorError.fromNetwork(error, ctx.signal)
+        // Another host cannot help when time is up, or when the hub refused the address or the answer.
+        if (ctx.signal.aborted || failure.errorType === 'SSRF_BLOCKED' || failure.errorType === 'INVALID_RESPONSE') {
+          throw failure
+        }
+        return { status: 0, content: failure.message, isTimedOut: perTry.aborted || failure.errorType === 'TIMEOUT' }
       }
     },
   }
@@ -103,7 +107,7 @@ async function withClient<T>(
           cause: error,
         })
       }
-      if (last && last.status >= 500) throw ConnectorError.fromStatus(last.status, summarize(last.content))
+      if (last && last.status > 0) throw ConnectorError.fromStatus(last.status, summarize(last.content))
       throw new ConnectorError(`no Algolia host could be reached: ${last?.content ?? error.message}`, {
         errorType: 'CONNECTION_ERROR',
         retryable: true,

@@ -1,18 +1,10 @@
-// Mailchimp, with @mailchimp/mailchimp_marketing: customer events upsert the list member (subscriber hash
-// = MD5 of the lowercased email) with merge fields and tags; order events record a member event and tag
-// the member with the order's status.
+// Mailchimp, by direct calls to its Marketing API (3.0) on the hub's dispatcher: customer events upsert
+// the list member (subscriber hash = MD5 of the lowercased email) with merge fields and tags; order events
+// record a member event and tag the member with the order's status.
 import { createHash } from 'node:crypto'
-import ApiClient from '@mailchimp/mailchimp_marketing/src/ApiClient.js'
 import { z } from 'zod'
-import { retryAfterOf, summarize } from '../http.ts'
-import {
-  type CallResult,
-  type ConnectorContext,
-  ConnectorError,
-  defineConnector,
-  type HubEvent,
-  secret,
-} from '../types.ts'
+import { send, summarize } from '../http.ts'
+import { type CallResult, type ConnectorContext, defineConnector, type HubEvent, secret } from '../types.ts'
 
 const configSchema = z.object({
   api_key: secret(z.string().regex(/^[0-9a-f]{32}-[a-z]+\d+$/, 'must look like <32 hex digits>-us21')).describe(
@@ -36,51 +28,41 @@ type MailchimpConfig = z.infer<typeof configSchema>
 
 export const subscriberHash = (email: string) => createHash('md5').update(email.toLowerCase()).digest('hex')
 
-function clientFor(config: MailchimpConfig, ctx: ConnectorContext): ApiClient {
-  const client = new ApiClient()
-  client.basePath = (config.api_base_url ?? 'https://server.api.mailchimp.com/3.0').replace(/\/+$/, '')
-  client.timeout = ctx.timeoutMs
-  // The client puts the server prefix where its default base URL says "server"; an overridden base URL
-  // keeps that word as it is.
-  client.setConfig({ apiKey: config.api_key, server: config.api_base_url ? 'server' : config.server })
-  return client
-}
-
-/** Runs a Mailchimp call, bounded by the call's signal, with its errors classified. */
-async function call<T>(ctx: ConnectorContext, run: () => Promise<T>): Promise<T> {
-  const aborted = new Promise<never>((_, reject) => {
-    const onAbort = () => reject(ConnectorError.fromNetwork(ctx.signal.reason, ctx.signal))
-    if (ctx.signal.aborted) onAbort()
-    else ctx.signal.addEventListener('abort', onAbort, { once: true })
-  })
+function parsed(body: string): Record<string, unknown> | undefined {
   try {
-    return await Promise.race([run(), aborted])
-  } catch (error) {
-    if (error instanceof ConnectorError) throw error
-    const failure = error as {
-      status?: number
-      timeout?: number
-      response?: { body?: { title?: string; detail?: string }; headers?: Record<string, string> }
-    }
-    if (failure.status && failure.response) {
-      const body = failure.response.body
-      const detail = [body?.title, body?.detail].filter(Boolean).join(': ') || 'Mailchimp refused the request'
-      throw ConnectorError.fromStatus(
-        failure.status,
-        summarize(detail),
-        retryAfterOf(failure.response.headers?.['retry-after']),
-      )
-    }
-    if (failure.timeout) {
-      throw new ConnectorError('Mailchimp did not answer in time', {
-        errorType: 'TIMEOUT',
-        retryable: true,
-        cause: error,
-      })
-    }
-    throw ConnectorError.fromNetwork(error, ctx.signal)
+    const value: unknown = JSON.parse(body)
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
   }
 }
+
+/** Mailchimp's errors are problem details: "title: detail" says what went wrong. */
+function problemOf(body: string): string {
+  const problem = parsed(body)
+  const parts = [problem?.title, problem?.detail].filter((part) => typeof part === 'string' && part)
+  return summarize(parts.length ? parts.join(': ') : body)
+}
+
+/** Calls the API as the key's owner (HTTP basic auth, any user name); answers its JSON, if any. */
+async function call(
+  config: MailchimpConfig,
+  ctx: ConnectorContext,
+  method: 'GET' | 'PUT' | 'POST',
+  path: string,
+  json?: object,
+): Promise<Record<string, unknown>> {
+  const base = (config.api_base_url ?? `https://${config.server}.api.mailchimp.com/3.0`).replace(/\/+$/, '')
+  const response = await send(ctx, method, `${base}${path}`, {
+    json,
+    headers: { authorization: `Basic ${Buffer.from(`user:${config.api_key}`).toString('base64')}` },
+    errorMessage: problemOf,
+  })
+  return parsed(response.body) ?? {}
+}
+
+const memberPath = (config: MailchimpConfig, hash: string) =>
+  `/lists/${encodeURIComponent(config.list_id)}/members/${hash}`
 
 const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined)
 /** Mailchimp event and tag names: letters, digits, dashes and underscores. */
@@ -90,28 +72,21 @@ async function upsertCustomer(event: HubEvent, config: MailchimpConfig, ctx: Con
   const data = event.data as Record<string, unknown>
   const email = text(data.email)
   if (!email) return { message: `${event.type} has no email; nothing to do` }
-  const client = clientFor(config, ctx)
-  const hash = subscriberHash(email)
+  const member = memberPath(config, subscriberHash(email))
   const mergeFields = Object.fromEntries(
     [
       ['FNAME', text(data.first_name)],
       ['LNAME', text(data.last_name)],
     ].filter(([, value]) => value !== undefined),
   )
-  await call(ctx, () =>
-    client.lists.setListMember(config.list_id, hash, {
-      email_address: email,
-      status_if_new: config.status_if_new ?? 'subscribed',
-      merge_fields: mergeFields,
-    }),
-  )
+  await call(config, ctx, 'PUT', member, {
+    email_address: email,
+    status_if_new: config.status_if_new ?? 'subscribed',
+    merge_fields: mergeFields,
+  })
   const tags = Array.isArray(data.tags) ? data.tags.filter((tag): tag is string => typeof tag === 'string') : []
   if (tags.length) {
-    await call(ctx, () =>
-      client.lists.updateListMemberTags(config.list_id, hash, {
-        tags: tags.map((name) => ({ name, status: 'active' })),
-      }),
-    )
+    await call(config, ctx, 'POST', `${member}/tags`, { tags: tags.map((name) => ({ name, status: 'active' })) })
   }
   return {
     message: `Upserted ${email} in list ${config.list_id}${tags.length ? ` with tags ${tags.join(', ')}` : ''}`,
@@ -124,21 +99,14 @@ async function recordOrder(event: HubEvent, config: MailchimpConfig, ctx: Connec
   const customer = (data.customer ?? {}) as Record<string, unknown>
   const email = text(customer.email) ?? text(data.email)
   if (!email) return { message: `${event.type} has no customer email; nothing to do` }
-  const client = clientFor(config, ctx)
-  const hash = subscriberHash(email)
+  const member = memberPath(config, subscriberHash(email))
   const properties = Object.fromEntries(
     ['order_id', 'status', 'amount'].flatMap((key) => (data[key] === undefined ? [] : [[key, String(data[key])]])),
   )
-  await call(ctx, () =>
-    client.lists.createListMemberEvent(config.list_id, hash, { name: slug(event.type), properties }),
-  )
+  await call(config, ctx, 'POST', `${member}/events`, { name: slug(event.type), properties })
   const status = text(data.status)
   if (status) {
-    await call(ctx, () =>
-      client.lists.updateListMemberTags(config.list_id, hash, {
-        tags: [{ name: `order_${slug(status)}`, status: 'active' }],
-      }),
-    )
+    await call(config, ctx, 'POST', `${member}/tags`, { tags: [{ name: `order_${slug(status)}`, status: 'active' }] })
   }
   return { message: `Recorded ${event.type} for ${email}`, responseCode: 200 }
 }
@@ -152,9 +120,8 @@ export default defineConnector<MailchimpConfig>({
   defaultEvents: ['customer.*', 'order.*'],
   exampleConfig: { api_key: '0123456789abcdef0123456789abcdef-us21', server: 'us21', list_id: 'a1b2c3d4e5' },
   async test(config, ctx) {
-    const client = clientFor(config, ctx)
-    await call(ctx, () => client.ping.get())
-    const list = await call(ctx, () => client.lists.getList(config.list_id))
+    await call(config, ctx, 'GET', '/ping')
+    const list = await call(config, ctx, 'GET', `/lists/${encodeURIComponent(config.list_id)}`)
     return { message: `Connected to list "${String(list.name ?? config.list_id)}"`, responseCode: 200 }
   },
   deliver(event, config, ctx) {

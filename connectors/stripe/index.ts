@@ -55,6 +55,14 @@ function clientFor(
 }
 
 async function call<T>(ctx: ConnectorContext, fetch: ObservedFetch, run: () => Promise<T>): Promise<T> {
+  const unanswered = () => {
+    // The library reads only answers in Stripe's format: a proxy's bare 5xx, or a redirect the hub does not
+    // follow, comes back as data or as unreadable JSON, and is judged by its status.
+    const status = fetch.lastStatus()
+    return status !== 0 && (status < 200 || status >= 300)
+      ? ConnectorError.fromStatus(status, 'Stripe answered without an error body', fetch.lastRetryAfterMs())
+      : undefined
+  }
   let result: T
   try {
     result = await run()
@@ -62,15 +70,18 @@ async function call<T>(ctx: ConnectorContext, fetch: ObservedFetch, run: () => P
     if (error instanceof Stripe.errors.StripeError && error.statusCode) {
       throw ConnectorError.fromStatus(error.statusCode, summarize(error.message), fetch.lastRetryAfterMs())
     }
-    throw ConnectorError.fromNetwork(
-      error instanceof Stripe.errors.StripeError ? (error.detail ?? error) : error,
-      ctx.signal,
+    // Stripe keeps what the dispatcher threw in `detail`, and a body it could not read in `detail.exception`.
+    const detail = error instanceof Stripe.errors.StripeError ? error.detail : undefined
+    throw (
+      unanswered() ??
+      ConnectorError.fromNetwork(
+        (detail as { exception?: unknown } | undefined)?.exception ?? detail ?? error,
+        ctx.signal,
+      )
     )
   }
-  // The library only throws for answers in Stripe's error format; a proxy's bare 5xx comes back as data.
-  const status = fetch.lastStatus()
-  if (status >= 400)
-    throw ConnectorError.fromStatus(status, 'Stripe answered without an error body', fetch.lastRetryAfterMs())
+  const failed = unanswered()
+  if (failed) throw failed
   return result
 }
 

@@ -1,10 +1,12 @@
-// One HTTP attempt: POST through a shared keep-alive dispatcher, total and connect timeouts, the
-// response body kept up to a limit, and the outcome classified the way the delivery log reports it.
+// One webhook attempt: POST through a shared keep-alive agent on the one road out (outbound.ts), total and
+// connect timeouts, the response body kept up to a limit, and the outcome classified the way the delivery
+// log reports it.
 import { performance } from 'node:perf_hooks'
-import { Agent, type Dispatcher, errors, request } from 'undici'
+import { type Agent, type Dispatcher, errors, request } from 'undici'
 import type { AttemptErrorType } from '#generated/prisma/enums.ts'
+import { createOutboundAgent, DEFAULT_CONNECT_TIMEOUT_MS } from './outbound.ts'
 import { parseRetryAfter } from './retry.ts'
-import { assertPublicLiteral, guardedLookup, SsrfError } from './ssrf.ts'
+import { type AddressRule, SsrfError } from './ssrf.ts'
 import { cutUtf8, storableText } from './text.ts'
 
 export interface HttpAttempt {
@@ -34,31 +36,25 @@ export interface AttemptOutcome {
 
 export interface HttpSender {
   send(attempt: HttpAttempt): Promise<AttemptOutcome>
-  /** The shared keep-alive dispatcher (default connect timeout), for connectors. */
+  /** The shared keep-alive dispatcher (default connect timeout), handed to connectors. */
   dispatcher: Dispatcher
   close(): Promise<void>
 }
 
-/** Connect timeout of the shared dispatcher that connectors use. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5000
-
 export interface HttpSenderOptions {
-  allowPrivateUrls: boolean
+  /** Who may be connected to; null lets every address through (SWITCHYARD_ALLOW_PRIVATE_URLS=true). */
+  allows: AddressRule | null
   /** Bytes of the response body kept in the log. */
   responseBodyLimit: number
 }
 
-export function createHttpSender({ allowPrivateUrls, responseBodyLimit }: HttpSenderOptions): HttpSender {
+export function createHttpSender({ allows, responseBodyLimit }: HttpSenderOptions): HttpSender {
   // One keep-alive agent per connect timeout in use (in practice: one, the default).
   const agents = new Map<number, Agent>()
   const agentFor = (connectTimeoutMs: number) => {
     let agent = agents.get(connectTimeoutMs)
     if (!agent) {
-      agent = new Agent({
-        keepAliveTimeout: 30_000,
-        keepAliveMaxTimeout: 300_000,
-        connect: { timeout: connectTimeoutMs, ...(allowPrivateUrls ? {} : { lookup: guardedLookup }) },
-      })
+      agent = createOutboundAgent({ allows, connectTimeoutMs })
       agents.set(connectTimeoutMs, agent)
     }
     return agent
@@ -69,9 +65,7 @@ export function createHttpSender({ allowPrivateUrls, responseBodyLimit }: HttpSe
       const started = performance.now()
       const elapsed = () => Math.round(performance.now() - started)
       try {
-        const url = new URL(attempt.url)
-        if (!allowPrivateUrls) assertPublicLiteral(url)
-        const response = await request(url, {
+        const response = await request(attempt.url, {
           method: 'POST',
           headers: attempt.headers,
           body: attempt.body,
@@ -125,13 +119,18 @@ export function createHttpSender({ allowPrivateUrls, responseBodyLimit }: HttpSe
 async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of body) {
-    chunks.push(chunk)
-    size += chunk.length
-    if (size >= limit) {
-      body.destroy()
-      break
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size >= limit) {
+        body.destroy()
+        break
+      }
     }
+  } catch (error) {
+    // The agent stops reading at its own cap: the log keeps what was read, as it would for a longer body.
+    if (!(error instanceof errors.ResponseExceededMaxSizeError)) throw error
   }
   return cutUtf8(Buffer.concat(chunks), limit)
 }

@@ -1,14 +1,18 @@
-// Webhook URLs must not reach private, loopback, link-local (cloud metadata) or otherwise special
-// addresses, unless the server config allows them. Checked at create time and again at connect time,
-// because DNS answers can change between the two.
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
+// Webhook and connector URLs must not reach private, loopback, link-local (cloud metadata) or otherwise
+// special addresses, unless the server config allows them. Checked at create time, and again on every
+// connection the outbound dispatcher opens (outbound.ts), because DNS answers can change between the two.
 import { lookup } from 'node:dns/promises'
-import { isIP, type LookupFunction } from 'node:net'
+import { isIP } from 'node:net'
 import ipaddr from 'ipaddr.js'
 
 export class SsrfError extends Error {
   override name = 'SsrfError'
+  /** Read by classifiers that cannot import this class (connectors). */
+  readonly code = 'SSRF_BLOCKED'
 }
+
+/** Whether the hub may open a connection to this address and port. */
+export type AddressRule = (address: string, port: number) => boolean
 
 /** Only globally routable unicast addresses are allowed. */
 export function isBlockedAddress(address: string): boolean {
@@ -19,6 +23,9 @@ export function isBlockedAddress(address: string): boolean {
   }
   return parsed.range() !== 'unicast'
 }
+
+/** The rule outside tests and the quickstart: globally routable addresses only, on any port. */
+export const publicAddressesOnly: AddressRule = (address) => !isBlockedAddress(address)
 
 export function parseWebhookUrl(value: string): URL {
   if (!URL.canParse(value)) throw new SsrfError(`"${value}" is not a URL`)
@@ -40,25 +47,4 @@ export async function assertPublicUrl(value: string): Promise<void> {
   const addresses = await lookup(host, { all: true }).catch(() => [])
   const blocked = addresses.find((entry) => isBlockedAddress(entry.address))
   if (blocked) throw new SsrfError(`${host} resolves to ${blocked.address}, a private or reserved address`)
-}
-
-/** Connect-time check for a literal address (net.connect does no lookup for those). */
-export function assertPublicLiteral(url: URL): void {
-  const host = hostOf(url)
-  if (isIP(host) && isBlockedAddress(host)) throw new SsrfError(`${host} is a private or reserved address`)
-}
-
-/** A `lookup` for net/tls.connect that refuses to hand back a blocked address. */
-export const guardedLookup: LookupFunction = (hostname, options, callback) => {
-  dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-    if (error) return callback(error, '', 4)
-    const blocked = addresses.find((entry) => isBlockedAddress(entry.address))
-    if (blocked) {
-      return callback(new SsrfError(`${hostname} resolves to ${blocked.address}, a private or reserved address`), '', 4)
-    }
-    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses)
-    const first = addresses[0]
-    if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 4)
-    callback(null, first.address, first.family)
-  })
 }

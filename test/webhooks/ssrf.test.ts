@@ -1,8 +1,10 @@
-// With private URLs not allowed (the default outside tests), webhooks cannot reach private, loopback,
-// link-local or metadata addresses: refused when created, and again when connecting.
+// With private URLs not allowed (the default outside tests), webhooks and connectors cannot reach private,
+// loopback, link-local or metadata addresses: refused when created, and again when connecting.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startFakeAlgolia } from '../../connectors/algolia/fake.ts'
+import { startFakeMailchimp } from '../../connectors/mailchimp/fake.ts'
 import { pool } from '../../src/db/client.ts'
-import { createWebhook, deliveryReaches, publish } from '../helpers/api.ts'
+import { createWebhook, deliveryReaches, eventually, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
@@ -111,4 +113,61 @@ describe('connector URLs', () => {
       errorType: 'SSRF_BLOCKED',
     })
   })
+})
+
+describe('connectors at delivery time', () => {
+  // As for webhooks, rewriting the stored URL stands in for a DNS change after the config was accepted.
+  it.each([
+    [
+      'mailchimp',
+      startFakeMailchimp,
+      'https://93.184.215.14/3.0',
+      '/3.0',
+      ['customer.created', { customer_id: 1, email: 'jane@example.com' }],
+    ],
+    [
+      'algolia',
+      startFakeAlgolia,
+      'https://93.184.215.14',
+      '',
+      ['entry.create', { model: 'article', entry: { id: 1, documentId: 'doc-1' } }],
+    ],
+  ] as const)(
+    'refuses %s’s provider on a private address and logs SSRF_BLOCKED',
+    async (name, startFake, publicUrl, path, [type, payload]) => {
+      const fake = await startFake()
+      try {
+        const tenant = `tenant-ssrf-${name}`
+        const { configureIntegration } = await t.data(
+          'mutation ($name: String!, $input: ConfigureIntegrationInput!) { configureIntegration(name: $name, input: $input) { integration { id } } }',
+          { name, input: { config: { ...fake.config, api_base_url: publicUrl }, retryPolicy: { maxRetries: 0 } } },
+          tenant,
+        )
+        await pool().query(
+          `UPDATE integrations SET config = jsonb_set(config::jsonb, '{api_base_url}', to_jsonb($2::text)) WHERE id = $1`,
+          [configureIntegration.integration.id, `${fake.url}${path}`],
+        )
+        await t.data(
+          'mutation ($type: String!, $payload: JSON!) { publishEvent(input: { type: $type, payload: $payload }) { event { id } } }',
+          { type, payload },
+          tenant,
+        )
+        const delivery = await eventually(async () => {
+          const { deliveries } = await t.data(
+            'query ($name: String!) { deliveries(integration: $name) { edges { node { status attempts { errorType errorMessage } } } } }',
+            { name },
+            tenant,
+          )
+          expect(deliveries.edges[0]?.node.status).toBe('FAILED')
+          return deliveries.edges[0]?.node
+        })
+        expect(delivery.attempts).toEqual([
+          { errorType: 'SSRF_BLOCKED', errorMessage: 'the URL names 127.0.0.1, a private or reserved address' },
+        ])
+        expect(fake.requests).toHaveLength(0)
+      } finally {
+        await fake.close()
+      }
+    },
+  )
 })
