@@ -66,6 +66,8 @@ const envSchema = z.object({
   SWITCHYARD_DATA_DIR: z.string().min(1).default('.switchyard'),
   SWITCHYARD_JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   SWITCHYARD_JWKS_URL: z.url({ error: 'must be an http(s) URL' }).optional(),
+  SWITCHYARD_JWT_ISSUER: z.string().optional(),
+  SWITCHYARD_JWT_AUDIENCE: z.string().optional(),
   SWITCHYARD_ENCRYPTION_KEY: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   SWITCHYARD_ALLOW_PRIVATE_URLS: booleanString.default(false),
   SWITCHYARD_DEFAULT_HEADERS: headerObject.default({}),
@@ -104,6 +106,10 @@ export interface Config {
   dataDir: string
   jwtSecret: string | undefined
   jwksUrl: string | undefined
+  /** When set, tokens must carry this `iss`; `npm run token` signs with it. */
+  jwtIssuer: string | undefined
+  /** When set, tokens must carry this `aud`; `npm run token` signs with it. */
+  jwtAudience: string | undefined
   encryptionKey: string | undefined
   allowPrivateUrls: boolean
   defaultHeaders: Record<string, string>
@@ -173,17 +179,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     )
   }
   const e = parsed.data
+  const problems: string[] = []
   if (e.NODE_ENV === 'production') {
-    const missing = [
+    problems.push(
       ...(!e.SWITCHYARD_JWT_SECRET && !e.SWITCHYARD_JWKS_URL
         ? ['SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production']
         : []),
       ...(!e.SWITCHYARD_ENCRYPTION_KEY
         ? ['SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals connector secrets)']
         : []),
-    ]
-    if (missing.length) throw new ConfigError(missing)
+    )
+    if (e.SWITCHYARD_JWKS_URL) {
+      // Another provider's tokens are signed with the same keys: only iss and aud say they are meant for us.
+      problems.push(
+        ...(new URL(e.SWITCHYARD_JWKS_URL).protocol === 'https:'
+          ? []
+          : ['SWITCHYARD_JWKS_URL must be an https URL when NODE_ENV=production']),
+        ...(!e.SWITCHYARD_JWT_ISSUER
+          ? ['SWITCHYARD_JWT_ISSUER must be set when NODE_ENV=production and SWITCHYARD_JWKS_URL is used']
+          : []),
+        ...(!e.SWITCHYARD_JWT_AUDIENCE
+          ? ['SWITCHYARD_JWT_AUDIENCE must be set when NODE_ENV=production and SWITCHYARD_JWKS_URL is used']
+          : []),
+      )
+    }
   }
+  if (problems.length) throw new ConfigError(problems)
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -194,6 +215,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.SWITCHYARD_DATA_DIR),
     jwtSecret: e.SWITCHYARD_JWT_SECRET,
     jwksUrl: e.SWITCHYARD_JWKS_URL,
+    jwtIssuer: e.SWITCHYARD_JWT_ISSUER,
+    jwtAudience: e.SWITCHYARD_JWT_AUDIENCE,
     encryptionKey: e.SWITCHYARD_ENCRYPTION_KEY,
     allowPrivateUrls: e.SWITCHYARD_ALLOW_PRIVATE_URLS,
     defaultHeaders: e.SWITCHYARD_DEFAULT_HEADERS,

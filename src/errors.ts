@@ -22,6 +22,7 @@ export const badInput = (message: string, details?: Record<string, unknown>) =>
   new UserError('BAD_USER_INPUT', message, details)
 export const notFound = (what: string, id: string) => new UserError('NOT_FOUND', `${what} ${id} was not found`)
 export const unauthenticated = (message: string) => new UserError('UNAUTHENTICATED', message)
+export const forbidden = (message: string) => new UserError('FORBIDDEN', message)
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new UserError('CONFLICT', message, details)
 

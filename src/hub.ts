@@ -79,7 +79,13 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     if (role !== 'worker') {
       const app = buildApp({
         logger,
-        verifier: createTokenVerifier({ secret: secrets.jwtSecret, jwksUrl: config.jwksUrl }),
+        verifier: createTokenVerifier({
+          secret: secrets.jwtSecret,
+          jwksUrl: config.jwksUrl,
+          issuer: config.jwtIssuer,
+          audience: config.jwtAudience,
+          requireExpiry: config.env === 'production',
+        }),
         readiness: {
           database: () =>
             connection.pool.query('SELECT 1').then(

@@ -3,11 +3,12 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type ExecutionArgs, GraphQLError } from 'graphql'
-import type { OperationResult } from 'graphql-ws'
+import { CloseCode, type OperationResult } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { WebSocketServer } from 'ws'
-import { AuthError, bearerToken, type TokenVerifier } from './auth/jwt.ts'
+import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
+import { AuthError, bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
 import { isDatabaseUnavailable } from './db/unavailable.ts'
 import { internalError, RETRY_AFTER_SECONDS, unauthenticated, unavailable } from './errors.ts'
@@ -31,11 +32,18 @@ export interface AppOptions {
 }
 
 export interface App {
-  yoga: YogaServerInstance<Record<string, unknown>, Context>
+  yoga: YogaServerInstance<ServerContext, Context>
   /** Listens on the port (0 = any free one); resolves with the address. */
   start(port: number, host?: string): Promise<{ port: number; url: string }>
   stop(): Promise<void>
 }
+
+/** What yoga hands the context factory. */
+interface ServerContext {
+  connectionParams?: { authorization?: unknown }
+}
+
+const NO_SCOPES: Context['scopes'] = new Set()
 
 export function buildApp({ logger, verifier, readiness }: AppOptions): App {
   const log = logger.child({ component: 'api' })
@@ -52,20 +60,21 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
   }
 
   async function contextFor(authorization: string | null | undefined): Promise<Context> {
-    let tenantId: string | null = null
+    let identity: Identity | undefined
     try {
       const token = bearerToken(authorization)
-      if (token) tenantId = await verifier.verify(token)
+      if (token) identity = await verifier.verify(token)
     } catch (error) {
       if (error instanceof AuthError) throw unauthenticated(error.message)
       throw error
     }
-    if (tenantId === null) return { tenantId, log }
+    if (!identity) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log }
+    const { tenantId, scopes, expiresAt } = identity
     await tenants.ensure(tenantId)
-    return { tenantId, log: logFor(tenantId) }
+    return { tenantId, scopes, expiresAt, log: logFor(tenantId) }
   }
 
-  const yoga = createYoga<Record<string, unknown>, Context>({
+  const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'Switchyard', subscriptionsProtocol: 'WS' },
@@ -77,7 +86,7 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
       error: (...args) => log.error(args.map(String).join(' ')),
     },
     context: ({ request, connectionParams }) => {
-      const fromSocket = (connectionParams as { authorization?: unknown } | undefined)?.authorization
+      const fromSocket = connectionParams?.authorization
       return contextFor(
         request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : undefined),
       )
@@ -98,7 +107,7 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
           : masked
       },
     },
-    plugins: [healthRoutes(readiness), inboundRoutes(log)],
+    plugins: [healthRoutes(readiness), inboundRoutes(log), endSubscriptionsAtExpiry()],
   })
 
   let server: Server | undefined
@@ -113,15 +122,22 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
         {
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
           subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-          onConnect: async ({ connectionParams }) => {
+          onConnect: async ({ connectionParams, extra }) => {
             const authorization = connectionParams?.authorization
             if (typeof authorization !== 'string') return false
+            let identity: Identity
             try {
-              await verifier.verify(bearerToken(authorization) ?? '')
-              return true
+              identity = await verifier.verify(bearerToken(authorization) ?? '')
             } catch {
               return false
             }
+            if (identity.expiresAt !== undefined) {
+              const forget = atExpiry(identity.expiresAt, () =>
+                extra.socket.close(CloseCode.Unauthorized, 'the token has expired'),
+              )
+              extra.socket.once('close', forget)
+            }
+            return true
           },
           onSubscribe: async (ctx, _id, payload) => {
             const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -131,12 +147,20 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
               params: payload,
               connectionParams: ctx.connectionParams,
             })
+            let contextValue: Context
+            try {
+              contextValue = await contextFactory()
+            } catch (error) {
+              // A refused operation (UNAUTHENTICATED) gets its error; the connection stays open.
+              if (error instanceof GraphQLError) return [withoutHttpExtensions(error)]
+              throw error
+            }
             const args = {
               schema,
               operationName: payload.operationName,
               document: parse(payload.query),
               variableValues: payload.variables,
-              contextValue: await contextFactory(),
+              contextValue,
               rootValue: { execute, subscribe } as EnvelopedRoot,
             }
             const errors = validate(args.schema, args.document)
@@ -166,6 +190,12 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
       await yoga.dispose()
     },
   }
+}
+
+/** The error without the HTTP status and headers meant for yoga (a WebSocket message has no status). */
+function withoutHttpExtensions(error: GraphQLError): GraphQLError {
+  const { http: _http, ...extensions } = error.extensions
+  return new GraphQLError(error.message, { extensions })
 }
 
 /** graphql-ws runs each operation through yoga's enveloped execute/subscribe, carried on rootValue. */

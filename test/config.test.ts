@@ -72,6 +72,26 @@ describe('loadConfig', () => {
     ).toEqual([])
   })
 
+  it('requires an https JWKS URL, an issuer and an audience in production when a JWKS URL is used', () => {
+    const production = { NODE_ENV: 'production', SWITCHYARD_ENCRYPTION_KEY: 'k'.repeat(32) }
+    expect(problems({ ...production, SWITCHYARD_JWKS_URL: 'http://idp.example.com/jwks.json' })).toEqual([
+      'SWITCHYARD_JWKS_URL must be an https URL when NODE_ENV=production',
+      'SWITCHYARD_JWT_ISSUER must be set when NODE_ENV=production and SWITCHYARD_JWKS_URL is used',
+      'SWITCHYARD_JWT_AUDIENCE must be set when NODE_ENV=production and SWITCHYARD_JWKS_URL is used',
+    ])
+    const complete = {
+      ...production,
+      SWITCHYARD_JWKS_URL: 'https://idp.example.com/jwks.json',
+      SWITCHYARD_JWT_ISSUER: 'https://idp.example.com/',
+      SWITCHYARD_JWT_AUDIENCE: 'switchyard',
+    }
+    expect(problems(complete)).toEqual([])
+    expect(loadConfig(complete)).toMatchObject({ jwtIssuer: 'https://idp.example.com/', jwtAudience: 'switchyard' })
+    // Outside production, and with a secret alone, neither is required.
+    expect(problems({ SWITCHYARD_JWKS_URL: 'http://127.0.0.1:8080/jwks.json' })).toEqual([])
+    expect(problems({ ...production, SWITCHYARD_JWT_SECRET: 'y'.repeat(32) })).toEqual([])
+  })
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(4000)
   })
