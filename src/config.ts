@@ -68,6 +68,8 @@ const envSchema = z.object({
   SWITCHYARD_JWKS_URL: z.url({ error: 'must be an http(s) URL' }).optional(),
   SWITCHYARD_JWT_ISSUER: z.string().optional(),
   SWITCHYARD_JWT_AUDIENCE: z.string().optional(),
+  SWITCHYARD_RATE_LIMIT_PER_SECOND: integer(0, 1_000_000_000).default(100),
+  SWITCHYARD_RATE_LIMIT_BURST: integer(1, 1_000_000_000).optional(),
   SWITCHYARD_ENCRYPTION_KEY: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   SWITCHYARD_ALLOW_PRIVATE_URLS: booleanString.default(false),
   SWITCHYARD_DEFAULT_HEADERS: headerObject.default({}),
@@ -121,6 +123,13 @@ export interface Config {
     poolSize: number
   }
   shutdownTimeoutSeconds: number
+  /** Requests per tenant (and per client address without a token), across every API process. */
+  rateLimit: {
+    /** Sustained requests per second; 0 turns the limit off. */
+    perSecond: number
+    /** The most requests at once: counted in windows of burst / perSecond seconds. */
+    burst: number
+  }
   events: {
     /** Publishing a type missing from the catalog: refused (BAD_USER_INPUT) unless this is set. */
     allowUnknownTypes: boolean
@@ -179,7 +188,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     )
   }
   const e = parsed.data
-  const problems: string[] = []
+  const rateLimitBurst = e.SWITCHYARD_RATE_LIMIT_BURST ?? 2 * e.SWITCHYARD_RATE_LIMIT_PER_SECOND
+  const problems = [
+    // rate-limiter-flexible counts in windows of whole seconds (its PostgreSQL table stores whole milliseconds).
+    ...(e.SWITCHYARD_RATE_LIMIT_PER_SECOND > 0 && rateLimitBurst % e.SWITCHYARD_RATE_LIMIT_PER_SECOND !== 0
+      ? [
+          `SWITCHYARD_RATE_LIMIT_BURST must be a whole multiple of SWITCHYARD_RATE_LIMIT_PER_SECOND (${e.SWITCHYARD_RATE_LIMIT_PER_SECOND}): the limit is counted in windows of burst / rate seconds (got ${rateLimitBurst})`,
+        ]
+      : []),
+  ]
   if (e.NODE_ENV === 'production') {
     problems.push(
       ...(!e.SWITCHYARD_JWT_SECRET && !e.SWITCHYARD_JWKS_URL
@@ -228,6 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       poolSize: e.SWITCHYARD_QUEUE_POOL_SIZE,
     },
     shutdownTimeoutSeconds: e.SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS,
+    rateLimit: { perSecond: e.SWITCHYARD_RATE_LIMIT_PER_SECOND, burst: rateLimitBurst },
     events: { allowUnknownTypes: e.SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES },
     subscriptions: {
       maxPerTenant: e.SWITCHYARD_MAX_SUBSCRIPTIONS_PER_TENANT,

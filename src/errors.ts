@@ -35,6 +35,13 @@ export const unavailable = () =>
     http: { status: 503, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
   })
 
+/** Over the request rate limit: HTTP 429 with Retry-After, and `retryAfterMs` for GraphQL clients. */
+export const rateLimited = (retryAfterMs: number) =>
+  new UserError('RATE_LIMITED', `too many requests; retry in ${retryAfterMs} ms`, {
+    retryAfterMs,
+    http: { status: 429, headers: { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) } },
+  })
+
 export const internalError = () =>
   new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })
 

@@ -2,6 +2,7 @@
 // the API and/or the workers. API and worker processes can run apart, N of each, against one database.
 
 import { createTokenVerifier } from './auth/jwt.ts'
+import { createRequestLimiter } from './auth/rate-limit.ts'
 import { resolveSecrets } from './auth/secrets.ts'
 import type { Config, Role } from './config.ts'
 import { connectDatabase, useDatabase } from './db/client.ts'
@@ -86,6 +87,14 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
           audience: config.jwtAudience,
           requireExpiry: config.env === 'production',
         }),
+        limiter:
+          config.rateLimit.perSecond > 0
+            ? createRequestLimiter({
+                pool: connection.pool,
+                ...config.rateLimit,
+                log: logger.child({ component: 'api' }),
+              })
+            : undefined,
         readiness: {
           database: () =>
             connection.pool.query('SELECT 1').then(

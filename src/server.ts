@@ -1,6 +1,6 @@
 // buildApp(): graphql-yoga over HTTP (queries, mutations, SSE subscriptions), graphql-ws on the same
 // server, and the plain routes: /healthz, /readyz.
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type ExecutionArgs, GraphQLError } from 'graphql'
 import { CloseCode, type OperationResult } from 'graphql-ws'
@@ -9,9 +9,10 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { WebSocketServer } from 'ws'
 import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
 import { AuthError, bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
+import type { LimitedBy, RequestLimiter } from './auth/rate-limit.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
 import { isDatabaseUnavailable } from './db/unavailable.ts'
-import { internalError, RETRY_AFTER_SECONDS, unauthenticated, unavailable } from './errors.ts'
+import { internalError, RETRY_AFTER_SECONDS, rateLimited, unauthenticated, unavailable } from './errors.ts'
 import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import type { Context } from './schema/context.ts'
@@ -28,6 +29,8 @@ const READINESS_TIMEOUT_MS = 2000
 export interface AppOptions {
   logger: Logger
   verifier: TokenVerifier
+  /** Counts every GraphQL request (HTTP) and operation (graphql-ws); none when the limit is off. */
+  limiter: RequestLimiter | undefined
   readiness: ReadinessChecks
 }
 
@@ -38,14 +41,15 @@ export interface App {
   stop(): Promise<void>
 }
 
-/** What yoga hands the context factory. */
+/** What yoga hands the context factory: node:http's request (for HTTP and for a WebSocket's upgrade). */
 interface ServerContext {
+  req?: IncomingMessage
   connectionParams?: { authorization?: unknown }
 }
 
 const NO_SCOPES: Context['scopes'] = new Set()
 
-export function buildApp({ logger, verifier, readiness }: AppOptions): App {
+export function buildApp({ logger, verifier, limiter, readiness }: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
   const tenantLogs = new Map<string, Logger>()
@@ -59,17 +63,29 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
     return child
   }
 
-  async function contextFor(authorization: string | null | undefined): Promise<Context> {
+  /** RATE_LIMITED (HTTP 429) once the tenant, or the address of a caller without a valid token, is over its limit. */
+  async function countRequest(by: LimitedBy, id: string): Promise<void> {
+    const retryAfterMs = await limiter?.take(by, id)
+    if (retryAfterMs !== undefined) throw rateLimited(retryAfterMs)
+  }
+
+  async function contextFor(authorization: string | null | undefined, clientAddress: string): Promise<Context> {
     let identity: Identity | undefined
     try {
       const token = bearerToken(authorization)
       if (token) identity = await verifier.verify(token)
     } catch (error) {
-      if (error instanceof AuthError) throw unauthenticated(error.message)
-      throw error
+      if (!(error instanceof AuthError)) throw error
+      // Guessing tokens is limited like any other request without one.
+      await countRequest('address', clientAddress)
+      throw unauthenticated(error.message)
     }
-    if (!identity) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log }
+    if (!identity) {
+      await countRequest('address', clientAddress)
+      return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log }
+    }
     const { tenantId, scopes, expiresAt } = identity
+    await countRequest('tenant', tenantId)
     await tenants.ensure(tenantId)
     return { tenantId, scopes, expiresAt, log: logFor(tenantId) }
   }
@@ -85,10 +101,11 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
       warn: (...args) => log.warn(args.map(String).join(' ')),
       error: (...args) => log.error(args.map(String).join(' ')),
     },
-    context: ({ request, connectionParams }) => {
+    context: ({ request, req, connectionParams }) => {
       const fromSocket = connectionParams?.authorization
       return contextFor(
         request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : undefined),
+        req?.socket.remoteAddress ?? 'unknown',
       )
     },
     maskedErrors: {
@@ -151,7 +168,7 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
             try {
               contextValue = await contextFactory()
             } catch (error) {
-              // A refused operation (UNAUTHENTICATED) gets its error; the connection stays open.
+              // A refused operation (RATE_LIMITED, UNAUTHENTICATED) gets its error; the connection stays open.
               if (error instanceof GraphQLError) return [withoutHttpExtensions(error)]
               throw error
             }

@@ -52,15 +52,17 @@ builder.addScalarType('JSON', JSONResolver)
 
 // Every root field needs a token (a tenant) whose scope allows it, checked here for every field of the type:
 // a field added later cannot miss it. Only introspection (for GraphiQL's docs) works without a token.
+const RATE_LIMIT =
+  'Every request counts against the tenant’s rate limit; past it, RATE_LIMITED with `extensions.retryAfterMs`.'
 builder.queryType({
-  description: `Every query needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim).`,
+  description: `Every query needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim). ${RATE_LIMIT}`,
   authScopes: { read: true },
 })
 builder.mutationType({
-  description: `Every mutation needs a token whose \`scope\` grants \`write\` (or that has no \`scope\` claim); a \`read\` token gets FORBIDDEN.`,
+  description: `Every mutation needs a token whose \`scope\` grants \`write\` (or that has no \`scope\` claim); a \`read\` token gets FORBIDDEN. ${RATE_LIMIT}`,
   authScopes: { write: true },
 })
 builder.subscriptionType({
-  description: `Every subscription needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim), and ends with UNAUTHENTICATED when that token expires.`,
+  description: `Every subscription needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim), and ends with UNAUTHENTICATED when that token expires. ${RATE_LIMIT}`,
   authScopes: { read: true },
 })

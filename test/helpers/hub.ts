@@ -52,6 +52,8 @@ export async function testConfigEnv(databaseUrl: string, env: Record<string, str
     SWITCHYARD_ALLOW_PRIVATE_URLS: 'true',
     SWITCHYARD_DATA_DIR: await mkdtemp(join(tmpdir(), 'switchyard-test-data-')),
     SWITCHYARD_QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
+    // Tests publish in tight loops; the limiter still counts every request. rate-limit tests set their own.
+    SWITCHYARD_RATE_LIMIT_PER_SECOND: '100000',
     ...env,
   }
 }
