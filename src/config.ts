@@ -76,6 +76,10 @@ const envSchema = z.object({
   SWITCHYARD_JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   SWITCHYARD_JWKS_URL: z.url({ error: 'must be an http(s) URL' }).optional(),
   SWITCHYARD_ENCRYPTION_KEY: encryptionKeys.optional(),
+  SWITCHYARD_JWT_ISSUER: z.string().optional(),
+  SWITCHYARD_JWT_AUDIENCE: z.string().optional(),
+  SWITCHYARD_RATE_LIMIT_PER_SECOND: integer(0, 1_000_000_000).default(100),
+  SWITCHYARD_RATE_LIMIT_BURST: integer(1, 1_000_000_000).optional(),
   SWITCHYARD_ALLOW_PRIVATE_URLS: booleanString.default(false),
   SWITCHYARD_DEFAULT_HEADERS: headerObject.default({}),
   SWITCHYARD_QUEUE_SCHEMA: z
@@ -117,6 +121,10 @@ export interface Config {
   jwksUrl: string | undefined
   /** Keys that seal secrets at rest: the first seals, every one opens. Unset: generated outside production. */
   encryptionKeys: string[] | undefined
+  /** When set, tokens must carry this `iss`; `npm run token` signs with it. */
+  jwtIssuer: string | undefined
+  /** When set, tokens must carry this `aud`; `npm run token` signs with it. */
+  jwtAudience: string | undefined
   allowPrivateUrls: boolean
   defaultHeaders: Record<string, string>
   queue: {
@@ -127,6 +135,13 @@ export interface Config {
     poolSize: number
   }
   shutdownTimeoutSeconds: number
+  /** Requests per tenant (and per client address without a token), across every API process. */
+  rateLimit: {
+    /** Sustained requests per second; 0 turns the limit off. */
+    perSecond: number
+    /** The most requests at once: counted in windows of burst / perSecond seconds. */
+    burst: number
+  }
   events: {
     /** Publishing a type missing from the catalog: refused (BAD_USER_INPUT) unless this is set. */
     allowUnknownTypes: boolean
@@ -191,17 +206,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     )
   }
   const e = parsed.data
+  const rateLimitBurst = e.SWITCHYARD_RATE_LIMIT_BURST ?? 2 * e.SWITCHYARD_RATE_LIMIT_PER_SECOND
+  const problems = [
+    // rate-limiter-flexible counts in windows of whole seconds (its PostgreSQL table stores whole milliseconds).
+    ...(e.SWITCHYARD_RATE_LIMIT_PER_SECOND > 0 && rateLimitBurst % e.SWITCHYARD_RATE_LIMIT_PER_SECOND !== 0
+      ? [
+          `SWITCHYARD_RATE_LIMIT_BURST must be a whole multiple of SWITCHYARD_RATE_LIMIT_PER_SECOND (${e.SWITCHYARD_RATE_LIMIT_PER_SECOND}): the limit is counted in windows of burst / rate seconds (got ${rateLimitBurst})`,
+        ]
+      : []),
+  ]
   if (e.NODE_ENV === 'production') {
-    const missing = [
+    problems.push(
       ...(!e.SWITCHYARD_JWT_SECRET && !e.SWITCHYARD_JWKS_URL
         ? ['SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production']
         : []),
       ...(!e.SWITCHYARD_ENCRYPTION_KEY
         ? ['SWITCHYARD_ENCRYPTION_KEY must be set when NODE_ENV=production (it seals secrets at rest)']
         : []),
-    ]
-    if (missing.length) throw new ConfigError(missing)
+    )
+    if (e.SWITCHYARD_JWKS_URL) {
+      // Another provider's tokens are signed with the same keys: only iss and aud say they are meant for us.
+      problems.push(
+        ...(new URL(e.SWITCHYARD_JWKS_URL).protocol === 'https:'
+          ? []
+          : ['SWITCHYARD_JWKS_URL must be an https URL when NODE_ENV=production']),
+        ...(!e.SWITCHYARD_JWT_ISSUER
+          ? ['SWITCHYARD_JWT_ISSUER must be set when NODE_ENV=production and SWITCHYARD_JWKS_URL is used']
+          : []),
+        ...(!e.SWITCHYARD_JWT_AUDIENCE
+          ? ['SWITCHYARD_JWT_AUDIENCE must be set when NODE_ENV=production and SWITCHYARD_JWKS_URL is used']
+          : []),
+      )
+    }
   }
+  if (problems.length) throw new ConfigError(problems)
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -213,6 +251,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtSecret: e.SWITCHYARD_JWT_SECRET,
     jwksUrl: e.SWITCHYARD_JWKS_URL,
     encryptionKeys: e.SWITCHYARD_ENCRYPTION_KEY,
+    jwtIssuer: e.SWITCHYARD_JWT_ISSUER,
+    jwtAudience: e.SWITCHYARD_JWT_AUDIENCE,
     allowPrivateUrls: e.SWITCHYARD_ALLOW_PRIVATE_URLS,
     defaultHeaders: e.SWITCHYARD_DEFAULT_HEADERS,
     queue: {
@@ -223,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       poolSize: e.SWITCHYARD_QUEUE_POOL_SIZE,
     },
     shutdownTimeoutSeconds: e.SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS,
+    rateLimit: { perSecond: e.SWITCHYARD_RATE_LIMIT_PER_SECOND, burst: rateLimitBurst },
     events: { allowUnknownTypes: e.SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES },
     subscriptions: {
       maxPerTenant: e.SWITCHYARD_MAX_SUBSCRIPTIONS_PER_TENANT,

@@ -22,6 +22,7 @@ export const badInput = (message: string, details?: Record<string, unknown>) =>
   new UserError('BAD_USER_INPUT', message, details)
 export const notFound = (what: string, id: string) => new UserError('NOT_FOUND', `${what} ${id} was not found`)
 export const unauthenticated = (message: string) => new UserError('UNAUTHENTICATED', message)
+export const forbidden = (message: string) => new UserError('FORBIDDEN', message)
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new UserError('CONFLICT', message, details)
 
@@ -32,6 +33,13 @@ export const RETRY_AFTER_SECONDS = 5
 export const unavailable = () =>
   new UserError('UNAVAILABLE', 'the database is unavailable; retry later', {
     http: { status: 503, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
+  })
+
+/** Over the request rate limit: HTTP 429 with Retry-After, and `retryAfterMs` for GraphQL clients. */
+export const rateLimited = (retryAfterMs: number) =>
+  new UserError('RATE_LIMITED', `too many requests; retry in ${retryAfterMs} ms`, {
+    retryAfterMs,
+    http: { status: 429, headers: { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) } },
   })
 
 export const internalError = () =>

@@ -2,6 +2,7 @@
 // the API and/or the workers. API and worker processes can run apart, N of each, against one database.
 
 import { createTokenVerifier } from './auth/jwt.ts'
+import { createRequestLimiter } from './auth/rate-limit.ts'
 import { resolveSecrets } from './auth/secrets.ts'
 import type { Config, Role } from './config.ts'
 import { connectDatabase, useDatabase } from './db/client.ts'
@@ -15,7 +16,7 @@ import { scheduleSweeper } from './delivery/sweeper.ts'
 import { startDeliveryWorker } from './delivery/worker.ts'
 import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
 import type { Logger } from './logger.ts'
-import { observeQueueDepth } from './observability/metrics.ts'
+import { observeQueueDepth, rateLimited } from './observability/metrics.ts'
 import { serveMetrics } from './observability/metrics-http.ts'
 import { CHANNELS } from './realtime/channels.ts'
 import { startListener } from './realtime/listener.ts'
@@ -99,7 +100,22 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       const app = buildApp({
         logger,
         metrics: config.metrics.port === undefined ? { token: config.metrics.token } : undefined,
-        verifier: createTokenVerifier({ secret: secrets.jwtSecret, jwksUrl: config.jwksUrl }),
+        verifier: createTokenVerifier({
+          secret: secrets.jwtSecret,
+          jwksUrl: config.jwksUrl,
+          issuer: config.jwtIssuer,
+          audience: config.jwtAudience,
+          requireExpiry: config.env === 'production',
+        }),
+        limiter:
+          config.rateLimit.perSecond > 0
+            ? createRequestLimiter({
+                pool: connection.pool,
+                ...config.rateLimit,
+                log: logger.child({ component: 'api' }),
+                onLimited: () => rateLimited.inc(),
+              })
+            : undefined,
         readiness: {
           database: () =>
             connection.pool.query('SELECT 1').then(

@@ -1,16 +1,18 @@
 // buildApp(): graphql-yoga over HTTP (queries, mutations, SSE subscriptions), graphql-ws on the same
 // server, and the plain routes: /healthz, /readyz.
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type ExecutionArgs, GraphQLError } from 'graphql'
-import type { OperationResult } from 'graphql-ws'
+import { CloseCode, type OperationResult } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { WebSocketServer } from 'ws'
-import { AuthError, bearerToken, type TokenVerifier } from './auth/jwt.ts'
+import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
+import { AuthError, bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
+import type { LimitedBy, RequestLimiter } from './auth/rate-limit.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
 import { isDatabaseUnavailable } from './db/unavailable.ts'
-import { internalError, RETRY_AFTER_SECONDS, unauthenticated, unavailable } from './errors.ts'
+import { internalError, RETRY_AFTER_SECONDS, rateLimited, unauthenticated, unavailable } from './errors.ts'
 import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import { scrape } from './observability/metrics-http.ts'
@@ -28,19 +30,29 @@ const READINESS_TIMEOUT_MS = 2000
 export interface AppOptions {
   logger: Logger
   verifier: TokenVerifier
+  /** Counts every GraphQL request (HTTP) and operation (graphql-ws); none when the limit is off. */
+  limiter: RequestLimiter | undefined
   readiness: ReadinessChecks
   /** Serve /metrics on this port, behind the token when one is set; absent when it has a port of its own. */
   metrics?: { token: string | undefined }
 }
 
 export interface App {
-  yoga: YogaServerInstance<Record<string, unknown>, Context>
+  yoga: YogaServerInstance<ServerContext, Context>
   /** Listens on the port (0 = any free one); resolves with the address. */
   start(port: number, host?: string): Promise<{ port: number; url: string }>
   stop(): Promise<void>
 }
 
-export function buildApp({ logger, verifier, readiness, metrics }: AppOptions): App {
+/** What yoga hands the context factory: node:http's request (for HTTP and for a WebSocket's upgrade). */
+interface ServerContext {
+  req?: IncomingMessage
+  connectionParams?: { authorization?: unknown }
+}
+
+const NO_SCOPES: Context['scopes'] = new Set()
+
+export function buildApp({ logger, verifier, limiter, readiness, metrics }: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
   const tenantLogs = new Map<string, Logger>()
@@ -54,21 +66,34 @@ export function buildApp({ logger, verifier, readiness, metrics }: AppOptions): 
     return child
   }
 
-  async function contextFor(authorization: string | null | undefined): Promise<Context> {
-    let tenantId: string | null = null
-    try {
-      const token = bearerToken(authorization)
-      if (token) tenantId = await verifier.verify(token)
-    } catch (error) {
-      if (error instanceof AuthError) throw unauthenticated(error.message)
-      throw error
-    }
-    if (tenantId === null) return { tenantId, log }
-    await tenants.ensure(tenantId)
-    return { tenantId, log: logFor(tenantId) }
+  /** RATE_LIMITED (HTTP 429) once the tenant, or the address of a caller without a valid token, is over its limit. */
+  async function countRequest(by: LimitedBy, id: string): Promise<void> {
+    const retryAfterMs = await limiter?.take(by, id)
+    if (retryAfterMs !== undefined) throw rateLimited(retryAfterMs)
   }
 
-  const yoga = createYoga<Record<string, unknown>, Context>({
+  async function contextFor(authorization: string | null | undefined, clientAddress: string): Promise<Context> {
+    let identity: Identity | undefined
+    try {
+      const token = bearerToken(authorization)
+      if (token) identity = await verifier.verify(token)
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error
+      // Guessing tokens is limited like any other request without one.
+      await countRequest('address', clientAddress)
+      throw unauthenticated(error.message)
+    }
+    if (!identity) {
+      await countRequest('address', clientAddress)
+      return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log }
+    }
+    const { tenantId, scopes, expiresAt } = identity
+    await countRequest('tenant', tenantId)
+    await tenants.ensure(tenantId)
+    return { tenantId, scopes, expiresAt, log: logFor(tenantId) }
+  }
+
+  const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'Switchyard', subscriptionsProtocol: 'WS' },
@@ -79,10 +104,11 @@ export function buildApp({ logger, verifier, readiness, metrics }: AppOptions): 
       warn: (...args) => log.warn(args.map(String).join(' ')),
       error: (...args) => log.error(args.map(String).join(' ')),
     },
-    context: ({ request, connectionParams }) => {
-      const fromSocket = (connectionParams as { authorization?: unknown } | undefined)?.authorization
+    context: ({ request, req, connectionParams }) => {
+      const fromSocket = connectionParams?.authorization
       return contextFor(
         request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : undefined),
+        req?.socket.remoteAddress ?? 'unknown',
       )
     },
     maskedErrors: {
@@ -101,7 +127,12 @@ export function buildApp({ logger, verifier, readiness, metrics }: AppOptions): 
           : masked
       },
     },
-    plugins: [healthRoutes(readiness), ...(metrics ? [metricsRoute(metrics.token)] : []), inboundRoutes(log)],
+    plugins: [
+      healthRoutes(readiness),
+      ...(metrics ? [metricsRoute(metrics.token)] : []),
+      inboundRoutes(log),
+      endSubscriptionsAtExpiry(),
+    ],
   })
 
   let server: Server | undefined
@@ -116,15 +147,22 @@ export function buildApp({ logger, verifier, readiness, metrics }: AppOptions): 
         {
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
           subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-          onConnect: async ({ connectionParams }) => {
+          onConnect: async ({ connectionParams, extra }) => {
             const authorization = connectionParams?.authorization
             if (typeof authorization !== 'string') return false
+            let identity: Identity
             try {
-              await verifier.verify(bearerToken(authorization) ?? '')
-              return true
+              identity = await verifier.verify(bearerToken(authorization) ?? '')
             } catch {
               return false
             }
+            if (identity.expiresAt !== undefined) {
+              const forget = atExpiry(identity.expiresAt, () =>
+                extra.socket.close(CloseCode.Unauthorized, 'the token has expired'),
+              )
+              extra.socket.once('close', forget)
+            }
+            return true
           },
           onSubscribe: async (ctx, _id, payload) => {
             const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -134,12 +172,20 @@ export function buildApp({ logger, verifier, readiness, metrics }: AppOptions): 
               params: payload,
               connectionParams: ctx.connectionParams,
             })
+            let contextValue: Context
+            try {
+              contextValue = await contextFactory()
+            } catch (error) {
+              // A refused operation (RATE_LIMITED, UNAUTHENTICATED) gets its error; the connection stays open.
+              if (error instanceof GraphQLError) return [withoutHttpExtensions(error)]
+              throw error
+            }
             const args = {
               schema,
               operationName: payload.operationName,
               document: parse(payload.query),
               variableValues: payload.variables,
-              contextValue: await contextFactory(),
+              contextValue,
               rootValue: { execute, subscribe } as EnvelopedRoot,
             }
             const errors = validate(args.schema, args.document)
@@ -169,6 +215,12 @@ export function buildApp({ logger, verifier, readiness, metrics }: AppOptions): 
       await yoga.dispose()
     },
   }
+}
+
+/** The error without the HTTP status and headers meant for yoga (a WebSocket message has no status). */
+function withoutHttpExtensions(error: GraphQLError): GraphQLError {
+  const { http: _http, ...extensions } = error.extensions
+  return new GraphQLError(error.message, { extensions })
 }
 
 /** graphql-ws runs each operation through yoga's enveloped execute/subscribe, carried on rootValue. */

@@ -10,7 +10,16 @@ describe('HS256 tokens', () => {
   const verifier = createTokenVerifier({ secret })
 
   it('yields the tenant from sub', async () => {
-    expect(await verifier.verify(await signToken(secret, 'acme'))).toBe('acme')
+    expect(await verifier.verify(await signToken(secret, 'acme'))).toMatchObject({ tenantId: 'acme' })
+  })
+
+  it('signs tokens that expire in 30 days unless told otherwise', async () => {
+    const thirtyDays = Date.now() + 30 * 86_400_000
+    const { expiresAt } = await verifier.verify(await signToken(secret, 'acme'))
+    expect(Math.abs((expiresAt ?? 0) - thirtyDays)).toBeLessThan(5_000)
+    const { expiresAt: inTwoHours } = await verifier.verify(await signToken(secret, 'acme', { expiresIn: '2h' }))
+    expect(Math.abs((inTwoHours ?? 0) - (Date.now() + 7_200_000))).toBeLessThan(5_000)
+    await expect(signToken(secret, 'acme', { expiresIn: 'soon' })).rejects.toThrow(/time span/)
   })
 
   it('refuses an expired token', async () => {
@@ -28,8 +37,8 @@ describe('HS256 tokens', () => {
       .setSubject('acme')
       .setExpirationTime(Math.floor(Date.now() / 1000) + 1)
       .sign(new TextEncoder().encode(secret))
-    expect(await verifier.verify(token)).toBe('acme')
-    expect(await verifier.verify(token)).toBe('acme')
+    expect(await verifier.verify(token)).toMatchObject({ tenantId: 'acme' })
+    expect(await verifier.verify(token)).toMatchObject({ tenantId: 'acme' })
     await new Promise((resolve) => setTimeout(resolve, 2100))
     await expect(verifier.verify(token)).rejects.toThrow('the token has expired')
   })
@@ -49,11 +58,65 @@ describe('HS256 tokens', () => {
     await expect(verifier.verify('not-a-jwt')).rejects.toThrow()
   })
 
+  it('reads the scope claim, and remembers it with the tenant', async () => {
+    const scopesOf = async (scope?: string) => [
+      ...(await verifier.verify(await signToken(secret, 'acme', { scope }))).scopes,
+    ]
+    expect(await scopesOf()).toEqual(['read', 'write'])
+    expect(await scopesOf('write')).toEqual(['read', 'write'])
+    expect(await scopesOf('read')).toEqual(['read'])
+    expect(await scopesOf('openid read')).toEqual(['read'])
+    expect(await scopesOf('openid profile')).toEqual([])
+    const reader = await signToken(secret, 'acme', { scope: 'read' })
+    await verifier.verify(reader)
+    expect(await verifier.verify(reader)).toMatchObject({ tenantId: 'acme', scopes: new Set(['read']) })
+    const listed = await new SignJWT({ scope: ['read'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('acme')
+      .sign(new TextEncoder().encode(secret))
+    await expect(verifier.verify(listed)).rejects.toThrow(/space-separated/)
+  })
+
   it('parses the Authorization header', () => {
     expect(bearerToken('Bearer abc.def.ghi')).toBe('abc.def.ghi')
     expect(bearerToken('bearer abc')).toBe('abc')
     expect(bearerToken(undefined)).toBeUndefined()
     expect(() => bearerToken('Token abc')).toThrow(/Bearer/)
+  })
+})
+
+describe('issuer, audience and expiry', () => {
+  const sign = (claims: { iss?: string; aud?: string; exp?: number }) => {
+    const jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('acme')
+    if (claims.iss) jwt.setIssuer(claims.iss)
+    if (claims.aud) jwt.setAudience(claims.aud)
+    if (claims.exp) jwt.setExpirationTime(claims.exp)
+    return jwt.sign(new TextEncoder().encode(secret))
+  }
+  const inAnHour = Math.floor(Date.now() / 1000) + 3600
+
+  it('accepts only the configured issuer and audience', async () => {
+    const verifier = createTokenVerifier({ secret, issuer: 'https://idp.example.com/', audience: 'switchyard-api' })
+    const good = await sign({ iss: 'https://idp.example.com/', aud: 'switchyard-api' })
+    expect(await verifier.verify(good)).toMatchObject({ tenantId: 'acme' })
+    await expect(
+      verifier.verify(await sign({ iss: 'https://other.example.com/', aud: 'switchyard-api' })),
+    ).rejects.toThrow('the token’s issuer (`iss`) is not the one this server accepts')
+    await expect(verifier.verify(await sign({ aud: 'switchyard-api' }))).rejects.toThrow(/issuer/)
+    await expect(verifier.verify(await sign({ iss: 'https://idp.example.com/', aud: 'another-api' }))).rejects.toThrow(
+      'the token’s audience (`aud`) is not this server',
+    )
+    const minted = await signToken(secret, 'acme', { issuer: 'https://idp.example.com/', audience: 'switchyard-api' })
+    expect(await verifier.verify(minted)).toMatchObject({ tenantId: 'acme' })
+  })
+
+  it('refuses a token without exp when expiry is required (production)', async () => {
+    const verifier = createTokenVerifier({ secret, requireExpiry: true })
+    await expect(verifier.verify(await sign({}))).rejects.toThrow(
+      'the token has no expiry (`exp` claim); this server requires one',
+    )
+    expect(await verifier.verify(await sign({ exp: inAnHour }))).toMatchObject({ expiresAt: inAnHour * 1000 })
+    expect(await createTokenVerifier({ secret }).verify(await sign({}))).toMatchObject({ expiresAt: undefined })
   })
 })
 
@@ -82,7 +145,7 @@ describe('tokens from an identity provider (JWKS)', () => {
       .setSubject('org_42')
       .setIssuedAt()
       .sign(privateKey)
-    expect(await verifier.verify(token)).toBe('org_42')
+    expect(await verifier.verify(token)).toMatchObject({ tenantId: 'org_42' })
   })
 
   it('refuses an ES256 token signed by another key', async () => {

@@ -92,6 +92,36 @@ describe('loadConfig', () => {
     ])
   })
 
+  it('requires an https JWKS URL, an issuer and an audience in production when a JWKS URL is used', () => {
+    const production = { NODE_ENV: 'production', SWITCHYARD_ENCRYPTION_KEY: 'k'.repeat(32) }
+    expect(problems({ ...production, SWITCHYARD_JWKS_URL: 'http://idp.example.com/jwks.json' })).toEqual([
+      'SWITCHYARD_JWKS_URL must be an https URL when NODE_ENV=production',
+      'SWITCHYARD_JWT_ISSUER must be set when NODE_ENV=production and SWITCHYARD_JWKS_URL is used',
+      'SWITCHYARD_JWT_AUDIENCE must be set when NODE_ENV=production and SWITCHYARD_JWKS_URL is used',
+    ])
+    const complete = {
+      ...production,
+      SWITCHYARD_JWKS_URL: 'https://idp.example.com/jwks.json',
+      SWITCHYARD_JWT_ISSUER: 'https://idp.example.com/',
+      SWITCHYARD_JWT_AUDIENCE: 'switchyard',
+    }
+    expect(problems(complete)).toEqual([])
+    expect(loadConfig(complete)).toMatchObject({ jwtIssuer: 'https://idp.example.com/', jwtAudience: 'switchyard' })
+    // Outside production, and with a secret alone, neither is required.
+    expect(problems({ SWITCHYARD_JWKS_URL: 'http://127.0.0.1:8080/jwks.json' })).toEqual([])
+    expect(problems({ ...production, SWITCHYARD_JWT_SECRET: 'y'.repeat(32) })).toEqual([])
+  })
+
+  it('limits requests to 100/s in bursts of 200 by default; the burst is a whole multiple of the rate', () => {
+    expect(loadConfig({}).rateLimit).toEqual({ perSecond: 100, burst: 200 })
+    expect(loadConfig({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '1000' }).rateLimit).toEqual({ perSecond: 1000, burst: 2000 })
+    expect(loadConfig({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '0' }).rateLimit.perSecond).toBe(0)
+    expect(problems({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '100', SWITCHYARD_RATE_LIMIT_BURST: '150' })).toEqual([
+      'SWITCHYARD_RATE_LIMIT_BURST must be a whole multiple of SWITCHYARD_RATE_LIMIT_PER_SECOND (100): the limit is counted in windows of burst / rate seconds (got 150)',
+    ])
+    expect(problems({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '-1' })).toHaveLength(1)
+  })
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(4000)
   })

@@ -1,12 +1,29 @@
 // Bearer tokens: HS256 with the configured secret, or RS256/ES256 from an identity provider's JWKS.
-// The token's `sub` is the tenant.
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
+// The token's `sub` is the tenant; its `scope` says what the tenant may do with it.
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify, SignJWT } from 'jose'
 
+/** The issuer `npm run token` signs with when SWITCHYARD_JWT_ISSUER is not set. */
 export const ISSUER = 'switchyard'
 
+/** How long `npm run token` tokens (and the development token) last unless told otherwise. */
+export const DEFAULT_EXPIRY = '30d'
+
+/** `read`: queries and subscriptions. `write`: mutations as well. */
+export type Scope = 'read' | 'write'
+
+export const SCOPES: readonly Scope[] = ['read', 'write']
+
+/** Who a verified token speaks for, and what it allows. */
+export interface Identity {
+  tenantId: string
+  scopes: ReadonlySet<Scope>
+  /** When the token expires (ms since the epoch); undefined for a token without `exp`. */
+  expiresAt: number | undefined
+}
+
 export interface TokenVerifier {
-  /** The tenant id, or an `AuthError` saying why the token is refused. */
-  verify(token: string): Promise<string>
+  /** The token's identity, or an `AuthError` saying why the token is refused. */
+  verify(token: string): Promise<Identity>
 }
 
 export class AuthError extends Error {
@@ -19,7 +36,18 @@ const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._:@|-]{0,127}$/
 const REMEMBER_MS = 10 * 60_000
 const REMEMBER_AT_MOST = 10_000
 
-export function createTokenVerifier(options: { secret?: string; jwksUrl?: string }): TokenVerifier {
+export interface TokenVerifierOptions {
+  secret?: string
+  jwksUrl?: string
+  /** Tokens must carry this `iss`. */
+  issuer?: string
+  /** Tokens must carry this `aud`. */
+  audience?: string
+  /** Refuse tokens without `exp` (production). */
+  requireExpiry?: boolean
+}
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const secret = options.secret
     ? crypto.subtle.importKey(
         'raw',
@@ -31,50 +59,108 @@ export function createTokenVerifier(options: { secret?: string; jwksUrl?: string
     : undefined
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined
   if (!secret && !jwks) throw new Error('a JWT secret or a JWKS URL is required')
+  const claims: JWTVerifyOptions = {
+    issuer: options.issuer,
+    audience: options.audience,
+    requiredClaims: options.requireExpiry ? ['exp'] : [],
+  }
   // A client sends the same token with every request: its signature is checked once, then remembered.
-  const verified = new Map<string, { tenant: string; until: number }>()
+  const verified = new Map<string, { identity: Identity; until: number }>()
 
   return {
     async verify(token) {
       const known = verified.get(token)
-      if (known && known.until > Date.now()) return known.tenant
+      if (known && known.until > Date.now()) return known.identity
       if (known) verified.delete(token)
-      const { tenant, expiresAt } = await verifyToken(token)
+      const identity = await verifyToken(token)
       if (verified.size >= REMEMBER_AT_MOST) verified.delete(verified.keys().next().value as string)
-      verified.set(token, { tenant, until: Math.min(Date.now() + REMEMBER_MS, expiresAt ?? Number.POSITIVE_INFINITY) })
-      return tenant
+      verified.set(token, {
+        identity,
+        until: Math.min(Date.now() + REMEMBER_MS, identity.expiresAt ?? Number.POSITIVE_INFINITY),
+      })
+      return identity
     },
   }
 
-  async function verifyToken(token: string): Promise<{ tenant: string; expiresAt: number | undefined }> {
+  async function verifyToken(token: string): Promise<Identity> {
     let payload: JWTPayload
     try {
       const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as {
         alg?: string
       }
       if (header.alg === 'HS256' && secret) {
-        ;({ payload } = await jwtVerify(token, await secret, { algorithms: ['HS256'] }))
+        ;({ payload } = await jwtVerify(token, await secret, { ...claims, algorithms: ['HS256'] }))
       } else if (jwks) {
-        ;({ payload } = await jwtVerify(token, jwks, { algorithms: ['RS256', 'ES256'] }))
+        ;({ payload } = await jwtVerify(token, jwks, { ...claims, algorithms: ['RS256', 'ES256'] }))
       } else {
         throw new AuthError(`tokens signed with ${header.alg ?? 'no algorithm'} are not accepted`)
       }
     } catch (error) {
       if (error instanceof AuthError) throw error
       if (error instanceof errors.JWTExpired) throw new AuthError('the token has expired')
+      if (error instanceof errors.JWTClaimValidationFailed) throw new AuthError(claimProblem(error.claim))
       throw new AuthError('the token is not valid')
     }
     if (typeof payload.sub !== 'string' || !TENANT_ID.test(payload.sub)) {
       throw new AuthError('the token has no usable `sub` (tenant) claim')
     }
-    return { tenant: payload.sub, expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000 }
+    return {
+      tenantId: payload.sub,
+      scopes: grantedScopes(payload.scope),
+      expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000,
+    }
   }
 }
 
-export async function signToken(secret: string, tenant: string, expiresIn?: string): Promise<string> {
+function claimProblem(claim: string): string {
+  switch (claim) {
+    case 'exp':
+      return 'the token has no expiry (`exp` claim); this server requires one'
+    case 'iss':
+      return 'the token’s issuer (`iss`) is not the one this server accepts'
+    case 'aud':
+      return 'the token’s audience (`aud`) is not this server'
+    default:
+      return `the token’s \`${claim}\` claim is not valid`
+  }
+}
+
+/**
+ * What the `scope` claim (space-separated, as in OAuth) grants: no claim at all, or `write`, grants
+ * everything; `read` grants queries and subscriptions; a claim naming neither grants nothing.
+ */
+function grantedScopes(claim: unknown): ReadonlySet<Scope> {
+  if (claim === undefined) return new Set(SCOPES)
+  if (typeof claim !== 'string') throw new AuthError('the token’s `scope` claim must be a space-separated string')
+  const named = new Set(claim.split(' '))
+  if (named.has('write')) return new Set(SCOPES)
+  if (named.has('read')) return new Set(['read'])
+  return new Set()
+}
+
+export interface SignOptions {
+  /** A jose time span ('30d', '2h') or an absolute time in seconds since the epoch; default 30 days. */
+  expiresIn?: string | number
+  /** Space-separated scopes; none means every right. */
+  scope?: string
+  issuer?: string
+  audience?: string
+}
+
+/** An HS256 token for the tenant; it expires in 30 days unless `expiresIn` says otherwise. */
+export async function signToken(secret: string, tenant: string, options: SignOptions = {}): Promise<string> {
   if (!TENANT_ID.test(tenant)) throw new AuthError(`"${tenant}" is not a valid tenant id`)
-  const jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(tenant).setIssuer(ISSUER).setIssuedAt()
-  if (expiresIn) jwt.setExpirationTime(expiresIn)
+  const jwt = new SignJWT(options.scope === undefined ? {} : { scope: options.scope })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(tenant)
+    .setIssuer(options.issuer ?? ISSUER)
+    .setIssuedAt()
+  if (options.audience !== undefined) jwt.setAudience(options.audience)
+  try {
+    jwt.setExpirationTime(options.expiresIn ?? DEFAULT_EXPIRY)
+  } catch {
+    throw new AuthError(`"${options.expiresIn}" is not a time span such as 30d, 12h or 90m`)
+  }
   return jwt.sign(new TextEncoder().encode(secret))
 }
 

@@ -7,7 +7,7 @@
 import { FixedBuffer, Repeater } from 'graphql-yoga'
 import { UserError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import { subscriptionsActive } from '../observability/metrics.ts'
+import { rateLimited, subscriptionsActive } from '../observability/metrics.ts'
 import { runtime } from '../runtime.ts'
 
 /** What a subscription's stream yields: a value, or last, the error that closed it. */
@@ -28,6 +28,7 @@ export function liveStream<T>(
   const { maxPerTenant, buffer: capacity } = runtime().config.subscriptions
   const count = open.get(tenantId) ?? 0
   if (count >= maxPerTenant) {
+    rateLimited.inc()
     throw new UserError(
       'RATE_LIMITED',
       `a tenant may hold at most ${maxPerTenant} live subscriptions at once; close one before opening another`,

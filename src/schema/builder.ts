@@ -7,13 +7,13 @@ import { DateTimeResolver, JSONResolver } from 'graphql-scalars'
 import type PrismaTypes from '#generated/pothos-prisma-types.ts'
 import { getDatamodel } from '#generated/pothos-prisma-types.ts'
 import { db } from '../db/client.ts'
-import { unauthenticated } from '../errors.ts'
+import { forbidden, unauthenticated } from '../errors.ts'
 import type { Context } from './context.ts'
 
 export const builder = new SchemaBuilder<{
   Context: Context
   PrismaTypes: PrismaTypes
-  AuthScopes: { tenant: boolean }
+  AuthScopes: { read: boolean; write: boolean }
   Scalars: {
     ID: { Input: string; Output: string }
     DateTime: { Input: Date; Output: Date | string }
@@ -24,8 +24,15 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, DataloaderPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    authScopes: (context) => ({ tenant: context.tenantId !== null }),
-    unauthorizedError: () => unauthenticated('this operation needs "Authorization: Bearer <token>"'),
+    authScopes: (context) => ({ read: context.scopes.has('read'), write: context.scopes.has('write') }),
+    unauthorizedError: (_parent, context, info) => {
+      if (context.tenantId === null) return unauthenticated('this operation needs "Authorization: Bearer <token>"')
+      return forbidden(
+        info.parentType.name === 'Mutation'
+          ? 'this token’s scope does not allow mutations; they need the `write` scope'
+          : 'this token’s scope allows nothing; queries and subscriptions need the `read` scope',
+      )
+    },
   },
   prisma: {
     client: () => db(),
@@ -43,7 +50,19 @@ export const builder = new SchemaBuilder<{
 builder.addScalarType('DateTime', DateTimeResolver)
 builder.addScalarType('JSON', JSONResolver)
 
-// Every root field needs a tenant; only introspection (for GraphiQL's docs) works without a token.
-builder.queryType({ authScopes: { tenant: true } })
-builder.mutationType({ authScopes: { tenant: true } })
-builder.subscriptionType({ authScopes: { tenant: true } })
+// Every root field needs a token (a tenant) whose scope allows it, checked here for every field of the type:
+// a field added later cannot miss it. Only introspection (for GraphiQL's docs) works without a token.
+const RATE_LIMIT =
+  'Every request counts against the tenant’s rate limit; past it, RATE_LIMITED with `extensions.retryAfterMs`.'
+builder.queryType({
+  description: `Every query needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim). ${RATE_LIMIT}`,
+  authScopes: { read: true },
+})
+builder.mutationType({
+  description: `Every mutation needs a token whose \`scope\` grants \`write\` (or that has no \`scope\` claim); a \`read\` token gets FORBIDDEN. ${RATE_LIMIT}`,
+  authScopes: { write: true },
+})
+builder.subscriptionType({
+  description: `Every subscription needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim), and ends with UNAUTHENTICATED when that token expires. ${RATE_LIMIT}`,
+  authScopes: { read: true },
+})

@@ -1,8 +1,13 @@
+import type { Scope } from '../auth/jwt.ts'
 import type { Logger } from '../logger.ts'
 
 export interface Context {
   /** The JWT `sub`; null only for introspection, which needs no token. */
   tenantId: string | null
+  /** What the token's `scope` claim grants (see builder.ts); empty without a token. */
+  scopes: ReadonlySet<Scope>
+  /** When the token expires (ms since the epoch); live subscriptions end then. */
+  expiresAt: number | undefined
   log: Logger
 }
 

@@ -4,17 +4,21 @@ import { liveStream, liveValue } from '../realtime/live.ts'
 import { builder } from './builder.ts'
 import { tenantOf } from './context.ts'
 
-const Viewer = builder.objectRef<{ tenant: string }>('Viewer').implement({
+const Viewer = builder.objectRef<{ tenant: string; scopes: string[] }>('Viewer').implement({
   description: 'The caller, as identified by its bearer token.',
   fields: (t) => ({
     tenant: t.exposeString('tenant', { description: 'The tenant id: the token’s `sub` claim.' }),
+    scopes: t.exposeStringList('scopes', {
+      description:
+        'What the token allows: `read` (queries and subscriptions) and `write` (mutations). From its `scope` claim; a token without one has both.',
+    }),
   }),
 })
 
 builder.queryField('viewer', (t) =>
   t.field({
     type: Viewer,
-    resolve: (_root, _args, context) => ({ tenant: tenantOf(context) }),
+    resolve: (_root, _args, context) => ({ tenant: tenantOf(context), scopes: [...context.scopes] }),
   }),
 )
 

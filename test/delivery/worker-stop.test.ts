@@ -32,7 +32,10 @@ async function start(role: string, env: Record<string, string> = {}): Promise<Hu
   return hub
 }
 
-async function gql(query: string, variables: Record<string, unknown>, tenant: string) {
+// biome-ignore lint/suspicious/noExplicitAny: the test reads deep response shapes without declaring each one
+type Data = Record<string, any>
+
+async function gql(query: string, variables: Record<string, unknown>, tenant: string): Promise<Data> {
   const response = await fetch(apiUrl, {
     method: 'POST',
     headers: {
@@ -41,9 +44,9 @@ async function gql(query: string, variables: Record<string, unknown>, tenant: st
     },
     body: JSON.stringify({ query, variables }),
   })
-  const result = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] }
+  const result = (await response.json()) as { data?: Data; errors?: unknown[] }
   if (result.errors) throw new Error(JSON.stringify(result.errors))
-  return result.data as Record<string, any>
+  return result.data as Data
 }
 
 async function setUp(tenant: string, events: number): Promise<void> {

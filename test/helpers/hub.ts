@@ -37,6 +37,8 @@ export interface TestHub {
   // biome-ignore lint/suspicious/noExplicitAny: tests read deep response shapes without declaring each one
   data<T = any>(query: string, variables?: Record<string, unknown>, tenant?: string): Promise<T>
   ws(tenant: string | null): Client
+  /** A graphql-ws client that connects with this exact token. */
+  wsWithToken(token: string): Client
 }
 
 export async function testConfigEnv(databaseUrl: string, env: Record<string, string> = {}) {
@@ -51,6 +53,8 @@ export async function testConfigEnv(databaseUrl: string, env: Record<string, str
     SWITCHYARD_ALLOW_PRIVATE_URLS: 'true',
     SWITCHYARD_DATA_DIR: await mkdtemp(join(tmpdir(), 'switchyard-test-data-')),
     SWITCHYARD_QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
+    // Tests publish in tight loops; the limiter still counts every request. rate-limit tests set their own.
+    SWITCHYARD_RATE_LIMIT_PER_SECOND: '100000',
     ...env,
   }
 }
@@ -71,6 +75,17 @@ export function useTestHub(
     const hub = await startHub(config, options.role ?? 'all', logger)
     const url = hub.url ?? ''
     const token = (tenant: string) => signToken(TEST_JWT_SECRET, tenant)
+    const wsClient = (connectionParams: () => Record<string, unknown> | Promise<Record<string, unknown>>) => {
+      const client = createClient({
+        url: url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        lazy: true,
+        connectionParams,
+      })
+      clients.push(client)
+      return client
+    }
     Object.assign(handle, {
       hub,
       url,
@@ -89,15 +104,10 @@ export function useTestHub(
         return result.data
       },
       ws(tenant: string | null) {
-        const client = createClient({
-          url: url.replace(/^http/, 'ws'),
-          webSocketImpl: WebSocket,
-          retryAttempts: 0,
-          lazy: true,
-          connectionParams: async () => (tenant === null ? {} : { authorization: `Bearer ${await token(tenant)}` }),
-        })
-        clients.push(client)
-        return client
+        return wsClient(async () => (tenant === null ? {} : { authorization: `Bearer ${await token(tenant)}` }))
+      },
+      wsWithToken(token: string) {
+        return wsClient(() => ({ authorization: `Bearer ${token}` }))
       },
     })
   })
