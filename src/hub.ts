@@ -80,6 +80,8 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       const app = buildApp({
         logger,
         verifier: createTokenVerifier({ secret: secrets.jwtSecret, jwksUrl: config.jwksUrl }),
+        maxBodyBytes: config.limits.maxBodyBytes,
+        graphiql: config.graphiql,
         readiness: {
           database: () =>
             connection.pool.query('SELECT 1').then(

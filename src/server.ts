@@ -2,7 +2,7 @@
 // server, and the plain routes: /healthz, /readyz.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type ExecutionArgs, GraphQLError } from 'graphql'
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql'
 import type { OperationResult } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
@@ -13,6 +13,7 @@ import { isDatabaseUnavailable } from './db/unavailable.ts'
 import { internalError, RETRY_AFTER_SECONDS, unauthenticated, unavailable } from './errors.ts'
 import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
+import { bodyLimit, introspectionNeedsToken, queryShapeLimits } from './request-limits.ts'
 import type { Context } from './schema/context.ts'
 import { schema } from './schema/index.ts'
 
@@ -28,6 +29,10 @@ export interface AppOptions {
   logger: Logger
   verifier: TokenVerifier
   readiness: ReadinessChecks
+  /** The largest request body, and WebSocket message, in bytes. */
+  maxBodyBytes: number
+  /** Serve GraphiQL to browsers at /graphql. */
+  graphiql: boolean
 }
 
 export interface App {
@@ -37,7 +42,7 @@ export interface App {
   stop(): Promise<void>
 }
 
-export function buildApp({ logger, verifier, readiness }: AppOptions): App {
+export function buildApp({ logger, verifier, readiness, maxBodyBytes, graphiql }: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
   const tenantLogs = new Map<string, Logger>()
@@ -68,7 +73,7 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: { title: 'Switchyard', subscriptionsProtocol: 'WS' },
+    graphiql: graphiql ? { title: 'Switchyard', subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
@@ -98,7 +103,13 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
           : masked
       },
     },
-    plugins: [healthRoutes(readiness), inboundRoutes(log)],
+    plugins: [
+      bodyLimit(maxBodyBytes, '/graphql'),
+      queryShapeLimits(),
+      introspectionNeedsToken(),
+      healthRoutes(readiness),
+      inboundRoutes(log),
+    ],
   })
 
   let server: Server | undefined
@@ -108,7 +119,7 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
     yoga,
     async start(port, host = '0.0.0.0') {
       server = createServer(yoga)
-      wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint })
+      wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: maxBodyBytes })
       useServer(
         {
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
@@ -131,16 +142,25 @@ export function buildApp({ logger, verifier, readiness }: AppOptions): App {
               params: payload,
               connectionParams: ctx.connectionParams,
             })
-            const args = {
+            let document: DocumentNode
+            try {
+              document = parse(payload.query)
+            } catch (error) {
+              // A syntax error, or a document over the token limit: an error message, not a closed socket.
+              if (error instanceof GraphQLError) return [error]
+              throw error
+            }
+            // Validated (graphql-armor's limits among the rules) before any context is made for it.
+            const errors = validate(schema, document)
+            if (errors.length) return errors
+            return {
               schema,
               operationName: payload.operationName,
-              document: parse(payload.query),
+              document,
               variableValues: payload.variables,
               contextValue: await contextFactory(),
               rootValue: { execute, subscribe } as EnvelopedRoot,
             }
-            const errors = validate(args.schema, args.document)
-            return errors.length ? errors : args
           },
         },
         wss,

@@ -43,7 +43,7 @@ export const builder = new SchemaBuilder<{
 builder.addScalarType('DateTime', DateTimeResolver)
 builder.addScalarType('JSON', JSONResolver)
 
-// Every root field needs a tenant; only introspection (for GraphiQL's docs) works without a token.
+// Every root field needs a tenant; introspection needs one too (introspectionNeedsToken in request-limits.ts).
 builder.queryType({ authScopes: { tenant: true } })
 builder.mutationType({ authScopes: { tenant: true } })
 builder.subscriptionType({ authScopes: { tenant: true } })

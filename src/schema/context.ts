@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.ts'
 
 export interface Context {
-  /** The JWT `sub`; null only for introspection, which needs no token. */
+  /** The JWT `sub`; null for a request without a token, which every field but `__typename` refuses. */
   tenantId: string | null
   log: Logger
 }
