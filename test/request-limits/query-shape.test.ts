@@ -121,6 +121,12 @@ describe('introspection', () => {
     expect(named.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED')
   })
 
+  it('hides field suggestions, which would tell the schema without introspection', async () => {
+    const result = await t.gql('{ webhok(id: "x") { id } }', {}, null)
+    expect(result.errors?.[0]?.message).toMatch(/Cannot query field "webhok"/)
+    expect(result.errors?.[0]?.message).not.toMatch(/Did you mean/)
+  })
+
   it('still answers __typename without a token', async () => {
     expect(await t.gql('{ __typename }', {}, null)).toEqual({ data: { __typename: 'Query' } })
   })
