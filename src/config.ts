@@ -95,6 +95,11 @@ const envSchema = z.object({
   SWITCHYARD_DELIVERY_CONCURRENCY: integer(1, 10_000).default(400),
   SWITCHYARD_TENANT_CONCURRENCY: integer(1, 100_000).optional(),
   SWITCHYARD_MAX_SUBSCRIPTIONS_PER_TENANT: integer(1, 100_000).default(100),
+  SWITCHYARD_MAX_BODY_BYTES: integer(1024, 104_857_600).default(1_048_576),
+  SWITCHYARD_MAX_WEBHOOKS_PER_TENANT: integer(1, 100_000).default(100),
+  SWITCHYARD_MAX_EVENT_TYPES_PER_TENANT: integer(1, 100_000).default(500),
+  SWITCHYARD_MAX_REPLAY_DELIVERIES: integer(1, 10_000_000).default(10_000),
+  SWITCHYARD_GRAPHIQL: booleanString.optional(),
   SWITCHYARD_SUBSCRIPTION_BUFFER: integer(1, 1_000_000).default(1000),
   SWITCHYARD_SWEEP_INTERVAL_SECONDS: integer(5, 86_400).default(60),
   SWITCHYARD_HEARTBEAT_SECONDS: integer(10, 3600).default(10),
@@ -141,6 +146,18 @@ export interface Config {
     perSecond: number
     /** The most requests at once: counted in windows of burst / perSecond seconds. */
     burst: number
+  }
+  /** GraphiQL at /graphql for browsers. */
+  graphiql: boolean
+  limits: {
+    /** The largest request body (/graphql, /inbound/*) and WebSocket message, in bytes. */
+    maxBodyBytes: number
+    /** Webhooks one tenant may have. */
+    webhooksPerTenant: number
+    /** Event types one tenant may register (its deprecations of built-in types are not counted). */
+    eventTypesPerTenant: number
+    /** Deliveries one replayDeliveries call may requeue. */
+    replayDeliveries: number
   }
   events: {
     /** Publishing a type missing from the catalog: refused (BAD_USER_INPUT) unless this is set. */
@@ -264,6 +281,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     shutdownTimeoutSeconds: e.SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS,
     rateLimit: { perSecond: e.SWITCHYARD_RATE_LIMIT_PER_SECOND, burst: rateLimitBurst },
+    graphiql: e.SWITCHYARD_GRAPHIQL ?? e.NODE_ENV !== 'production',
+    limits: {
+      maxBodyBytes: e.SWITCHYARD_MAX_BODY_BYTES,
+      webhooksPerTenant: e.SWITCHYARD_MAX_WEBHOOKS_PER_TENANT,
+      eventTypesPerTenant: e.SWITCHYARD_MAX_EVENT_TYPES_PER_TENANT,
+      replayDeliveries: e.SWITCHYARD_MAX_REPLAY_DELIVERIES,
+    },
     events: { allowUnknownTypes: e.SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES },
     subscriptions: {
       maxPerTenant: e.SWITCHYARD_MAX_SUBSCRIPTIONS_PER_TENANT,

@@ -116,6 +116,8 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
                 onLimited: () => rateLimited.inc(),
               })
             : undefined,
+        maxBodyBytes: config.limits.maxBodyBytes,
+        graphiql: config.graphiql,
         readiness: {
           database: () =>
             connection.pool.query('SELECT 1').then(

@@ -2,7 +2,7 @@
 // server, and the plain routes: /healthz, /readyz.
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type ExecutionArgs, GraphQLError } from 'graphql'
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql'
 import { CloseCode, type OperationResult } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
@@ -16,6 +16,7 @@ import { internalError, RETRY_AFTER_SECONDS, rateLimited, unauthenticated, unava
 import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import { scrape } from './observability/metrics-http.ts'
+import { bodyLimit, introspectionNeedsToken, queryShapeLimits } from './request-limits.ts'
 import type { Context } from './schema/context.ts'
 import { schema } from './schema/index.ts'
 
@@ -35,6 +36,10 @@ export interface AppOptions {
   readiness: ReadinessChecks
   /** Serve /metrics on this port, behind the token when one is set; absent when it has a port of its own. */
   metrics?: { token: string | undefined }
+  /** The largest request body, and WebSocket message, in bytes. */
+  maxBodyBytes: number
+  /** Serve GraphiQL to browsers at /graphql. */
+  graphiql: boolean
 }
 
 export interface App {
@@ -52,7 +57,7 @@ interface ServerContext {
 
 const NO_SCOPES: Context['scopes'] = new Set()
 
-export function buildApp({ logger, verifier, limiter, readiness, metrics }: AppOptions): App {
+export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBodyBytes, graphiql }: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
   const tenantLogs = new Map<string, Logger>()
@@ -96,7 +101,7 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics }: AppO
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: { title: 'Switchyard', subscriptionsProtocol: 'WS' },
+    graphiql: graphiql ? { title: 'Switchyard', subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
@@ -128,6 +133,9 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics }: AppO
       },
     },
     plugins: [
+      bodyLimit(maxBodyBytes, '/graphql'),
+      queryShapeLimits(),
+      introspectionNeedsToken(),
       healthRoutes(readiness),
       ...(metrics ? [metricsRoute(metrics.token)] : []),
       inboundRoutes(log),
@@ -142,7 +150,7 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics }: AppO
     yoga,
     async start(port, host = '0.0.0.0') {
       server = createServer(yoga)
-      wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint })
+      wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: maxBodyBytes })
       useServer(
         {
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
@@ -172,6 +180,17 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics }: AppO
               params: payload,
               connectionParams: ctx.connectionParams,
             })
+            let document: DocumentNode
+            try {
+              document = parse(payload.query)
+            } catch (error) {
+              // A syntax error, or a document over the token limit: an error message, not a closed socket.
+              if (error instanceof GraphQLError) return [withoutHttpExtensions(error)]
+              throw error
+            }
+            // Validated (graphql-armor's limits among the rules) before any context is made for it.
+            const errors = validate(schema, document)
+            if (errors.length) return errors.map(withoutHttpExtensions)
             let contextValue: Context
             try {
               contextValue = await contextFactory()
@@ -180,16 +199,14 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics }: AppO
               if (error instanceof GraphQLError) return [withoutHttpExtensions(error)]
               throw error
             }
-            const args = {
+            return {
               schema,
               operationName: payload.operationName,
-              document: parse(payload.query),
+              document,
               variableValues: payload.variables,
               contextValue,
               rootValue: { execute, subscribe } as EnvelopedRoot,
             }
-            const errors = validate(args.schema, args.document)
-            return errors.length ? errors : args
           },
         },
         wss,

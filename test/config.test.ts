@@ -122,6 +122,30 @@ describe('loadConfig', () => {
     expect(problems({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '-1' })).toHaveLength(1)
   })
 
+  it('bounds requests and tenants by default', () => {
+    expect(loadConfig({}).limits).toEqual({
+      maxBodyBytes: 1_048_576,
+      webhooksPerTenant: 100,
+      eventTypesPerTenant: 500,
+      replayDeliveries: 10_000,
+    })
+    expect(problems({ SWITCHYARD_MAX_BODY_BYTES: '10' })).toEqual([
+      'SWITCHYARD_MAX_BODY_BYTES must be an integer from 1024 to 104857600 (got "10")',
+    ])
+  })
+
+  it('serves GraphiQL outside production unless told otherwise', () => {
+    const production = {
+      NODE_ENV: 'production',
+      SWITCHYARD_JWT_SECRET: 'y'.repeat(32),
+      SWITCHYARD_ENCRYPTION_KEY: 'k'.repeat(32),
+    }
+    expect(loadConfig({}).graphiql).toBe(true)
+    expect(loadConfig({ SWITCHYARD_GRAPHIQL: 'false' }).graphiql).toBe(false)
+    expect(loadConfig(production).graphiql).toBe(false)
+    expect(loadConfig({ ...production, SWITCHYARD_GRAPHIQL: 'true' }).graphiql).toBe(true)
+  })
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(4000)
   })

@@ -58,9 +58,9 @@ describe('authentication', () => {
     expect(result.errors[0]?.message).toMatch(/Bearer/)
   })
 
-  it('allows introspection without a token, so GraphiQL can show the docs', async () => {
+  it('refuses introspection without a token', async () => {
     const result = await t.gql('{ __schema { queryType { name } } }', {}, null)
-    expect(result).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } })
+    expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED')
   })
 
   it('creates the tenant row on first use', async () => {

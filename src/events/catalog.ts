@@ -1,10 +1,15 @@
 // The event catalog a tenant sees: the built-in types, overlaid by the tenant's own rows (its registered
-// types, and its deprecations of built-in ones). Payloads are validated with ajv.
+// types, and its deprecations of built-in ones). Payloads are validated with ajv, whose `pattern` and
+// `patternProperties` run on RE2.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import type { RegExpEngine } from 'ajv/dist/types/index.js'
 import addFormatsModule from 'ajv-formats'
 import { db, pool } from '../db/client.ts'
 import { badInput, conflict, notFound } from '../errors.ts'
+import { withinQuota } from '../quotas.ts'
+import { runtime } from '../runtime.ts'
 import { BUILT_IN_EVENT_TYPES, CATEGORY_NAMES } from './built-in-types.ts'
+import { compileRegex, RegexError } from './regex.ts'
 import { TenantCache, tenantChanged } from './tenant-cache.ts'
 
 export interface EventTypeView {
@@ -22,8 +27,14 @@ export interface EventTypeView {
 
 export const EVENT_TYPE_NAME = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$/
 
+/** The largest payloadSchema a tenant may register, as JSON characters. */
+const MAX_SCHEMA_LENGTH = 65_536
+
+/** ajv asks for each pattern with the `u` flag, which is RE2's only mode. */
+const re2: RegExpEngine = Object.assign((pattern: string) => compileRegex(pattern), { code: 'compileRegex' })
+
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false }))
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, code: { regExp: re2 } }))
 const validators = new Map<string, ValidateFunction>()
 
 const builtIns = new Map<string, EventTypeView>(
@@ -101,19 +112,21 @@ export async function registerEventType(tenantId: string, input: RegisterEventTy
   }
   const schema = input.payloadSchema ?? null
   if (schema !== null) {
+    if (JSON.stringify(schema).length > MAX_SCHEMA_LENGTH) {
+      throw badInput(`payloadSchema may be at most ${MAX_SCHEMA_LENGTH / 1024} KiB`, { field: 'payloadSchema' })
+    }
     if (typeof schema !== 'object' || Array.isArray(schema) || !ajv.validateSchema(schema as object)) {
       throw badInput(`payloadSchema is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`, {
         field: 'payloadSchema',
       })
     }
-    if (input.examplePayload !== undefined && input.examplePayload !== null) {
-      const validate = ajv.compile(schema as object)
-      if (!validate(input.examplePayload)) {
-        throw badInput('examplePayload does not match payloadSchema', {
-          field: 'examplePayload',
-          validationErrors: describeErrors(validate.errors),
-        })
-      }
+    // Compiled now so that a pattern RE2 cannot run is refused here, not when an event is published.
+    const validate = compileSchema(schema as object)
+    if (input.examplePayload !== undefined && input.examplePayload !== null && !validate(input.examplePayload)) {
+      throw badInput('examplePayload does not match payloadSchema', {
+        field: 'examplePayload',
+        validationErrors: describeErrors(validate.errors),
+      })
     }
   }
   const data = {
@@ -124,11 +137,21 @@ export async function registerEventType(tenantId: string, input: RegisterEventTy
     payloadSchema: schema as object,
     examplePayload: (input.examplePayload ?? null) as object,
   }
-  const row = await db().eventType.upsert({
-    where: { tenantId_name: { tenantId, name: input.name } },
-    create: { tenantId, name: input.name, ...data },
-    update: data,
-  })
+  const row = await withinQuota(
+    tenantId,
+    {
+      name: 'event types',
+      limit: runtime().config.limits.eventTypesPerTenant,
+      // A new version of one of its types replaces it; deprecations of built-in types are not counted.
+      used: (tx) => tx.eventType.count({ where: { tenantId, name: { notIn: [...builtIns.keys(), input.name] } } }),
+    },
+    (tx) =>
+      tx.eventType.upsert({
+        where: { tenantId_name: { tenantId, name: input.name } },
+        create: { tenantId, name: input.name, ...data },
+        update: data,
+      }),
+  )
   await tenantChanged(tenantId)
   return fromRow(row)
 }
@@ -154,6 +177,21 @@ export async function deprecateEventType(tenantId: string, name: string): Promis
   return fromRow(row)
 }
 
+/**
+ * ajv's validator for a schema; BAD_USER_INPUT when a `pattern` in it cannot run on RE2. The schema is
+ * not kept in ajv's own registry: the caller keeps the validator, and tenants' `$id`s never meet.
+ */
+function compileSchema(schema: object): ValidateFunction {
+  try {
+    return ajv.compile(schema)
+  } catch (error) {
+    if (!(error instanceof RegexError)) throw error
+    throw badInput(`payloadSchema has a pattern that ${error.message}`, { field: 'payloadSchema' })
+  } finally {
+    ajv.removeSchema(schema)
+  }
+}
+
 export interface ValidationProblem {
   path: string
   message: string
@@ -171,7 +209,7 @@ export function validatePayload(type: EventTypeView, payload: unknown): Validati
   if (!type.payloadSchema) return []
   let validate = validators.get(type.schemaKey)
   if (!validate) {
-    validate = ajv.compile(type.payloadSchema)
+    validate = compileSchema(type.payloadSchema)
     validators.set(type.schemaKey, validate)
   }
   return validate(payload) ? [] : describeErrors(validate.errors)

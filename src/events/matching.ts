@@ -5,13 +5,49 @@
 //   "one of", `min_`/`max_` prefixes are inclusive bounds, anything else is equality;
 // - the operator form `{ "amount": { "$gte": 100 }, "$or": [...] }` over payload paths.
 // Both compile to a sift query run with an allow-list of operators (no `$where`, nothing that runs code).
+// `$regex` runs on RE2, and never matches a string longer than MAX_REGEX_INPUT_LENGTH (regex.ts).
 
-import safeRegex from 'safe-regex2'
 import sift, { type Query } from 'sift'
 import { badInput } from '../errors.ts'
+import { compileRegex, RegexError, type TenantRegex } from './regex.ts'
+
+/** Payload paths one webhook's filters may test, counted across `$and` and `$or`. */
+export const MAX_FILTER_CONDITIONS = 50
 
 // sift is CommonJS: its operators hang off the default export under Node.
-const { $and, $eq, $exists, $gt, $gte, $in, $lt, $lte, $ne, $nin, $options, $or, $regex, createQueryTester } = sift
+const {
+  $and,
+  $eq,
+  $exists,
+  $gt,
+  $gte,
+  $in,
+  $lt,
+  $lte,
+  $ne,
+  $nin,
+  $options,
+  $or,
+  createEqualsOperation,
+  createQueryTester,
+} = sift
+
+/** sift's `$regex`, on RE2. A stored pattern RE2 cannot compile (one saved before RE2) matches nothing. */
+const $regex = (pattern: unknown, ownerQuery: Record<string, unknown>, options: Parameters<typeof $eq>[2]) => {
+  const flags = typeof ownerQuery.$options === 'string' ? ownerQuery.$options : ''
+  let regex: TenantRegex | undefined
+  try {
+    regex = compileRegex(String(pattern), flags)
+  } catch (error) {
+    if (!(error instanceof RegexError)) throw error
+  }
+  return createEqualsOperation(
+    (value: unknown) => typeof value === 'string' && regex?.test(value) === true,
+    ownerQuery,
+    options,
+  )
+}
+
 const operations = { $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists, $regex, $options, $and, $or }
 const OPERATORS = new Set(Object.keys(operations))
 
@@ -45,14 +81,18 @@ export function validateFilters(filters: unknown): Filters | null {
   if (filters === null || filters === undefined) return null
   if (!isPlainObject(filters)) throw badInput('filters must be a JSON object', { field: 'filters' })
   if (JSON.stringify(filters).length > 16_384) throw badInput('filters may be at most 16 KiB', { field: 'filters' })
-  checkQuery(filters, 'filters', 0)
+  const conditions = { count: 0 }
+  checkQuery(filters, 'filters', 0, conditions)
   return filters
 }
 
-function checkQuery(query: Record<string, unknown>, at: string, depth: number): void {
+function checkQuery(query: Record<string, unknown>, at: string, depth: number, conditions: { count: number }): void {
   if (depth > 8) throw badInput(`${at} nests too deeply`, { field: 'filters' })
   for (const [key, value] of Object.entries(query)) {
     const here = `${at}.${key}`
+    if (!key.startsWith('$') && ++conditions.count > MAX_FILTER_CONDITIONS) {
+      throw badInput(`filters may test at most ${MAX_FILTER_CONDITIONS} payload paths`, { field: 'filters' })
+    }
     if (key.startsWith('$')) {
       if (key !== '$and' && key !== '$or') {
         throw badInput(`${here}: only $and and $or may stand at the top of a condition`, { field: 'filters' })
@@ -61,7 +101,7 @@ function checkQuery(query: Record<string, unknown>, at: string, depth: number): 
         throw badInput(`${here} must be a non-empty list of conditions`, { field: 'filters' })
       }
       for (const [index, condition] of value.entries()) {
-        checkQuery(condition as Record<string, unknown>, `${here}[${index}]`, depth + 1)
+        checkQuery(condition as Record<string, unknown>, `${here}[${index}]`, depth + 1, conditions)
       }
     } else if (isOperatorObject(value)) {
       checkOperators(value, here)
@@ -90,21 +130,19 @@ function checkOperators(operators: Record<string, unknown>, at: string): void {
     if (operator === '$options' && (typeof operand !== 'string' || !/^[imsu]*$/.test(operand))) {
       throw badInput(`${here} may hold only the flags i, m, s, u`, { field: 'filters' })
     }
-    if (operator === '$regex') checkRegex(operand, here)
+    if (operator === '$regex') checkRegex(operand, operators.$options, here)
   }
 }
 
-function checkRegex(pattern: unknown, at: string): void {
+function checkRegex(pattern: unknown, options: unknown, at: string): void {
   if (typeof pattern !== 'string' || pattern.length > 200) {
     throw badInput(`${at} must be a regular expression of at most 200 characters`, { field: 'filters' })
   }
   try {
-    new RegExp(pattern)
+    compileRegex(pattern, typeof options === 'string' ? options : '')
   } catch (error) {
-    throw badInput(`${at} is not a valid regular expression: ${(error as Error).message}`, { field: 'filters' })
-  }
-  if (!safeRegex(pattern)) {
-    throw badInput(`${at} could take exponential time (nested repetition); simplify it`, { field: 'filters' })
+    if (!(error instanceof RegexError)) throw error
+    throw badInput(`${at} ${error.message}`, { field: 'filters' })
   }
 }
 

@@ -13,8 +13,6 @@ import { runtime } from '../runtime.ts'
 import { openConfig } from './config.ts'
 import { contextFor } from './runner.ts'
 
-const MAX_BODY_BYTES = 1024 * 1024
-
 const answer = (status: number, body: object) => Response.json(body, { status })
 
 export async function handleInbound(connectorName: string, integrationId: string, request: Request, logger: Logger) {
@@ -31,10 +29,8 @@ export async function handleInbound(connectorName: string, integrationId: string
     tenant: integration.tenantId,
   })
 
-  if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES)
-    return answer(413, { error: 'body too large' })
+  // The server has already bounded the body (SWITCHYARD_MAX_BODY_BYTES).
   const rawBody = Buffer.from(await request.arrayBuffer())
-  if (rawBody.length > MAX_BODY_BYTES) return answer(413, { error: 'body too large' })
 
   const config = connector.configSchema.parse(openConfig(runtime().sealer, integration))
   let result: Awaited<ReturnType<NonNullable<typeof connector.inbound>>>

@@ -60,6 +60,17 @@ export function templateScope(event: HubEvent): Record<string, unknown> {
   }
 }
 
+/**
+ * The longest message a template may render, as liquidjs's memoryLimit is for what filters allocate:
+ * output written piece by piece is not counted there. Until something reads its characters, a string
+ * built that way costs little, so it is measured before anything does.
+ */
+const MAX_RENDERED_LENGTH = 1_000_000
+
 export function renderTemplate(template: string, event: HubEvent): string {
-  return engine.renderSync(parse(template), templateScope(event)) as string
+  const rendered = engine.renderSync(parse(template), templateScope(event)) as string
+  if (rendered.length > MAX_RENDERED_LENGTH) {
+    throw new Error(`the rendered message would be longer than ${MAX_RENDERED_LENGTH} characters`)
+  }
+  return rendered
 }

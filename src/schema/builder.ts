@@ -51,7 +51,8 @@ builder.addScalarType('DateTime', DateTimeResolver)
 builder.addScalarType('JSON', JSONResolver)
 
 // Every root field needs a token (a tenant) whose scope allows it, checked here for every field of the type:
-// a field added later cannot miss it. Only introspection (for GraphiQL's docs) works without a token.
+// a field added later cannot miss it. Introspection needs a token too (introspectionNeedsToken in
+// request-limits.ts).
 const RATE_LIMIT =
   'Every request counts against the tenant’s rate limit; past it, RATE_LIMITED with `extensions.retryAfterMs`.'
 builder.queryType({

@@ -2,7 +2,7 @@ import type { Scope } from '../auth/jwt.ts'
 import type { Logger } from '../logger.ts'
 
 export interface Context {
-  /** The JWT `sub`; null only for introspection, which needs no token. */
+  /** The JWT `sub`; null for a request without a token, which every field but `__typename` refuses. */
   tenantId: string | null
   /** What the token's `scope` claim grants (see builder.ts); empty without a token. */
   scopes: ReadonlySet<Scope>

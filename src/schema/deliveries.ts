@@ -273,7 +273,9 @@ builder.mutationFields((t) => ({
   replayDeliveries: t.int({
     description:
       'Queues again the webhook’s finished deliveries created in [since, until) with the given statuses ' +
-      '(default FAILED and DEAD). Returns how many were queued.',
+      '(default FAILED and DEAD), in batches. Returns how many were queued. One call requeues at most ' +
+      'SWITCHYARD_MAX_REPLAY_DELIVERIES (default 10000); a larger replay is refused with BAD_USER_INPUT ' +
+      '(`extensions.limit`): narrow since and until.',
     args: {
       webhookId: t.arg.id({ required: true }),
       since: t.arg({ type: 'DateTime', required: true }),

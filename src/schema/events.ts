@@ -195,7 +195,10 @@ const RegisterEventTypeInput = builder.inputType('RegisterEventTypeInput', {
     description: t.string(),
     category: t.string({ required: true }),
     version: t.string({ description: 'Defaults to 1.0.' }),
-    payloadSchema: t.field({ type: 'JSON', description: 'A JSON Schema for the payload (draft 2020-12 or 07).' }),
+    payloadSchema: t.field({
+      type: 'JSON',
+      description: 'A JSON Schema for the payload (draft 2020-12 or 07), of at most 64 KiB.',
+    }),
     examplePayload: t.field({ type: 'JSON', description: 'Must satisfy payloadSchema.' }),
   }),
 })
@@ -217,7 +220,11 @@ builder.mutationFields((t) => ({
   }),
   registerEventType: t.field({
     type: EventTypeRef,
-    description: 'Adds an event type to the tenant’s catalog, or replaces one it registered before.',
+    description:
+      'Adds an event type to the tenant’s catalog, or replaces one it registered before. `pattern` and ' +
+      '`patternProperties` in payloadSchema run on RE2 (no lookahead, lookbehind or backreferences). A tenant ' +
+      'may register SWITCHYARD_MAX_EVENT_TYPES_PER_TENANT types (default 500); one more is refused with ' +
+      'CONFLICT (`extensions.quota`, `extensions.limit`).',
     args: { input: t.arg({ type: RegisterEventTypeInput, required: true }) },
     resolve: (_root, { input }, context) => registerEventType(tenantOf(context), input),
   }),

@@ -203,7 +203,11 @@ const MatchConditionRef = builder.objectRef<MatchExplanation['conditions'][numbe
   fields: (t) => ({
     filter: t.expose('filter', { type: 'JSON', description: 'The filter entry, as written.' }),
     path: t.exposeString('path', { nullable: true, description: 'The payload path it tests.' }),
-    actual: t.expose('actual', { type: 'JSON', nullable: true, description: 'The payload’s value there.' }),
+    actual: t.expose('actual', {
+      type: 'JSON',
+      nullable: true,
+      description: 'The payload’s value there; one whose JSON is longer than 1024 characters is cut, ending in “…”.',
+    }),
     passed: t.exposeBoolean('passed'),
   }),
 })
@@ -251,7 +255,9 @@ const webhookFields = (required: boolean) =>
         type: 'JSON',
         description:
           'Payload conditions, all of which must hold: `{ "status": ["confirmed"], "min_amount": 100 }` or ' +
-          '`{ "amount": { "$gte": 100 }, "$or": [...] }`.',
+          '`{ "amount": { "$gte": 100 }, "$or": [...] }`. At most 16 KiB and 50 payload paths. `$regex` runs on ' +
+          'RE2 (no lookahead, lookbehind or backreferences; flags i, m, s, u in `$options`) and never matches ' +
+          'a string longer than 4096 characters.',
       }),
       connectTimeoutMs: t.int({ description: '100 to 30000; default 5000.' }),
       timeoutMs: t.int({ description: 'Whole request, 500 to 60000; default 15000.' }),
@@ -295,6 +301,9 @@ const WebhookTestResultRef = builder.objectRef<TestDeliveryResult>('WebhookTestR
 builder.mutationFields((t) => ({
   createWebhook: t.field({
     type: CreateWebhookPayload,
+    description:
+      'A tenant may have SWITCHYARD_MAX_WEBHOOKS_PER_TENANT webhooks (default 100); one more is refused with ' +
+      'CONFLICT (`extensions.quota`, `extensions.limit`).',
     args: { input: t.arg({ type: CreateWebhookInput, required: true }) },
     resolve: (_root, { input }, context) => createWebhook(tenantOf(context), input),
   }),

@@ -2,7 +2,7 @@
 
 import { validate as isUuid, v7 as uuidv7 } from 'uuid'
 import { type DeliveryStatus, Prisma, type Webhook } from '#generated/prisma/client.ts'
-import { db, retryOnDeadlock, transaction } from '../db/client.ts'
+import { db, pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { attemptWebhook, displayHeaders } from '../delivery/attempt.ts'
 import { headerProblem } from '../delivery/headers.ts'
 import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
@@ -25,6 +25,7 @@ import {
 } from '../events/matching.ts'
 import { checkPublishable } from '../events/publish.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
+import { withinQuota } from '../quotas.ts'
 import { runtime } from '../runtime.ts'
 import { openHeaders, previousSecretContext, sealHeaders, secretContext } from '../sealing/fields.ts'
 
@@ -141,14 +142,20 @@ export async function createWebhook(
   const id = uuidv7()
   const columns = await columnsFrom(id, input, true)
   const secret = input.secret ? validateSecret(input.secret) : generateSecret()
-  const webhook = await db().webhook.create({
-    data: {
-      ...(columns as Prisma.WebhookUncheckedCreateInput),
-      id,
-      tenantId,
-      secret: runtime().sealer.seal(secret, secretContext(id)),
-    },
-  })
+  const limit = runtime().config.limits.webhooksPerTenant
+  const webhook = await withinQuota(
+    tenantId,
+    { name: 'webhooks', limit, used: (tx) => tx.webhook.count({ where: { tenantId } }) },
+    (tx) =>
+      tx.webhook.create({
+        data: {
+          ...(columns as Prisma.WebhookUncheckedCreateInput),
+          id,
+          tenantId,
+          secret: runtime().sealer.seal(secret, secretContext(id)),
+        },
+      }),
+  )
   await tenantChanged(tenantId)
   return { webhook, secret }
 }
@@ -273,6 +280,7 @@ function onlyShape(error: unknown): void {
 }
 
 const REPLAYABLE: ReadonlySet<DeliveryStatus> = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
+const REPLAY_BATCH_SIZE = 500
 
 /** Requeues the webhook's finished deliveries created in [since, until) with the given statuses. */
 export async function replayDeliveries(
@@ -292,21 +300,50 @@ export async function replayDeliveries(
     })
   }
   if (until && until <= since) throw badInput('until must be after since', { field: 'until' })
-  return transaction(async (client) => {
-    const { rows } = await client.query<{ id: string }>(
-      `SELECT id FROM deliveries
-        WHERE webhook_id = $1 AND NOT is_test AND created_at >= $2 AND ($3::timestamptz IS NULL OR created_at < $3)
-          AND status = ANY($4::delivery_status[])
-        ORDER BY id FOR UPDATE`,
-      [webhookId, since, until ?? null, wanted],
-    )
-    await requeueDeliveries(
-      client,
-      webhook,
-      rows.map((row) => row.id),
-    )
-    return rows.length
-  })
+  const limit = runtime().config.limits.replayDeliveries
+  const matching = `FROM deliveries
+    WHERE webhook_id = $1 AND NOT is_test AND created_at >= $2 AND ($3::timestamptz IS NULL OR created_at < $3)
+      AND status = ANY($4::delivery_status[])`
+  const window = [webhookId, since, until ?? null, wanted]
+  const { rows: counted } = await pool().query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM (SELECT 1 ${matching} LIMIT $5) AS matched`,
+    [...window, limit + 1],
+  )
+  if ((counted[0]?.count ?? 0) > limit) {
+    throw badInput(`a replay may requeue at most ${limit} deliveries; narrow it with since and until`, {
+      field: 'since',
+      limit,
+    })
+  }
+  // In batches, each its own transaction, so a large replay never holds thousands of row locks at once.
+  let replayed = 0
+  let after: string | null = null
+  while (replayed < limit) {
+    const ids = await transaction(async (client) => {
+      const { rows } = await client.query<{ id: string }>(
+        `SELECT id ${matching} AND ($5::uuid IS NULL OR id > $5) ORDER BY id LIMIT $6 FOR UPDATE`,
+        [...window, after, Math.min(REPLAY_BATCH_SIZE, limit - replayed)],
+      )
+      const batch = rows.map((row) => row.id)
+      await requeueDeliveries(client, webhook, batch)
+      return batch
+    })
+    replayed += ids.length
+    after = ids.at(-1) ?? null
+    if (ids.length < REPLAY_BATCH_SIZE) break
+  }
+  return replayed
+}
+
+/** The most of one payload value a match explanation shows, as JSON characters. */
+export const MAX_SHOWN_VALUE_LENGTH = 1024
+
+/** A payload value as an explanation shows it: whole, or when its JSON is longer, that JSON cut, ending in "…". */
+function shownValue(value: unknown): unknown {
+  if (value === undefined) return null
+  const json = typeof value === 'string' ? value : JSON.stringify(value)
+  if (json.length <= MAX_SHOWN_VALUE_LENGTH) return value
+  return `${json.slice(0, MAX_SHOWN_VALUE_LENGTH)}…`
 }
 
 export interface MatchExplanation {
@@ -337,6 +374,9 @@ export async function explainMatch(
     payload = event.payload
   }
   if (!type) throw badInput('give an eventId, or a type and a payload', { field: 'type' })
+  if (!isValidPattern(type) || type.includes('*')) {
+    throw badInput('type must be an event type, such as "order.created"', { field: 'type' })
+  }
   const matchedPattern = firstMatchingPattern(webhook.events, type) ?? null
   const filters = webhook.filters as Filters | null
   const conditions = filters
@@ -344,7 +384,7 @@ export async function explainMatch(
         filter: condition.filter,
         path: condition.path,
         passed: testCondition(condition, payload ?? {}),
-        actual: condition.path === null ? null : (valueAt(payload, condition.path) ?? null),
+        actual: condition.path === null ? null : shownValue(valueAt(payload, condition.path)),
       }))
     : []
   const reasons: string[] = []
