@@ -134,6 +134,7 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
     },
     plugins: [
       bodyLimit(maxBodyBytes, '/graphql'),
+      codeRequestErrors(),
       queryShapeLimits(),
       introspectionNeedsToken(),
       healthRoutes(readiness),
@@ -238,6 +239,49 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
 function withoutHttpExtensions(error: GraphQLError): GraphQLError {
   const { http: _http, ...extensions } = error.extensions
   return new GraphQLError(error.message, { extensions })
+}
+
+/**
+ * GraphQL's own refusals carry a code as ours do, named by the step that refused: the document's syntax
+ * (GRAPHQL_PARSE_FAILED), its validity (GRAPHQL_VALIDATION_FAILED), or its variables and operation name,
+ * refused before anything runs (BAD_USER_INPUT). A code set earlier (graphql-armor's) is kept.
+ */
+function codeRequestErrors(): Plugin {
+  const coded = (error: GraphQLError, code: string) =>
+    error.extensions.code
+      ? error
+      : new GraphQLError(error.message, {
+          nodes: error.nodes,
+          source: error.source,
+          positions: error.positions,
+          path: error.path,
+          originalError: error.originalError,
+          extensions: { ...error.extensions, code },
+        })
+  const refusedBeforeRunning = (result: unknown) => {
+    const { data, errors } = result as { data?: unknown; errors?: readonly GraphQLError[] }
+    return data === undefined && errors?.length ? { errors: errors.map((e) => coded(e, 'BAD_USER_INPUT')) } : undefined
+  }
+  return {
+    onParse: () => ({ result, replaceParseResult }) => {
+      if (result instanceof GraphQLError) replaceParseResult(coded(result, 'GRAPHQL_PARSE_FAILED'))
+    },
+    onValidate: () => ({ result, setResult }) => {
+      if (result.length) setResult(result.map((error) => coded(error, 'GRAPHQL_VALIDATION_FAILED')))
+    },
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        const refused = refusedBeforeRunning(result)
+        if (refused) setResult(refused)
+      },
+    }),
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result, setResult }) => {
+        const refused = refusedBeforeRunning(result)
+        if (refused) setResult(refused)
+      },
+    }),
+  }
 }
 
 /** graphql-ws runs each operation through yoga's enveloped execute/subscribe, carried on rootValue. */
