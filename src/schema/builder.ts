@@ -54,7 +54,7 @@ builder.addScalarType('JSON', JSONResolver)
 // a field added later cannot miss it. Introspection needs a token too (introspectionNeedsToken in
 // request-limits.ts).
 const RATE_LIMIT =
-  'Every request counts against the tenant’s rate limit; past it, RATE_LIMITED with `extensions.retryAfterMs`.'
+  'Every request counts against the tenant’s rate limit; past it, RATE_LIMITED with `extensions.retryAfterMs`. While the database cannot be reached, UNAVAILABLE: nothing was stored, retry later.'
 builder.queryType({
   description: `Every query needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim). ${RATE_LIMIT}`,
   authScopes: { read: true },
