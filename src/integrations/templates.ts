@@ -8,7 +8,8 @@ const engine = new Liquid({
   ownPropertyOnly: true,
   strictFilters: true,
   parseLimit: 20_000,
-  renderLimit: 200,
+  // A render runs on the worker's thread: one tenant's template may hold it this long at most.
+  renderLimit: 50,
   memoryLimit: 1_000_000,
 })
 
