@@ -1,5 +1,6 @@
 // Bounds on what any caller, with a token or without, can make the API read, parse and validate:
-// the request body, and the GraphQL document's shape. Both apply before the token is checked.
+// the request body, checked before anything else, and the GraphQL document's shape, checked once the
+// request has been admitted and counted against the rate limit (auth/admission.ts) and before it runs.
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor'
 import { BREAK, type DocumentNode, GraphQLError, type ValidationContext, visit } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
