@@ -38,7 +38,10 @@ export interface AppOptions {
    */
   limiter: RequestLimiter | undefined
   readiness: ReadinessChecks
-  /** Serve /metrics on this port, behind the token when one is set; absent when it has a port of its own. */
+  /**
+   * Serve /metrics on this port, behind the token when one is set; absent when it has a port of its own, or
+   * is off (production without a token).
+   */
   metrics?: { token: string | undefined }
   /** The largest request body, and WebSocket message, in bytes. */
   maxBodyBytes: number
