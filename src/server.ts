@@ -17,7 +17,7 @@ import { internalError, RETRY_AFTER_SECONDS, tooManyRequests, unavailable } from
 import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import { scrape } from './observability/metrics-http.ts'
-import { bodyLimit, introspectionNeedsToken, queryShapeLimits } from './request-limits.ts'
+import { bodyLimit, introspectionNeedsReadScope, queryShapeLimits } from './request-limits.ts'
 import type { Context } from './schema/context.ts'
 import { schema } from './schema/index.ts'
 
@@ -132,7 +132,7 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
       bodyLimit(maxBodyBytes, '/graphql'),
       codeRequestErrors(),
       queryShapeLimits(),
-      introspectionNeedsToken(),
+      introspectionNeedsReadScope(),
       admitGraphQLRequests(admission, callers),
       healthRoutes(readiness),
       ...(metrics ? [metricsRoute(metrics.token)] : []),

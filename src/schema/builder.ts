@@ -51,8 +51,8 @@ builder.addScalarType('DateTime', DateTimeResolver)
 builder.addScalarType('JSON', JSONResolver)
 
 // Every root field needs a token (a tenant) whose scope allows it, checked here for every field of the type:
-// a field added later cannot miss it. Introspection needs a token too (introspectionNeedsToken in
-// request-limits.ts).
+// a field added later cannot miss it. Introspection needs a token with the read scope too
+// (introspectionNeedsReadScope in request-limits.ts).
 const RATE_LIMIT =
   'Every request counts against the tenant’s rate limit; past it, RATE_LIMITED with `extensions.retryAfterMs`. While the database cannot be reached, UNAVAILABLE: nothing was stored, retry later.'
 builder.queryType({
