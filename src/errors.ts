@@ -35,11 +35,17 @@ export const unavailable = () =>
     http: { status: 503, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
   })
 
+/** The HTTP answer to a request over the rate limit: 429, with Retry-After in whole seconds. */
+export const tooManyRequests = (retryAfterMs: number) => ({
+  status: 429,
+  headers: { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) },
+})
+
 /** Over the request rate limit: HTTP 429 with Retry-After, and `retryAfterMs` for GraphQL clients. */
 export const rateLimited = (retryAfterMs: number) =>
   new UserError('RATE_LIMITED', `too many requests; retry in ${retryAfterMs} ms`, {
     retryAfterMs,
-    http: { status: 429, headers: { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) } },
+    http: tooManyRequests(retryAfterMs),
   })
 
 export const internalError = () =>

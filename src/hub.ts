@@ -29,7 +29,10 @@ import { buildApp } from './server.ts'
 export interface Hub {
   /** The GraphQL endpoint; undefined for a worker-only process. */
   url: string | undefined
-  /** Where /metrics is served: the API's port, or SWITCHYARD_METRICS_PORT's; undefined for a worker without one. */
+  /**
+   * Where /metrics is served: the API's port, or SWITCHYARD_METRICS_PORT's; undefined for a worker without
+   * one, and in production for an API with neither that port nor SWITCHYARD_METRICS_TOKEN.
+   */
   metricsUrl: string | undefined
   databaseUrl: string
   embedded: boolean
@@ -97,9 +100,18 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
 
     let url: string | undefined
     if (role !== 'worker') {
+      // In production the API port does not serve metrics to anyone who asks (each scrape counts the queue).
+      const metricsOff =
+        config.env === 'production' && config.metrics.port === undefined && config.metrics.token === undefined
+      const metricsOnApiPort = config.metrics.port === undefined && !metricsOff
+      if (metricsOff) {
+        logger.info(
+          '/metrics is off: set SWITCHYARD_METRICS_TOKEN to serve it on the API port behind that bearer token, or SWITCHYARD_METRICS_PORT to serve it on a port of its own',
+        )
+      }
       const app = buildApp({
         logger,
-        metrics: config.metrics.port === undefined ? { token: config.metrics.token } : undefined,
+        metrics: metricsOnApiPort ? { token: config.metrics.token } : undefined,
         verifier: createTokenVerifier({
           secret: secrets.jwtSecret,
           jwksUrl: config.jwksUrl,
@@ -129,7 +141,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       })
       // The HTTP server stops first, so no new work arrives while the queue drains.
       ;({ url } = await app.start(config.port, config.host))
-      metricsUrl ??= new URL('/metrics', url).toString()
+      if (metricsOnApiPort) metricsUrl = new URL('/metrics', url).toString()
       cleanups.push(() => app.stop())
     }
     return {

@@ -1,9 +1,10 @@
 // Bounds on what any caller, with a token or without, can make the API read, parse and validate:
-// the request body, and the GraphQL document's shape. Both apply before the token is checked.
+// the request body, checked before anything else, and the GraphQL document's shape, checked once the
+// request has been admitted and counted against the rate limit (auth/admission.ts) and before it runs.
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor'
 import { BREAK, type DocumentNode, GraphQLError, type ValidationContext, visit } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
-import { unauthenticated } from './errors.ts'
+import { forbidden, unauthenticated } from './errors.ts'
 import type { Context } from './schema/context.ts'
 
 /**
@@ -43,13 +44,21 @@ export function queryShapeLimits(): Plugin {
   }) as Plugin
 }
 
-/** Introspection (`__schema`, `__type`) needs a token, like everything else but `__typename`. */
-export function introspectionNeedsToken(): Plugin<Context> {
+/**
+ * Introspection (`__schema`, `__type`) needs a token whose scope grants `read`, as the root types' fields
+ * do (builder.ts): UNAUTHENTICATED without a token, FORBIDDEN with one whose scope names neither right.
+ */
+export function introspectionNeedsReadScope(): Plugin<Context> {
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      if (args.contextValue.tenantId !== null || !asksForSchema(args.document)) return
+      const { tenantId, scopes } = args.contextValue
+      if (scopes.has('read') || !asksForSchema(args.document)) return
       setResultAndStopExecution({
-        errors: [unauthenticated('introspection needs "Authorization: Bearer <token>"')],
+        errors: [
+          tenantId === null
+            ? unauthenticated('introspection needs "Authorization: Bearer <token>"')
+            : forbidden('this token’s scope allows nothing; introspection needs the `read` scope'),
+        ],
       })
     },
   }

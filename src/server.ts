@@ -7,16 +7,17 @@ import { CloseCode, type OperationResult } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { WebSocketServer } from 'ws'
+import { type Admission, createAdmission } from './auth/admission.ts'
 import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
-import { AuthError, bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
-import type { LimitedBy, RequestLimiter } from './auth/rate-limit.ts'
+import { bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
+import type { RequestLimiter } from './auth/rate-limit.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
 import { isDatabaseUnavailable } from './db/unavailable.ts'
-import { internalError, RETRY_AFTER_SECONDS, rateLimited, unauthenticated, unavailable } from './errors.ts'
+import { internalError, RETRY_AFTER_SECONDS, tooManyRequests, unavailable } from './errors.ts'
 import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import { scrape } from './observability/metrics-http.ts'
-import { bodyLimit, introspectionNeedsToken, queryShapeLimits } from './request-limits.ts'
+import { bodyLimit, introspectionNeedsReadScope, queryShapeLimits } from './request-limits.ts'
 import type { Context } from './schema/context.ts'
 import { schema } from './schema/index.ts'
 
@@ -31,10 +32,16 @@ const READINESS_TIMEOUT_MS = 2000
 export interface AppOptions {
   logger: Logger
   verifier: TokenVerifier
-  /** Counts every GraphQL request (HTTP) and operation (graphql-ws); none when the limit is off. */
+  /**
+   * Counts every GraphQL request (HTTP) and operation (graphql-ws), before its document is parsed, and
+   * every /inbound/* request; none when the limit is off.
+   */
   limiter: RequestLimiter | undefined
   readiness: ReadinessChecks
-  /** Serve /metrics on this port, behind the token when one is set; absent when it has a port of its own. */
+  /**
+   * Serve /metrics on this port, behind the token when one is set; absent when it has a port of its own, or
+   * is off (production without a token).
+   */
   metrics?: { token: string | undefined }
   /** The largest request body, and WebSocket message, in bytes. */
   maxBodyBytes: number
@@ -49,11 +56,17 @@ export interface App {
   stop(): Promise<void>
 }
 
-/** What yoga hands the context factory: node:http's request (for HTTP and for a WebSocket's upgrade). */
+/**
+ * What yoga hands the context factory: node:http's request (for HTTP and for a WebSocket's upgrade), and,
+ * for a graphql-ws operation, the caller it was admitted as.
+ */
 interface ServerContext {
   req?: IncomingMessage
-  connectionParams?: { authorization?: unknown }
+  caller?: Caller
 }
+
+/** Who a request was admitted as: its token's identity, or null without a token. */
+type Caller = Identity | null
 
 const NO_SCOPES: Context['scopes'] = new Set()
 
@@ -71,29 +84,13 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
     return child
   }
 
-  /** RATE_LIMITED (HTTP 429) once the tenant, or the address of a caller without a valid token, is over its limit. */
-  async function countRequest(by: LimitedBy, id: string): Promise<void> {
-    const retryAfterMs = await limiter?.take(by, id)
-    if (retryAfterMs !== undefined) throw rateLimited(retryAfterMs)
-  }
+  const admission = createAdmission(verifier, limiter)
+  /** HTTP requests admitted (see admitGraphQLRequests), for the context factory. */
+  const callers = new WeakMap<Request, Caller>()
 
-  async function contextFor(authorization: string | null | undefined, clientAddress: string): Promise<Context> {
-    let identity: Identity | undefined
-    try {
-      const token = bearerToken(authorization)
-      if (token) identity = await verifier.verify(token)
-    } catch (error) {
-      if (!(error instanceof AuthError)) throw error
-      // Guessing tokens is limited like any other request without one.
-      await countRequest('address', clientAddress)
-      throw unauthenticated(error.message)
-    }
-    if (!identity) {
-      await countRequest('address', clientAddress)
-      return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log }
-    }
-    const { tenantId, scopes, expiresAt } = identity
-    await countRequest('tenant', tenantId)
+  async function contextFor(caller: Caller): Promise<Context> {
+    if (!caller) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log }
+    const { tenantId, scopes, expiresAt } = caller
     await tenants.ensure(tenantId)
     return { tenantId, scopes, expiresAt, log: logFor(tenantId) }
   }
@@ -109,12 +106,11 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
       warn: (...args) => log.warn(args.map(String).join(' ')),
       error: (...args) => log.error(args.map(String).join(' ')),
     },
-    context: ({ request, req, connectionParams }) => {
-      const fromSocket = connectionParams?.authorization
-      return contextFor(
-        request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : undefined),
-        req?.socket.remoteAddress ?? 'unknown',
-      )
+    context: ({ request, caller }) => {
+      if (caller !== undefined) return contextFor(caller)
+      const admitted = callers.get(request)
+      if (admitted === undefined) throw new Error('a GraphQL request reached its context without being admitted')
+      return contextFor(admitted)
     },
     maskedErrors: {
       maskError(error) {
@@ -136,10 +132,11 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
       bodyLimit(maxBodyBytes, '/graphql'),
       codeRequestErrors(),
       queryShapeLimits(),
-      introspectionNeedsToken(),
+      introspectionNeedsReadScope(),
+      admitGraphQLRequests(admission, callers),
       healthRoutes(readiness),
       ...(metrics ? [metricsRoute(metrics.token)] : []),
-      inboundRoutes(log),
+      inboundRoutes(admission, log),
       endSubscriptionsAtExpiry(),
     ],
   })
@@ -174,12 +171,24 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
             return true
           },
           onSubscribe: async (ctx, _id, payload) => {
+            let caller: Caller
+            try {
+              const authorization = ctx.connectionParams?.authorization
+              caller = await admission.admit(
+                typeof authorization === 'string' ? authorization : undefined,
+                ctx.extra.request.socket.remoteAddress,
+              )
+            } catch (error) {
+              // A refused operation (RATE_LIMITED, UNAUTHENTICATED) gets its error; the connection stays open.
+              if (error instanceof GraphQLError) return [withoutHttpExtensions(error)]
+              throw error
+            }
             const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
               ...ctx,
               req: ctx.extra.request,
               socket: ctx.extra.socket,
               params: payload,
-              connectionParams: ctx.connectionParams,
+              caller,
             })
             let document: DocumentNode
             try {
@@ -192,14 +201,7 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
             // Validated (graphql-armor's limits among the rules) before any context is made for it.
             const errors = validate(schema, document)
             if (errors.length) return errors.map(withoutHttpExtensions)
-            let contextValue: Context
-            try {
-              contextValue = await contextFactory()
-            } catch (error) {
-              // A refused operation (RATE_LIMITED, UNAUTHENTICATED) gets its error; the connection stays open.
-              if (error instanceof GraphQLError) return [withoutHttpExtensions(error)]
-              throw error
-            }
+            const contextValue = await contextFactory()
             return {
               schema,
               operationName: payload.operationName,
@@ -263,12 +265,16 @@ function codeRequestErrors(): Plugin {
     return data === undefined && errors?.length ? { errors: errors.map((e) => coded(e, 'BAD_USER_INPUT')) } : undefined
   }
   return {
-    onParse: () => ({ result, replaceParseResult }) => {
-      if (result instanceof GraphQLError) replaceParseResult(coded(result, 'GRAPHQL_PARSE_FAILED'))
-    },
-    onValidate: () => ({ result, setResult }) => {
-      if (result.length) setResult(result.map((error) => coded(error, 'GRAPHQL_VALIDATION_FAILED')))
-    },
+    onParse:
+      () =>
+      ({ result, replaceParseResult }) => {
+        if (result instanceof GraphQLError) replaceParseResult(coded(result, 'GRAPHQL_PARSE_FAILED'))
+      },
+    onValidate:
+      () =>
+      ({ result, setResult }) => {
+        if (result.length) setResult(result.map((error) => coded(error, 'GRAPHQL_VALIDATION_FAILED')))
+      },
     onExecute: () => ({
       onExecuteDone: ({ result, setResult }) => {
         const refused = refusedBeforeRunning(result)
@@ -290,14 +296,44 @@ interface EnvelopedRoot {
   subscribe(args: ExecutionArgs): OperationResult
 }
 
+/**
+ * Every GraphQL request over HTTP (POST or GET, SSE included, well-formed or not) is admitted, and counted,
+ * before yoga reads its parameters and parses its document. Its caller is kept for the context factory, so
+ * the token is verified once. Bodies over the limit were refused (413, uncounted) by bodyLimit before this.
+ */
+function admitGraphQLRequests(admission: Admission, callers: WeakMap<Request, Caller>): Plugin<object, ServerContext> {
+  return {
+    async onRequestParse({ request, serverContext }) {
+      const caller = await admission.admit(
+        request.headers.get('authorization'),
+        serverContext.req?.socket.remoteAddress,
+      )
+      callers.set(request, caller)
+    },
+  }
+}
+
 const INBOUND_PATH = /^\/inbound\/([a-z][a-z0-9_-]*)\/([^/]+)\/?$/
 
-/** POST /inbound/<connector>/<integration id>: providers' own webhooks (Stripe's). */
-function inboundRoutes(log: Logger): Plugin {
+/**
+ * POST /inbound/<connector>/<integration id>: providers' own webhooks (Stripe's), counted against the
+ * client's address like requests without a token; past the limit, HTTP 429 with Retry-After.
+ */
+function inboundRoutes(admission: Admission, log: Logger): Plugin<object, ServerContext> {
   return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
+    async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
       const match = INBOUND_PATH.exec(url.pathname)
       if (!match) return
+      const retryAfterMs = await admission.countAddress(serverContext.req?.socket.remoteAddress)
+      if (retryAfterMs !== undefined) {
+        endResponse(
+          fetchAPI.Response.json(
+            { error: `too many requests; retry in ${retryAfterMs} ms` },
+            tooManyRequests(retryAfterMs),
+          ),
+        )
+        return
+      }
       if (request.method !== 'POST') {
         endResponse(fetchAPI.Response.json({ error: 'use POST' }, { status: 405, headers: { allow: 'POST' } }))
         return

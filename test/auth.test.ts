@@ -54,6 +54,15 @@ describe('HS256 tokens', () => {
     await expect(verifier.verify(`${header}.${body}.`)).rejects.toThrow(/not accepted/)
   })
 
+  it('does not echo the algorithm a token names in its header', async () => {
+    const body = Buffer.from(JSON.stringify({ sub: 'acme' })).toString('base64url')
+    const alg = '<img src=x onerror=alert(1)>'
+    const header = Buffer.from(JSON.stringify({ alg })).toString('base64url')
+    const refusal = verifier.verify(`${header}.${body}.c2ln`)
+    await expect(refusal).rejects.toThrow('this token’s algorithm is not accepted')
+    await expect(refusal).rejects.not.toThrow(alg)
+  })
+
   it('refuses garbage', async () => {
     await expect(verifier.verify('not-a-jwt')).rejects.toThrow()
   })
@@ -75,6 +84,25 @@ describe('HS256 tokens', () => {
       .setSubject('acme')
       .sign(new TextEncoder().encode(secret))
     await expect(verifier.verify(listed)).rejects.toThrow(/space-separated/)
+  })
+
+  it('reads the scopes from `scp` when there is no `scope` claim: a list (Okta) or space-separated (Azure)', async () => {
+    const scopesOf = async (claims: Record<string, unknown>) => {
+      const token = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('acme')
+        .sign(new TextEncoder().encode(secret))
+      return [...(await verifier.verify(token)).scopes]
+    }
+    expect(await scopesOf({ scp: ['openid', 'read'] })).toEqual(['read'])
+    expect(await scopesOf({ scp: 'openid read' })).toEqual(['read'])
+    expect(await scopesOf({ scp: ['read', 'write'] })).toEqual(['read', 'write'])
+    expect(await scopesOf({ scp: 'write' })).toEqual(['read', 'write'])
+    expect(await scopesOf({ scp: ['profile'] })).toEqual([])
+    expect(await scopesOf({ scp: [] })).toEqual([])
+    expect(await scopesOf({ scope: 'read', scp: ['write'] })).toEqual(['read'])
+    await expect(scopesOf({ scp: [1] })).rejects.toThrow(/`scp` claim must be/)
+    await expect(scopesOf({ scp: { read: true } })).rejects.toThrow(/`scp` claim must be/)
   })
 
   it('parses the Authorization header', () => {

@@ -1,5 +1,5 @@
 // Bearer tokens: HS256 with the configured secret, or RS256/ES256 from an identity provider's JWKS.
-// The token's `sub` is the tenant; its `scope` says what the tenant may do with it.
+// The token's `sub` is the tenant; its `scope` (or `scp`) says what the tenant may do with it.
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify, SignJWT } from 'jose'
 
 /** The issuer `npm run token` signs with when SWITCHYARD_JWT_ISSUER is not set. */
@@ -93,7 +93,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       } else if (jwks) {
         ;({ payload } = await jwtVerify(token, jwks, { ...claims, algorithms: ['RS256', 'ES256'] }))
       } else {
-        throw new AuthError(`tokens signed with ${header.alg ?? 'no algorithm'} are not accepted`)
+        // The header is the sender's to write: it is not echoed back.
+        throw new AuthError('this token’s algorithm is not accepted')
       }
     } catch (error) {
       if (error instanceof AuthError) throw error
@@ -106,7 +107,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     return {
       tenantId: payload.sub,
-      scopes: grantedScopes(payload.scope),
+      scopes: grantedScopes(payload),
       expiresAt: payload.exp === undefined ? undefined : payload.exp * 1000,
     }
   }
@@ -126,16 +127,30 @@ function claimProblem(claim: string): string {
 }
 
 /**
- * What the `scope` claim (space-separated, as in OAuth) grants: no claim at all, or `write`, grants
- * everything; `read` grants queries and subscriptions; a claim naming neither grants nothing.
+ * What the token's scopes grant: no scopes at all, or `write`, grant everything; `read` grants queries and
+ * subscriptions; scopes naming neither grant nothing.
  */
-function grantedScopes(claim: unknown): ReadonlySet<Scope> {
-  if (claim === undefined) return new Set(SCOPES)
-  if (typeof claim !== 'string') throw new AuthError('the token’s `scope` claim must be a space-separated string')
-  const named = new Set(claim.split(' '))
-  if (named.has('write')) return new Set(SCOPES)
-  if (named.has('read')) return new Set(['read'])
+function grantedScopes(payload: JWTPayload): ReadonlySet<Scope> {
+  const names = scopeNames(payload)
+  if (names === undefined) return new Set(SCOPES)
+  if (names.includes('write')) return new Set(SCOPES)
+  if (names.includes('read')) return new Set(['read'])
   return new Set()
+}
+
+/**
+ * The scopes a token names: its `scope` claim (space-separated, as in OAuth), or else its `scp` claim, as
+ * some identity providers write them (Okta: a list; Azure: space-separated); undefined with neither.
+ */
+function scopeNames({ scope, scp }: JWTPayload): readonly string[] | undefined {
+  if (scope !== undefined) {
+    if (typeof scope === 'string') return scope.split(' ')
+    throw new AuthError('the token’s `scope` claim must be a space-separated string')
+  }
+  if (scp === undefined) return undefined
+  if (typeof scp === 'string') return scp.split(' ')
+  if (Array.isArray(scp) && scp.every((name) => typeof name === 'string')) return scp
+  throw new AuthError('the token’s `scp` claim must be a space-separated string or a list of strings')
 }
 
 export interface SignOptions {

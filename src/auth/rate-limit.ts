@@ -1,5 +1,5 @@
 // Requests per tenant (and per client address, for requests without a valid token), counted across every
-// API process.
+// API process. Which key a request is counted against is decided in admission.ts.
 //
 // The shared count is rate-limiter-flexible's RateLimiterPostgres: one row per key and window, changed by
 // one atomic upsert. Asking it on every request would put a database round trip in front of each one, so a
@@ -14,12 +14,26 @@
 //   up to one lease per API process fewer than the limit in a window; never more than it.
 // When PostgreSQL cannot be reached, or takes longer than STORE_TIMEOUT_MS to answer, an in-memory limiter
 // with the same limit decides, per process (rate-limiter-flexible's RLWrapperTimeouts and insuranceLimiter).
+import ipaddr from 'ipaddr.js'
 import type pg from 'pg'
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible'
 import type { Logger } from '../logger.ts'
 
 /** Who a request is counted against: its token's tenant, or, without a valid token, its client address. */
 export type LimitedBy = 'tenant' | 'address'
+
+/**
+ * The key a client address is counted by: an IPv4 address as it is (an IPv4-mapped IPv6 address as its
+ * IPv4 address), an IPv6 address by its /64, the smallest network a subscriber is given, so that one
+ * holding a /64 cannot take a fresh count with each of its addresses.
+ */
+export function addressKey(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined || !ipaddr.isValid(remoteAddress)) return remoteAddress ?? 'unknown'
+  const address = ipaddr.process(remoteAddress)
+  if (address.kind() === 'ipv4') return address.toString()
+  const network = new ipaddr.IPv6([...(address as ipaddr.IPv6).parts.slice(0, 4), 0, 0, 0, 0])
+  return `${network.toString()}/64`
+}
 
 export interface RequestLimiter {
   /** Counts one request: undefined when it may go ahead, or how long (ms) to wait before the next. */

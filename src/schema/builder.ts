@@ -51,19 +51,19 @@ builder.addScalarType('DateTime', DateTimeResolver)
 builder.addScalarType('JSON', JSONResolver)
 
 // Every root field needs a token (a tenant) whose scope allows it, checked here for every field of the type:
-// a field added later cannot miss it. Introspection needs a token too (introspectionNeedsToken in
-// request-limits.ts).
+// a field added later cannot miss it. Introspection needs a token with the read scope too
+// (introspectionNeedsReadScope in request-limits.ts).
 const RATE_LIMIT =
   'Every request counts against the tenant’s rate limit; past it, RATE_LIMITED with `extensions.retryAfterMs`. While the database cannot be reached, UNAVAILABLE: nothing was stored, retry later.'
 builder.queryType({
-  description: `Every query needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim). ${RATE_LIMIT}`,
+  description: `Every query needs a token whose \`scope\` grants \`read\` or \`write\` (or that has neither a \`scope\` nor an \`scp\` claim). ${RATE_LIMIT}`,
   authScopes: { read: true },
 })
 builder.mutationType({
-  description: `Every mutation needs a token whose \`scope\` grants \`write\` (or that has no \`scope\` claim); a \`read\` token gets FORBIDDEN. ${RATE_LIMIT}`,
+  description: `Every mutation needs a token whose \`scope\` grants \`write\` (or that has neither a \`scope\` nor an \`scp\` claim); a \`read\` token gets FORBIDDEN. ${RATE_LIMIT}`,
   authScopes: { write: true },
 })
 builder.subscriptionType({
-  description: `Every subscription needs a token whose \`scope\` grants \`read\` or \`write\` (or that has no \`scope\` claim), and ends with UNAUTHENTICATED when that token expires. ${RATE_LIMIT}`,
+  description: `Every subscription needs a token whose \`scope\` grants \`read\` or \`write\` (or that has neither a \`scope\` nor an \`scp\` claim), and ends with UNAUTHENTICATED when that token expires. ${RATE_LIMIT}`,
   authScopes: { read: true },
 })

@@ -10,7 +10,7 @@ const Viewer = builder.objectRef<{ tenant: string; scopes: string[] }>('Viewer')
     tenant: t.exposeString('tenant', { description: 'The tenant id: the token’s `sub` claim.' }),
     scopes: t.exposeStringList('scopes', {
       description:
-        'What the token allows: `read` (queries and subscriptions) and `write` (mutations). From its `scope` claim; a token without one has both.',
+        'What the token allows: `read` (queries and subscriptions) and `write` (mutations). From its `scope` claim (or, without one, its `scp` claim); a token with neither has both.',
     }),
   }),
 })

@@ -1,11 +1,14 @@
 // Requests per tenant, across API processes: RATE_LIMITED (HTTP 429, Retry-After, retryAfterMs) past the
 // limit, for that tenant only. Windows here are 20 s long (burst 100 at 5/s), far longer than each test's
-// burst of requests, so every count below falls in one window.
+// burst of requests, so every count below falls in one window. Tests that count by client address each
+// send from an address of their own (127.0.0.0/8 is all loopback).
 
+import type { Client } from 'graphql-ws'
 import pg from 'pg'
+import { Agent, fetch } from 'undici'
 import { afterAll, describe, expect, it } from 'vitest'
 import { signToken } from '../../src/auth/jwt.ts'
-import { createRequestLimiter, type LimitedBy } from '../../src/auth/rate-limit.ts'
+import { addressKey, createRequestLimiter, type LimitedBy } from '../../src/auth/rate-limit.ts'
 import { createLogger } from '../../src/logger.ts'
 import { type GraphQLResponse, TEST_JWT_SECRET, testConfigEnv, useTestHub } from '../helpers/hub.ts'
 import { type HubProcess, spawnHub } from '../helpers/process.ts'
@@ -16,16 +19,33 @@ const t = useTestHub({ env: LIMIT })
 
 const running: HubProcess[] = []
 const pools: pg.Pool[] = []
+const agents: Agent[] = []
 afterAll(async () => {
   await Promise.all(running.map((hub) => hub.stop('SIGKILL')))
   await Promise.all(pools.map((pool) => pool.end()))
+  await Promise.all(agents.map((agent) => agent.close()))
 })
 
-async function post(url: string, token: string | null, query = '{ viewer { tenant } }') {
+/** Connections from this local address, so that the hub sees a client address of the test's own. */
+function from(localAddress: string): Agent {
+  const agent = new Agent({ localAddress })
+  agents.push(agent)
+  return agent
+}
+
+interface Send {
+  query?: string
+  /** The raw request body; by default `{ query }` as JSON. */
+  body?: string
+  from?: Agent
+}
+
+async function post(url: string, token: string | null, { query = '{ viewer { tenant } }', body, from }: Send = {}) {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query }),
+    body: body ?? JSON.stringify({ query }),
+    dispatcher: from,
   })
   return {
     status: response.status,
@@ -35,14 +55,19 @@ async function post(url: string, token: string | null, query = '{ viewer { tenan
 }
 
 /** Sends `count` requests, `inFlight` at a time, spread over the URLs in turn. */
-async function hammer(urls: string[], token: string | null, count: number, inFlight = 10) {
+async function hammer(
+  urls: string[],
+  token: string | null,
+  count: number,
+  { inFlight = 10, ...send }: Send & { inFlight?: number } = {},
+) {
   const answers: Array<Awaited<ReturnType<typeof post>>> = []
   let next = 0
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (next < count) {
         const url = urls[next++ % urls.length] as string
-        answers.push(await post(url, token))
+        answers.push(await post(url, token, send))
       }
     }),
   )
@@ -70,29 +95,44 @@ describe('one API process', () => {
     expect(await t.gql('{ viewer { tenant } }', {}, 'quiet')).toEqual({ data: { viewer: { tenant: 'quiet' } } })
   })
 
+  /** Runs one operation over graphql-ws; a refused one resolves with its errors. */
+  const run = (client: Client, query = '{ viewer { tenant } }') =>
+    new Promise<GraphQLResponse>((resolve, reject) => {
+      let result: GraphQLResponse = {}
+      client.subscribe(
+        { query },
+        {
+          next: (value) => {
+            result = value as GraphQLResponse
+          },
+          error: (error) =>
+            Array.isArray(error) ? resolve({ errors: error as GraphQLResponse['errors'] }) : reject(error),
+          complete: () => resolve(result),
+        },
+      )
+    })
+
   it('counts graphql-ws operations too, and keeps the connection open', async () => {
     const client = t.ws('socket-noisy')
-    const run = () =>
-      new Promise<GraphQLResponse>((resolve, reject) => {
-        let result: GraphQLResponse = {}
-        client.subscribe(
-          { query: '{ viewer { tenant } }' },
-          {
-            next: (value) => {
-              result = value as GraphQLResponse
-            },
-            error: (error) =>
-              Array.isArray(error) ? resolve({ errors: error as GraphQLResponse['errors'] }) : reject(error),
-            complete: () => resolve(result),
-          },
-        )
-      })
     const results: GraphQLResponse[] = []
-    for (let i = 0; i < BURST + 5; i++) results.push(await run())
+    for (let i = 0; i < BURST + 5; i++) results.push(await run(client))
     expect(results.filter((result) => result.data).length).toBe(BURST)
     const refused = results.filter((result) => result.errors?.[0]?.extensions?.code === 'RATE_LIMITED')
     expect(refused).toHaveLength(5)
     expect(refused[0]?.errors?.[0]?.extensions).toEqual({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) })
+  })
+
+  it('counts graphql-ws operations that fail to parse or validate', async () => {
+    const client = t.ws('socket-invalid')
+    const results: GraphQLResponse[] = []
+    for (let i = 0; i < BURST + 10; i++) results.push(await run(client, i % 2 ? '{ nope }' : '{'))
+    const codes = results.map((result) => result.errors?.[0]?.extensions?.code)
+    expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(10)
+    expect(
+      codes.slice(0, BURST).every((code) => code === 'GRAPHQL_VALIDATION_FAILED' || code === 'GRAPHQL_PARSE_FAILED'),
+    ).toBe(true)
+    // The tenant's valid operations are refused as well until the window ends.
+    expect((await run(client)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED')
   })
 
   it('limits requests without a valid token per client address', async () => {
@@ -100,6 +140,42 @@ describe('one API process', () => {
     expect(answers.filter((answer) => codeOf(answer) === 'RATE_LIMITED')).toHaveLength(20)
     // A tenant's own requests from that same address are counted apart.
     expect((await post(t.url, await t.token('same-address'))).status).toBe(200)
+  })
+
+  it('counts requests whose document fails to parse or validate, before parsing it', async () => {
+    const client = from('127.0.0.2')
+    const invalid = await hammer([t.url], null, BURST + 20, { query: '{ nope }', from: client })
+    const codes = invalid.map(codeOf)
+    expect(codes.filter((code) => code === 'GRAPHQL_VALIDATION_FAILED')).toHaveLength(BURST)
+    const limited = invalid.filter((answer) => codeOf(answer) === 'RATE_LIMITED')
+    expect(limited).toHaveLength(20)
+    expect(limited[0]).toMatchObject({ status: 429, retryAfter: expect.stringMatching(/^\d+$/) })
+    // Past the limit, a syntax error or a malformed body is refused before it is read.
+    expect(codeOf(await post(t.url, null, { query: '{', from: client }))).toBe('RATE_LIMITED')
+    expect((await post(t.url, null, { body: '{"query":', from: client })).status).toBe(429)
+  })
+
+  it('counts a tenant’s invalid documents against the tenant', async () => {
+    const token = await t.token('invalid-documents')
+    const answers = await hammer([t.url], token, BURST + 5, { query: '{' })
+    expect(answers.filter((answer) => codeOf(answer) === 'GRAPHQL_PARSE_FAILED')).toHaveLength(BURST)
+    expect(answers.filter((answer) => codeOf(answer) === 'RATE_LIMITED')).toHaveLength(5)
+    expect(codeOf(await post(t.url, token))).toBe('RATE_LIMITED')
+  })
+
+  it('counts /inbound/* requests per client address, and answers 429 with Retry-After past the limit', async () => {
+    const client = from('127.0.0.3')
+    const inbound = new URL('/inbound/stripe/00000000-0000-7000-8000-000000000000', t.url).toString()
+    const statuses: Array<{ status: number; retryAfter: string | null }> = []
+    for (let i = 0; i < BURST + 5; i++) {
+      const response = await fetch(inbound, { method: 'POST', body: '{}', dispatcher: client })
+      await response.arrayBuffer()
+      statuses.push({ status: response.status, retryAfter: response.headers.get('retry-after') })
+    }
+    expect(statuses.slice(0, BURST).every((answer) => answer.status !== 429)).toBe(true)
+    expect(statuses.slice(BURST)).toEqual(Array(5).fill({ status: 429, retryAfter: expect.stringMatching(/^\d+$/) }))
+    // The same count holds for that address's anonymous GraphQL requests.
+    expect(codeOf(await post(t.url, null, { from: client }))).toBe('RATE_LIMITED')
   })
 })
 
@@ -115,7 +191,7 @@ describe('two API processes', () => {
       }),
     )
     const token = await signToken(TEST_JWT_SECRET, 'spread')
-    const answers = await hammer(urls, token, 300, 16)
+    const answers = await hammer(urls, token, 300, { inFlight: 16 })
     const allowed = answers.filter((answer) => answer.status === 200 && !answer.body.errors).length
     // Each process leases a twentieth of the window at a time; what one holds unspent is lost, never doubled.
     expect(allowed).toBeLessThanOrEqual(BURST)
@@ -145,5 +221,26 @@ describe('createRequestLimiter', () => {
     const answers = []
     for (let i = 0; i < 13; i++) answers.push(await limiter.take('tenant', 'offline'))
     expect(answers.filter((answer) => answer === undefined)).toHaveLength(10)
+  })
+})
+
+describe('addressKey', () => {
+  it('keys an IPv4 address by itself, and an IPv4-mapped IPv6 address as that IPv4 address', () => {
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7')
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7')
+    expect(addressKey('203.0.113.8')).not.toBe(addressKey('203.0.113.7'))
+  })
+
+  it('keys an IPv6 address by its /64, so one subscriber’s addresses share a count', () => {
+    const key = addressKey('2001:db8:1:2::1')
+    expect(key).toBe('2001:db8:1:2::/64')
+    expect(addressKey('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe(key)
+    expect(addressKey('2001:DB8:1:2:0:0:0:abcd')).toBe(key)
+    expect(addressKey('fe80::1%eth0')).toBe('fe80::/64')
+    expect(addressKey('2001:db8:1:3::1')).not.toBe(key)
+  })
+
+  it('keys a socket without an address as one unknown caller', () => {
+    expect(addressKey(undefined)).toBe('unknown')
   })
 })

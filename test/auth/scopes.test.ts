@@ -10,6 +10,7 @@ import {
   getNamedType,
   isCompositeType,
 } from 'graphql'
+import { SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { signToken } from '../../src/auth/jwt.ts'
 import { pool } from '../../src/db/client.ts'
@@ -150,6 +151,18 @@ describe('other scopes', () => {
     for (const query of ['{ viewer { tenant } }', 'mutation { deleteWebhook(id: "x") }']) {
       const result = await asToken(token, query)
       expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN')
+    }
+  })
+
+  it('reads an identity provider’s `scp` claim (a list, or space-separated) as it reads `scope`', async () => {
+    for (const scp of [['openid', 'read'], 'openid read']) {
+      const token = await new SignJWT({ scp })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('scp-reader')
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(TEST_JWT_SECRET))
+      expect((await asToken(token, create, input)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN')
+      expect(await asToken(token, '{ viewer { scopes } }')).toEqual({ data: { viewer: { scopes: ['read'] } } })
     }
   })
 

@@ -18,7 +18,7 @@ import { schema } from '../../src/schema/index.ts'
 import { createWebhook, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 
-export const RUNS = Number(process.env.FUZZ_RUNS ?? 40)
+const RUNS = Number(process.env.FUZZ_RUNS ?? 40)
 
 const t = useTestHub({
   role: 'api',

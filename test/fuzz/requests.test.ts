@@ -10,8 +10,6 @@ import { TEST_JWT_SECRET, useTestHub } from '../helpers/hub.ts'
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40)
 const t = useTestHub({ role: 'api' })
 const PUBLISH = 'mutation { publishEvent(input: { type: "order.created", payload: { order_id: "F" } }) { duplicate } }'
-const PUBLISH_PAYLOAD =
-  'mutation ($p: JSON!) { publishEvent(input: { type: "order.created", payload: $p }) { duplicate } }'
 
 let admin: pg.Client
 beforeAll(async () => {

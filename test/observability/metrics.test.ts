@@ -144,3 +144,29 @@ describe('/metrics on a port of its own, for a worker-only process', () => {
     expect(text).toContain('process_resident_memory_bytes')
   })
 })
+
+describe('/metrics in production, with neither SWITCHYARD_METRICS_TOKEN nor SWITCHYARD_METRICS_PORT', () => {
+  const t = useTestHub({ env: { NODE_ENV: 'production' }, captureLogs: true })
+
+  it('is not served on the API port, and the boot log says how to turn it on', async () => {
+    expect(t.hub.metricsUrl).toBeUndefined()
+    const response = await fetch(new URL('/metrics', t.url))
+    expect(response.status).toBe(404)
+    expect(await response.text()).not.toContain('process_cpu_seconds_total')
+    const lines = t
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('/metrics is off'))
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/SWITCHYARD_METRICS_TOKEN.*SWITCHYARD_METRICS_PORT/)
+  })
+})
+
+describe('/metrics in production, with SWITCHYARD_METRICS_TOKEN', () => {
+  const t = useTestHub({ env: { NODE_ENV: 'production', SWITCHYARD_METRICS_TOKEN: METRICS_TOKEN } })
+
+  it('is served on the API port behind the token', async () => {
+    expect((await scrape(t.hub.metricsUrl ?? '', null)).status).toBe(401)
+    expect((await scrape(t.hub.metricsUrl ?? '')).status).toBe(200)
+  })
+})

@@ -1,9 +1,10 @@
-// graphql-armor's limits on the document, for every caller: refused with BAD_USER_INPUT before the token
-// is even looked at, over HTTP and graphql-ws alike; and introspection needs a token.
+// graphql-armor's limits on the document, for every caller: refused with BAD_USER_INPUT before it runs,
+// over HTTP and graphql-ws alike; and introspection needs a token whose scope grants `read`.
 import { getIntrospectionQuery } from 'graphql'
 import { describe, expect, it } from 'vitest'
+import { signToken } from '../../src/auth/jwt.ts'
 import { QUERY_LIMITS } from '../../src/request-limits.ts'
-import { type GraphQLResponse, take, useTestHub } from '../helpers/hub.ts'
+import { type GraphQLResponse, TEST_JWT_SECRET, take, useTestHub } from '../helpers/hub.ts'
 
 const t = useTestHub()
 
@@ -119,6 +120,29 @@ describe('introspection', () => {
     expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED')
     const named = await t.gql('{ __type(name: "Webhook") { name } }', {}, null)
     expect(named.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED')
+  })
+
+  it('refuses it with FORBIDDEN to a token whose scope names neither read nor write', async () => {
+    const asScope = async (scope: string, query: string) => {
+      const response = await fetch(t.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${await signToken(TEST_JWT_SECRET, 'acme', { scope })}`,
+        },
+        body: JSON.stringify({ query }),
+      })
+      return (await response.json()) as GraphQLResponse
+    }
+    for (const query of [GRAPHIQL_INTROSPECTION, '{ __type(name: "Webhook") { name } }']) {
+      const result = await asScope('openid profile', query)
+      expect(result.data ?? null).toBeNull()
+      expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN')
+      expect(result.errors?.[0]?.message).toMatch(/`read` scope/)
+    }
+    expect((await asScope('read', '{ __type(name: "Webhook") { name } }')).data).toEqual({
+      __type: { name: 'Webhook' },
+    })
   })
 
   it('hides field suggestions, which would tell the schema without introspection', async () => {
