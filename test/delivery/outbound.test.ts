@@ -87,6 +87,17 @@ describe('the address rule', () => {
     }
   })
 
+  it.each([
+    ['::ffff:127.0.0.1', '::ffff:7f00:1'],
+    ['::127.0.0.1', '::7f00:1'],
+    ['64:ff9b::127.0.0.1', '64:ff9b::7f00:1'],
+    ['2002:7f00:1::1', '2002:7f00:1::1'],
+  ])('refuses [%s], an IPv6 literal holding a loopback IPv4 address, without connecting', async (literal, named) => {
+    const error = await failureOf(get(`http://[${literal}]:${port}/`, outbound({})))
+    expect(error).toMatchObject({ name: 'SsrfError', code: 'SSRF_BLOCKED' })
+    expect(error.message).toBe(`the URL names ${named}, a private or reserved address`)
+  })
+
   it('refuses a name that resolves to a private address without connecting', async () => {
     const server = await startTcpServer()
     try {
