@@ -3,9 +3,12 @@
 // masking hides, test() and deliver() that reach the provider, and failures classified the same way by
 // every connector (5xx and 429 retryable, other 4xx not, refused connections and timeouts retryable); and
 // every call on the hub's one road out: no private address (by name, by redirect or as a literal) and no
-// redirect at all is reached, answers are capped and the dispatcher's own timeouts are reported as such.
+// redirect at all is reached, answers are capped (after decompression: a provider may compress though asked
+// not to) and the dispatcher's own timeouts are reported as such.
+import { brotliCompressSync, gzipSync } from 'node:zlib'
 import type { Agent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { MAX_RESPONSE_BYTES } from '../src/delivery/outbound.ts'
 import { isValidPattern } from '../src/events/matching.ts'
 import { maskConfig } from '../src/integrations/config.ts'
 import { findConnector } from './registry.ts'
@@ -17,6 +20,15 @@ export interface ContractOptions<Config> {
   /** An event the connector acts on by calling its provider. */
   event: HubEvent
 }
+
+/** Answers a few kilobytes long on the wire that decode to 16 times the hub's cap, by content coding. */
+const BOMBS: Array<[coding: string, body: Buffer]> = (() => {
+  const decoded = Buffer.alloc(16 * MAX_RESPONSE_BYTES, '[')
+  return [
+    ['gzip', gzipSync(decoded)],
+    ['br', brotliCompressSync(decoded)],
+  ]
+})()
 
 export function connectorContract<Config extends Record<string, unknown>>(
   connector: Connector<Config>,
@@ -183,6 +195,34 @@ export function connectorContract<Config extends Record<string, unknown>>(
       const ctx = testContext({ dispatcher: dispatcher({ allows: null, maxResponseBytes: 4096 }) })
       const error = await failureOf(connector.deliver(options.event, fake.config, ctx))
       expect(error).toMatchObject({ errorType: 'INVALID_RESPONSE' })
+    })
+
+    it('asks for an answer that is not compressed', async () => {
+      await connector.deliver(options.event, fake.config, testContext())
+      expect(fake.requests.length).toBeGreaterThan(0)
+      for (const request of fake.requests) expect(request.headers['accept-encoding']).toBe('identity')
+    })
+
+    it.each(['gzip', 'br'] as const)('reads an answer compressed with %s though it asked for none', async (coding) => {
+      const compressing = await options.startFake()
+      try {
+        compressing.compressAnswers(coding)
+        const result = await connector.deliver(options.event, compressing.config, testContext())
+        expect(result).toEqual(await connector.deliver(options.event, fake.config, testContext()))
+        expect(compressing.requests.length).toBeGreaterThan(0)
+      } finally {
+        await compressing.close()
+      }
+    })
+
+    it.each(BOMBS)('stops decoding a %s answer at the cap, as INVALID_RESPONSE', async (coding, body) => {
+      expect(body.length).toBeLessThan(MAX_RESPONSE_BYTES / 32)
+      fake.fail({ status: 200, body, headers: { 'content-type': 'application/json', 'content-encoding': coding } })
+      const error = await failureOf(connector.deliver(options.event, fake.config, testContext()))
+      expect(error).toMatchObject({
+        errorType: 'INVALID_RESPONSE',
+        message: 'the provider’s answer is larger than the hub reads',
+      })
     })
 
     it('reports the dispatcher’s headers timeout as a retryable TIMEOUT, before the call’s own deadline', async () => {

@@ -1,6 +1,9 @@
 // HTTP for connectors: through the hub's dispatcher, bounded by the call's signal, with provider
-// errors classified the way the delivery log reports them.
-import { request, fetch as undiciFetch } from 'undici'
+// errors classified the way the delivery log reports them. Every call asks for an uncompressed answer,
+// and one compressed anyway is read decoded up to the hub's cap: the dispatcher's own cap counts the
+// bytes on the wire, which a few kilobytes of gzip multiply a thousandfold.
+import { type Dispatcher, errors, Headers, interceptors, request, fetch as undiciFetch } from 'undici'
+import { MAX_RESPONSE_BYTES } from '../src/delivery/outbound.ts'
 import { parseRetryAfter } from '../src/delivery/retry.ts'
 import { cutText } from '../src/delivery/text.ts'
 import { type ConnectorContext, ConnectorError } from './types.ts'
@@ -18,6 +21,17 @@ export interface SendOptions {
   errorMessage?(body: string): string
 }
 
+/** Sent with every call. */
+export const UNCOMPRESSED = { 'accept-encoding': 'identity' } as const
+
+/**
+ * The call's dispatcher for undici's `request()`, which decodes nothing itself: it decodes what a provider
+ * compresses, error answers too, and fails past the hub's cap as the dispatcher does on the wire.
+ */
+export function decodingDispatcher(ctx: ConnectorContext): Dispatcher {
+  return ctx.dispatcher.compose(interceptors.decompress({ maxSize: MAX_RESPONSE_BYTES, skipErrorResponses: false }))
+}
+
 /** Sends a request and returns a 2xx answer; anything else (a redirect too) becomes a ConnectorError. */
 export async function send(
   ctx: ConnectorContext,
@@ -29,12 +43,13 @@ export async function send(
   try {
     response = await request(url, {
       method,
-      dispatcher: ctx.dispatcher,
+      dispatcher: decodingDispatcher(ctx),
       signal: ctx.signal,
       headers: {
         ...(options.json === undefined ? {} : { 'content-type': 'application/json' }),
         'user-agent': 'Switchyard-Connectors/1.0',
         ...options.headers,
+        ...UNCOMPRESSED,
       },
       body: options.json === undefined ? undefined : JSON.stringify(options.json),
     })
@@ -70,7 +85,8 @@ export interface ObservedFetch {
 /**
  * A `fetch` for client libraries that accept one (Slack's, Stripe's): it goes through the hub's
  * dispatcher, never follows a redirect (whatever the library asks), stops when the call's signal fires,
- * and remembers the last answer's status and Retry-After.
+ * reads at most the hub's cap of an answer as fetch decodes it, and remembers the last answer's status and
+ * Retry-After.
  */
 export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & ObservedFetch {
   let retryAfterMs: number | null = null
@@ -78,18 +94,41 @@ export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & Obser
   const bound = async (input: string | URL | Request, init: RequestInit = {}) => {
     const signal = init.signal ? AbortSignal.any([init.signal, ctx.signal]) : ctx.signal
     const url = input instanceof Request ? input.url : input
+    const options = init as NonNullable<Parameters<typeof undiciFetch>[1]>
+    const headers = new Headers(options.headers)
+    for (const [name, value] of Object.entries(UNCOMPRESSED)) headers.set(name, value)
     const response = await undiciFetch(url, {
-      ...(init as Parameters<typeof undiciFetch>[1]),
+      ...options,
+      headers,
       dispatcher: ctx.dispatcher,
       signal,
       redirect: 'manual',
     })
     retryAfterMs = retryAfterOf(response.headers.get('retry-after'))
     status = response.status
-    return response as unknown as Response
+    return capped(response as unknown as Response)
   }
   return Object.assign(bound as typeof globalThis.fetch, {
     lastRetryAfterMs: () => retryAfterMs,
     lastStatus: () => status,
   })
+}
+
+/** The same answer, its body failing once more than the hub's cap of it has been read. */
+function capped(response: Response): Response {
+  if (!response.body) return response
+  let read = 0
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        read += chunk.byteLength
+        if (read > MAX_RESPONSE_BYTES) {
+          controller.error(
+            new errors.ResponseExceededMaxSizeError(`the answer decodes to more than ${MAX_RESPONSE_BYTES} bytes`),
+          )
+        } else controller.enqueue(chunk)
+      },
+    }),
+  )
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
 }

@@ -1,4 +1,5 @@
 // Test support for connectors: fake provider servers on 127.0.0.1, and the context the hub would give.
+import { brotliCompressSync, gzipSync } from 'node:zlib'
 import type { Agent, Dispatcher } from 'undici'
 import { createOutboundAgent, DEFAULT_CONNECT_TIMEOUT_MS, type OutboundOptions } from '../src/delivery/outbound.ts'
 import { publicAddressesOnly } from '../src/delivery/ssrf.ts'
@@ -9,7 +10,7 @@ import { type ConnectorContext, ConnectorError, type HubEvent } from './types.ts
 export type { ReceivedRequest, Receiver, Reply }
 
 /** How a fake provider misbehaves: an HTTP error, or no answer at all. */
-export type Failure = { status: number; body?: string; headers?: Record<string, string> } | 'hang'
+export type Failure = { status: number; body?: string | Buffer; headers?: Record<string, string> } | 'hang'
 
 export interface FakeProvider<Config> {
   url: string
@@ -20,7 +21,16 @@ export interface FakeProvider<Config> {
   configAt(baseUrl: string): Config
   /** From now on, answer every request with this failure; null to behave again. */
   fail(failure: Failure | null): void
+  /** From now on, compress every answer, whatever the request accepts; null to stop. */
+  compressAnswers(coding: ContentCoding | null): void
   close(): Promise<void>
+}
+
+export type ContentCoding = 'gzip' | 'br'
+
+const compressors: Record<ContentCoding, (body: string | Buffer) => Buffer> = {
+  gzip: (body) => gzipSync(body),
+  br: (body) => brotliCompressSync(body),
 }
 
 /**
@@ -32,15 +42,20 @@ export async function startFakeProvider<Config>(
   configFor: (baseUrl: string) => Config,
 ): Promise<FakeProvider<Config>> {
   let failure: Failure | null = null
+  let coding: ContentCoding | null = null
   const receiver = await startReceiver((request) => {
     if (failure === 'hang') return { hang: true }
     if (failure) return { status: failure.status, body: failure.body ?? '', headers: failure.headers ?? {} }
-    return (
-      routes(request) ?? {
-        status: 404,
-        body: JSON.stringify({ error: `no fake route for ${request.method} ${request.path}` }),
-      }
-    )
+    const reply = routes(request) ?? {
+      status: 404,
+      body: JSON.stringify({ error: `no fake route for ${request.method} ${request.path}` }),
+    }
+    if (!coding) return reply
+    return {
+      ...reply,
+      body: compressors[coding](reply.body ?? ''),
+      headers: { ...reply.headers, 'content-encoding': coding },
+    }
   })
   const baseUrl = new URL(receiver.url).origin
   return {
@@ -50,6 +65,9 @@ export async function startFakeProvider<Config>(
     configAt: configFor,
     fail(next) {
       failure = next
+    },
+    compressAnswers(next) {
+      coding = next
     },
     close: () => receiver.close(),
   }

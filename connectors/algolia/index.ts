@@ -6,7 +6,7 @@ import { ApiError, type Host, type Requester, RetryError } from '@algolia/client
 import { searchClient } from '@algolia/client-search'
 import { request } from 'undici'
 import { z } from 'zod'
-import { retryAfterOf, summarize } from '../http.ts'
+import { decodingDispatcher, retryAfterOf, summarize, UNCOMPRESSED } from '../http.ts'
 import {
   type CallResult,
   type ConnectorContext,
@@ -59,9 +59,9 @@ function requesterFor(ctx: ConnectorContext, seen: { retryAfterMs: number | null
       try {
         const response = await request(endRequest.url, {
           method: endRequest.method,
-          headers: endRequest.headers,
+          headers: { ...endRequest.headers, ...UNCOMPRESSED },
           body: endRequest.data,
-          dispatcher: ctx.dispatcher,
+          dispatcher: decodingDispatcher(ctx),
           signal: AbortSignal.any([ctx.signal, perTry]),
         })
         const content = await response.body.text()

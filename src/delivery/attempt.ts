@@ -53,7 +53,9 @@ function openForDelivery(sealer: Sealer, webhook: StoredWebhook, now: Date): Ope
 
 /**
  * Headers, lowest precedence first: the server's default headers, the webhook's own, then the hub's.
- * The signature headers are set last, so nothing can override them.
+ * The signature headers are set last, so nothing can override them. Alongside, the headers as the log
+ * shows them: every value the server or the tenant configured masked (they are sealed at rest, and a
+ * header's name says nothing of whether its value is a credential), the hub's own in clear.
  */
 function buildRequest(
   webhook: StoredWebhook,
@@ -62,25 +64,35 @@ function buildRequest(
   delivery: { id: string; attempt: number },
   defaultHeaders: Record<string, string>,
   now: Date,
-): HttpAttempt {
+): { request: HttpAttempt; logged: Record<string, string> } {
   const body = envelope(event)
   const headers: Record<string, string> = {}
-  const put = (entries: Record<string, string>) => {
+  const logged: Record<string, string> = {}
+  const put = (entries: Record<string, string>, shown: (value: string) => string) => {
     for (const [name, value] of Object.entries(entries)) {
-      if (!SIGNATURE_HEADERS.has(name.toLowerCase())) headers[name.toLowerCase()] = value
+      const key = name.toLowerCase()
+      if (SIGNATURE_HEADERS.has(key)) continue
+      headers[key] = value
+      logged[key] = shown(value)
     }
   }
-  put(defaultHeaders)
-  put(opened.headers)
-  put({
-    'content-type': 'application/json',
-    'user-agent': USER_AGENT,
-    'x-switchyard-event': event.type,
-    'x-switchyard-delivery': delivery.id,
-    'x-switchyard-attempt': String(delivery.attempt),
-  })
-  Object.assign(headers, sign(opened.secrets, event.id, now, body))
-  return { url: webhook.url, body, headers, connectTimeoutMs: webhook.connectTimeoutMs, timeoutMs: webhook.timeoutMs }
+  put(defaultHeaders, maskHeaderValue)
+  put(opened.headers, maskHeaderValue)
+  put(
+    {
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      'x-switchyard-event': event.type,
+      'x-switchyard-delivery': delivery.id,
+      'x-switchyard-attempt': String(delivery.attempt),
+    },
+    storableText,
+  )
+  const signatures = sign(opened.secrets, event.id, now, body)
+  Object.assign(headers, signatures)
+  Object.assign(logged, signatures)
+  const { connectTimeoutMs, timeoutMs } = webhook
+  return { request: { url: webhook.url, body, headers, connectTimeoutMs, timeoutMs }, logged }
 }
 
 export interface WebhookAttemptContext {
@@ -91,8 +103,9 @@ export interface WebhookAttemptContext {
 }
 
 /**
- * One signed POST to a stored webhook. When its secrets cannot be opened (sealed for another row, or under a
- * key no longer listed), nothing is sent and the attempt fails; it is retried, as the key may be listed again.
+ * One signed POST to a stored webhook, and its headers as the log shows them. When its secrets cannot be
+ * opened (sealed for another row, or under a key no longer listed), nothing is sent and the attempt fails;
+ * it is retried, as the key may be listed again.
  */
 export async function attemptWebhook(
   webhook: StoredWebhook,
@@ -121,18 +134,26 @@ export async function attemptWebhook(
       requestHeaders: {},
     }
   }
-  const request = buildRequest(webhook, opened, event, delivery, defaultHeaders, now)
-  return { outcome: await sender.send(request), requestHeaders: request.headers }
+  const { request, logged } = buildRequest(webhook, opened, event, delivery, defaultHeaders, now)
+  return { outcome: await sender.send(request), requestHeaders: logged }
+}
+
+/**
+ * A header value as shown masked (and stored as jsonb): its first few characters, cut on a character
+ * boundary, when far more stay hidden; nothing of a shorter one.
+ */
+export function maskHeaderValue(value: string): string {
+  return value.length >= 16 ? `${cutText(value, 6)}…` : '…'
 }
 
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password/i
 
-/** Headers as shown in logs and test results (and stored as jsonb): credentials masked, signatures shown. */
+/** A webhook's configured headers as the API shows them: what the tenant set, credentials masked. */
 export function displayHeaders(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(headers).map(([name, value]) => [
       name,
-      SENSITIVE_HEADER.test(name) && !SIGNATURE_HEADERS.has(name) ? `${cutText(value, 6)}…` : storableText(value),
+      SENSITIVE_HEADER.test(name) ? maskHeaderValue(value) : storableText(value),
     ]),
   )
 }

@@ -7,7 +7,6 @@ import type { DeliveryStatus } from '#generated/prisma/enums.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
 import { type AttemptNotice, CHANNELS, notifyMany } from '../realtime/channels.ts'
 import type { Verdict } from './attempt.ts'
-import { displayHeaders } from './attempt.ts'
 import type { AttemptOutcome } from './http.ts'
 import { type AttemptToQueue, enqueueAttempts, newJobId } from './jobs.ts'
 
@@ -24,6 +23,7 @@ export interface AttemptRecord {
   finishedAt: Date
   outcome: AttemptOutcome
   verdict: Verdict
+  /** A webhook attempt's headers as the log shows them (attemptWebhook's `requestHeaders`). */
   requestHeaders: Record<string, string>
   isTest: boolean
   maxConcurrency: number
@@ -120,7 +120,7 @@ export async function recordAttempts(
       attempts.map((a) => storable(a.record.outcome.responseBody)),
       attempts.map((a) => a.record.outcome.errorType),
       attempts.map((a) => storable(a.record.outcome.errorMessage)),
-      attempts.map((a) => (a.record.webhookId ? JSON.stringify(displayHeaders(a.record.requestHeaders)) : null)),
+      attempts.map((a) => (a.record.webhookId ? JSON.stringify(a.record.requestHeaders) : null)),
       attempts.map((a) => a.nextRetryAt),
       attempts.map((a) => a.record.isTest),
       attempts.map((a) => a.record.integrationId),

@@ -14,14 +14,29 @@ export class SsrfError extends Error {
 /** Whether the hub may open a connection to this address and port. */
 export type AddressRule = (address: string, port: number) => boolean
 
-/** Only globally routable unicast addresses are allowed. */
+/** IPv4-compatible addresses (deprecated, RFC 4291 §2.5.5.1): ipaddr.js calls them unicast. */
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96')
+/** NAT64's well-known prefix (RFC 6052), which DNS64 answers with for IPv4-only names on IPv6-only networks. */
+const NAT64 = ipaddr.parseCIDR('64:ff9b::/96')
+
+/** The IPv4 address in an IPv6 address's last 32 bits. */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 {
+  const [high = 0, low = 0] = address.parts.slice(6)
+  return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff])
+}
+
+/**
+ * Only globally routable unicast addresses are allowed. An IPv4-mapped address, or one under NAT64's
+ * well-known prefix, is judged by the IPv4 address it holds; IPv4-compatible and 6to4 (2002::/16) ones,
+ * both deprecated, are refused whatever they hold, as are the other special IPv6 ranges.
+ */
 export function isBlockedAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return true
-  let parsed = ipaddr.parse(address)
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
-    parsed = (parsed as ipaddr.IPv6).toIPv4Address()
-  }
-  return parsed.range() !== 'unicast'
+  const parsed = ipaddr.parse(address)
+  if (parsed.kind() === 'ipv4') return parsed.range() !== 'unicast'
+  const ipv6 = parsed as ipaddr.IPv6
+  if (ipv6.isIPv4MappedAddress() || ipv6.match(NAT64)) return embeddedIPv4(ipv6).range() !== 'unicast'
+  return ipv6.match(IPV4_COMPATIBLE) || ipv6.range() !== 'unicast'
 }
 
 /** The rule outside tests and the quickstart: globally routable addresses only, on any port. */

@@ -16,6 +16,7 @@ export interface TestDeliveryResult {
   responseBody: string | null
   errorType: AttemptErrorType | null
   errorMessage: string | null
+  /** As the delivery log shows them: configured values masked. */
   headersSent: Record<string, string>
 }
 

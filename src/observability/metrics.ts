@@ -50,14 +50,14 @@ export function observeAttempt(target: TargetKind, status: string, responseTimeM
 }
 
 /**
- * The queue's depth, read from the database when scraped: jobs waiting (created, and retries not yet due
- * or due) and active. A read that fails leaves the gauge out of that scrape rather than failing it.
+ * The queue's depth, read from the database when scraped: jobs ready to run, deferred (a retry not yet
+ * due) and active. A read that fails leaves the gauge out of that scrape rather than failing it.
  */
 export function observeQueueDepth(read: () => Promise<Record<string, number>>): void {
   registry.removeSingleMetric('switchyard_queue_depth')
   new Gauge({
     name: 'switchyard_queue_depth',
-    help: 'Delivery jobs in the queue, by state (created, retry, active).',
+    help: 'Delivery jobs in the queue, by state (ready, deferred, active).',
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {

@@ -30,7 +30,12 @@ export const DeliveryAttemptRef = builder.prismaObject('DeliveryAttempt', {
     responseBody: t.exposeString('responseBody', { nullable: true }),
     errorType: t.expose('errorType', { type: AttemptErrorTypeEnum, nullable: true }),
     errorMessage: t.exposeString('errorMessage', { nullable: true }),
-    requestHeaders: t.expose('requestHeaders', { type: 'JSON', nullable: true }),
+    requestHeaders: t.expose('requestHeaders', {
+      type: 'JSON',
+      nullable: true,
+      description:
+        "A webhook attempt's request headers: each value the webhook or the server configured is masked, the hub's own are shown.",
+    }),
     nextRetryAt: t.expose('nextRetryAt', { type: 'DateTime', nullable: true }),
   }),
 })

@@ -292,7 +292,10 @@ const WebhookTestResultRef = builder.objectRef<TestDeliveryResult>('WebhookTestR
     responseBody: t.exposeString('responseBody', { nullable: true }),
     errorType: t.field({ type: AttemptErrorTypeEnum, nullable: true, resolve: (result) => result.errorType }),
     errorMessage: t.exposeString('errorMessage', { nullable: true }),
-    headersSent: t.expose('headersSent', { type: 'JSON' }),
+    headersSent: t.expose('headersSent', {
+      type: 'JSON',
+      description: "As the delivery log shows them: each configured value masked, the hub's own headers shown.",
+    }),
     deliveryId: t.exposeID('deliveryId', { description: 'The test delivery, as logged.' }),
     eventId: t.exposeID('eventId'),
   }),

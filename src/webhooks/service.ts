@@ -250,7 +250,7 @@ export async function testWebhook(
   if (type || payload !== undefined)
     await checkPublishable(tenantId, { type: eventType, payload: body }).catch(onlyShape)
   const { config, sealer, sender } = runtime()
-  const result = await deliverTest(
+  return deliverTest(
     tenantId,
     { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
     { type: eventType, payload: body },
@@ -262,7 +262,6 @@ export async function testWebhook(
         { sealer, sender, defaultHeaders: config.defaultHeaders },
       ),
   )
-  return { ...result, headersSent: displayHeaders(result.headersSent) }
 }
 
 /** The webhook's headers as the API shows them: opened, credentials masked. */

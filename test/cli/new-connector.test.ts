@@ -45,5 +45,5 @@ it('scaffolds connectors that pass the contract suite unchanged', { timeout: 120
     FORCE_COLOR: '0',
   })
   expect(tests.status, tests.output).toBe(0)
-  expect(tests.output).toMatch(/Tests\s+40 passed/)
+  expect(tests.output).toMatch(/Tests\s+50 passed/)
 })

@@ -3,11 +3,13 @@
 
 import type { AddressInfo } from 'node:net'
 import { createServer, type Server, type Socket } from 'node:net'
+import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { type Agent, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createHttpSender } from '../../src/delivery/http.ts'
 import { createOutboundAgent, MAX_RESPONSE_BYTES, type OutboundOptions } from '../../src/delivery/outbound.ts'
 import { type AddressRule, publicAddressesOnly } from '../../src/delivery/ssrf.ts'
+import { cutUtf8 } from '../../src/delivery/text.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 /** A TCP server that counts connections and bytes, and lets the test decide what each connection gets. */
@@ -83,6 +85,17 @@ describe('the address rule', () => {
     } finally {
       await server.close()
     }
+  })
+
+  it.each([
+    ['::ffff:127.0.0.1', '::ffff:7f00:1'],
+    ['::127.0.0.1', '::7f00:1'],
+    ['64:ff9b::127.0.0.1', '64:ff9b::7f00:1'],
+    ['2002:7f00:1::1', '2002:7f00:1::1'],
+  ])('refuses [%s], an IPv6 literal holding a loopback IPv4 address, without connecting', async (literal, named) => {
+    const error = await failureOf(get(`http://[${literal}]:${port}/`, outbound({})))
+    expect(error).toMatchObject({ name: 'SsrfError', code: 'SSRF_BLOCKED' })
+    expect(error.message).toBe(`the URL names ${named}, a private or reserved address`)
   })
 
   it('refuses a name that resolves to a private address without connecting', async () => {
@@ -233,4 +246,23 @@ describe('webhook attempts on the road out', () => {
       await sender.close()
     }
   })
+
+  it.each([
+    ['gzip', gzipSync],
+    ['br', brotliCompressSync],
+  ] as const)(
+    'does not decode a %s answer: the log keeps the bytes sent, so a bomb costs no more',
+    async (coding, compress) => {
+      const compressed = compress(Buffer.alloc(16 * MAX_RESPONSE_BYTES, '['))
+      target.respond(() => ({ body: compressed, headers: { 'content-encoding': coding } }))
+      const sender = createHttpSender({ allows: null, responseBodyLimit: MAX_RESPONSE_BYTES })
+      try {
+        const outcome = await sender.send(attempt(target.url))
+        expect(outcome).toMatchObject({ ok: true, responseCode: 200, errorType: null })
+        expect(outcome.responseBody).toBe(cutUtf8(compressed, MAX_RESPONSE_BYTES))
+      } finally {
+        await sender.close()
+      }
+    },
+  )
 })

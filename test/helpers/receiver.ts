@@ -14,7 +14,8 @@ export interface ReceivedRequest {
 export interface Reply {
   status?: number
   headers?: Record<string, string>
-  body?: string
+  /** Bytes are sent as they are (a compressed body, say). */
+  body?: string | Buffer
   /** Wait this long before answering. */
   delayMs?: number
   /** Never answer (the request hangs until the client gives up). */

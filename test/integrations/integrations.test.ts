@@ -1,5 +1,6 @@
 // Integrations through the hub: configure, test, deliver (with retries and logs), figures, disable — and
-// not one secret in any response, log line or plain database column.
+// not one secret in any response, log line or plain database column (a webhook's header values are shown
+// only in its own `headers`, as the tenant set them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeAlgolia } from '../../connectors/algolia/fake.ts'
 import { FAKE_MAILCHIMP_KEY, startFakeMailchimp } from '../../connectors/mailchimp/fake.ts'
@@ -7,11 +8,16 @@ import { SLACK_HOOK_PATH, startFakeSlack } from '../../connectors/slack/fake.ts'
 import { startFakeStripe } from '../../connectors/stripe/fake.ts'
 import { startFakeZapier } from '../../connectors/zapier/fake.ts'
 import { pool } from '../../src/db/client.ts'
-import { createWebhook, eventually } from '../helpers/api.ts'
+import { createWebhook, deliveryReaches, eventually } from '../helpers/api.ts'
 import { type GraphQLResponse, subscribe, useTestHub, whenLive } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub({ captureLogs: true })
+/** A server-wide header with a secret value: sent with every webhook delivery, shown nowhere. */
+const DEFAULT_HEADER_SECRET = 'default-header-secret-for-the-scan'
+const t = useTestHub({
+  captureLogs: true,
+  env: { SWITCHYARD_DEFAULT_HEADERS: JSON.stringify({ 'X-Hub-Ref': DEFAULT_HEADER_SECRET }) },
+})
 const TENANT = 'tenant-int'
 
 let slack: Awaited<ReturnType<typeof startFakeSlack>>
@@ -507,13 +513,20 @@ describe('secrets', () => {
     await configure('algolia', { config: algolia.config }, tenant)
     await data('{ integrations { config recentActivity { message } } }', {}, tenant)
 
-    // A webhook's signing secrets (the current one and the rotated-out one) and credential headers.
+    // A webhook's signing secrets (the current one and the rotated-out one), credential headers, and a
+    // secret under a header name that does not say so.
     const webhookSecret = 'whsec_c2NhbnRoZXdob2xlZGF0YWJhc2Vmb3JtZQ=='
     const rotatedSecret = 'a-plain-rotated-secret-for-the-scan'
     const credentials = { Authorization: 'Bearer scan-token-0123456789', 'X-Api-Key': 'scan-api-key-9876543210' }
+    const clientRef = 'client-ref-secret-5550123'
     const hook = await createWebhook(
       t,
-      { url: sink.url, events: ['order.created'], secret: webhookSecret, headers: credentials },
+      {
+        url: sink.url,
+        events: ['order.created'],
+        secret: webhookSecret,
+        headers: { ...credentials, 'X-Client-Ref': clientRef },
+      },
       tenant,
     )
     await data(
@@ -527,7 +540,21 @@ describe('secrets', () => {
       tenant,
     )
     expect(tried.testWebhook.status).toBe('SUCCEEDED')
-    await data('query ($id: ID!) { webhook(id: $id) { headers secretHint } }', { id: hook.id }, tenant)
+    await publish('order.created', order(), tenant)
+    const delivered = await deliveryReaches(t, hook.id, 'SUCCEEDED', undefined, tenant)
+    const attempts = await data(
+      'query ($id: ID!) { delivery(id: $id) { attempts { requestHeaders } } }',
+      { id: delivered.id },
+      tenant,
+    )
+    expect(attempts.delivery.attempts[0].requestHeaders).toMatchObject({ 'x-client-ref': 'client…' })
+    const shown = await data('query ($id: ID!) { webhook(id: $id) { headers secretHint } }', { id: hook.id }, tenant)
+    expect(shown.webhook.headers['X-Client-Ref']).toBe(clientRef)
+    const received = sink.requests.filter((request) => request.headers['x-client-ref'] === clientRef)
+    expect(received.map((request) => request.headers['x-hub-ref'])).toEqual([
+      DEFAULT_HEADER_SECRET,
+      DEFAULT_HEADER_SECRET,
+    ])
 
     const secrets = [
       webhookSecret,
@@ -540,6 +567,7 @@ describe('secrets', () => {
       algolia.config.api_key,
       stripe.config.webhook_secret,
       stripe.config.api_key ?? '',
+      DEFAULT_HEADER_SECRET,
     ]
     const stored = await wholeDatabase()
     expect(stored).toContain(hook.id)
@@ -551,5 +579,12 @@ describe('secrets', () => {
       expect(logs).not.toContain(secret)
       expect(stored).not.toContain(secret)
     }
+    expect(logs).not.toContain(clientRef)
+    expect(stored).not.toContain(clientRef)
+    for (const answer of answers) expect(withoutConfiguredHeaders(answer)).not.toContain(clientRef)
   })
 })
+
+/** A GraphQL answer without any webhook's `headers` field, which shows the headers as the tenant set them. */
+const withoutConfiguredHeaders = (answer: string) =>
+  JSON.stringify(JSON.parse(answer), (key, value) => (key === 'headers' ? undefined : value))

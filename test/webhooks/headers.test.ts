@@ -1,5 +1,6 @@
 // Webhook headers must be ones HTTP allows: refused at the API and at boot otherwise, and a header stored
-// before that rule still gets its attempts logged, masked on a character boundary.
+// before that rule still gets its attempts logged, masked on a character boundary. The delivery log and
+// testWebhook mask every value the tenant or the server configured, whatever the header's name.
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../src/config.ts'
@@ -9,7 +10,8 @@ import { createWebhook, deliveriesOf, deliveryReaches, eventually, publish } fro
 import { TEST_ENCRYPTION_KEY, useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub()
+const DEFAULT_HEADER_VALUE = 'default-header-secret-4242'
+const t = useTestHub({ env: { SWITCHYARD_DEFAULT_HEADERS: JSON.stringify({ 'X-Default-Ref': DEFAULT_HEADER_VALUE }) } })
 let sink: Receiver
 beforeAll(async () => {
   sink = await startReceiver()
@@ -64,7 +66,11 @@ describe('createWebhook', () => {
         name: 'fine',
         url: sink.url,
         events: ['*'],
-        headers: { "X-Odd_Name!#$%&'*+.^`|~": 'v', 'X-Latin': 'café\tà la carte', Authorization: 'Bearer token-1' },
+        headers: {
+          "X-Odd_Name!#$%&'*+.^`|~": 'v',
+          'X-Latin': 'café\tà la carte',
+          Authorization: 'Bearer token-0123456789',
+        },
       },
     })
     expect(created.webhook.headers).toEqual({
@@ -144,7 +150,7 @@ describe('a header stored before these checks', () => {
 
   it('is masked on a character boundary, and the test attempt is logged', async () => {
     const hook = await createWebhook(t, { url: sink.url, events: ['order.created'] })
-    await storeHeaders(hook.id, { Authorization: 'abcde😀tail' })
+    await storeHeaders(hook.id, { Authorization: 'abcde😀tail-of-it' })
     const { testWebhook } = await t.data(
       'mutation ($id: ID!) { testWebhook(id: $id, event: "order.created") { status errorType headersSent deliveryId } }',
       { id: hook.id },
@@ -164,7 +170,7 @@ describe('a header stored before these checks', () => {
       events: ['order.created'],
       retryPolicy: { maxRetries: 0 },
     })
-    await storeHeaders(poisoned.id, { 'X-Api-Key': 'abcde😀tail' })
+    await storeHeaders(poisoned.id, { 'X-Api-Key': 'abcde😀tail-of-it' })
     const healthy = await createWebhook(t, { url: sink.url, events: ['order.created'] }, 'tenant-headers-other')
     await Promise.all([
       publish(t, 'order.created', { order_id: 'ORD-1', status: 'confirmed', amount: 1 }),
@@ -192,5 +198,85 @@ describe('a header stored before these checks', () => {
       const [delivery] = await deliveriesOf(t, healthy.id, 'tenant-headers-other')
       expect(delivery?.status).toBe('SUCCEEDED')
     })
+  })
+})
+
+describe('the delivery log and testWebhook', () => {
+  const ATTEMPT = 'query ($id: ID!) { delivery(id: $id) { attempts { requestHeaders } } }'
+
+  it('mask every value the tenant or the server configured, whatever its name, and show the hub’s own', async () => {
+    const configured = {
+      'X-Api-Auth': 'supersecret-value-1',
+      'X-Client-Ref': 'ref-7',
+      Authorization: 'Bearer token-0123456789',
+      'User-Agent': 'overridden-by-the-hub',
+    }
+    const hook = await createWebhook(t, { url: sink.url, events: ['order.created'], headers: configured })
+    const { testWebhook } = await t.data(
+      'mutation ($id: ID!) { testWebhook(id: $id, event: "order.created") { status headersSent deliveryId } }',
+      { id: hook.id },
+    )
+    expect(testWebhook.status).toBe('SUCCEEDED')
+    const sent = sink.requests.at(-1)?.headers ?? {}
+    expect(sent).toMatchObject({
+      'x-api-auth': 'supersecret-value-1',
+      'x-client-ref': 'ref-7',
+      'x-default-ref': DEFAULT_HEADER_VALUE,
+      'user-agent': 'Switchyard-Webhooks/1.0',
+    })
+    const hubHeaders = [
+      'content-type',
+      'user-agent',
+      'x-switchyard-event',
+      'x-switchyard-delivery',
+      'x-switchyard-attempt',
+      'webhook-id',
+      'webhook-timestamp',
+      'webhook-signature',
+      'x-webhook-signature',
+    ]
+    expect(testWebhook.headersSent).toEqual({
+      'x-api-auth': 'supers…',
+      'x-client-ref': '…',
+      authorization: 'Bearer…',
+      'x-default-ref': 'defaul…',
+      ...Object.fromEntries(hubHeaders.map((name) => [name, sent[name]])),
+    })
+    expect(testWebhook.headersSent['x-switchyard-delivery']).toBe(testWebhook.deliveryId)
+    const { delivery } = await t.data(ATTEMPT, { id: testWebhook.deliveryId })
+    expect(delivery.attempts).toEqual([{ requestHeaders: testWebhook.headersSent }])
+  })
+
+  it('mask them in the worker’s attempts too, and store them nowhere in clear', async () => {
+    const tenant = 'tenant-headers-log'
+    const hook = await createWebhook(
+      t,
+      { url: sink.url, events: ['order.created'], headers: { 'X-Client-Ref': 'client-ref-secret-5550123' } },
+      tenant,
+    )
+    await publish(t, 'order.created', { order_id: 'L-1', status: 'confirmed', amount: 1 }, { tenant })
+    const delivered = await deliveryReaches(t, hook.id, 'SUCCEEDED', undefined, tenant)
+    const { delivery } = await t.data(ATTEMPT, { id: delivered.id }, tenant)
+    expect(delivery.attempts).toEqual([
+      {
+        requestHeaders: expect.objectContaining({
+          'x-client-ref': 'client…',
+          'x-default-ref': 'defaul…',
+          'x-switchyard-event': 'order.created',
+        }),
+      },
+    ])
+    const client = new pg.Client({ connectionString: t.db.url })
+    await client.connect()
+    try {
+      const { rows } = await client.query('SELECT request_headers::text AS logged FROM delivery_attempts')
+      const logged = rows.map((row) => row.logged).join(' ')
+      expect(logged).toContain('client…')
+      for (const value of ['client-ref-secret-5550123', 'supersecret-value-1', 'ref-7', DEFAULT_HEADER_VALUE]) {
+        expect(logged).not.toContain(value)
+      }
+    } finally {
+      await client.end()
+    }
   })
 })

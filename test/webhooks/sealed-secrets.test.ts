@@ -90,6 +90,19 @@ describe('sealed at rest', () => {
     expect(verifies(second, request)).toMatchObject({ data: { order_id: 'S-1' } })
     expect(verifies(first, request)).toMatchObject({ data: { order_id: 'S-1' } })
     expect(request.headers).toMatchObject({ authorization: token, 'x-tenant-ref': reference })
+
+    // Nor does the delivery log keep them in clear: the attempt shows each configured value masked.
+    const logged = await eventually(async () => {
+      const { rows } = await pool().query<{ headers: Record<string, string> }>(
+        `SELECT a.request_headers AS headers FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+          WHERE d.event_id = $1`,
+        [event.id],
+      )
+      expect(rows).toHaveLength(1)
+      return rows[0]?.headers
+    })
+    expect(logged).toMatchObject({ authorization: 'Bearer…', 'x-tenant-ref': `${reference.slice(0, 6)}…` })
+    for (const plain of [token, reference]) expect(JSON.stringify(logged)).not.toContain(plain)
   })
 })
 

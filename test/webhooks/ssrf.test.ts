@@ -31,6 +31,22 @@ describe('at create time', () => {
     'http://[fd00::1]/hook',
     'http://0.0.0.0/hook',
     'http://100.64.0.1/hook',
+    // IPv4-mapped (::ffff:0:0/96): judged by the IPv4 address.
+    'http://[::ffff:169.254.169.254]/hook',
+    // IPv4-compatible (::/96, deprecated): refused whatever it holds.
+    'http://[::127.0.0.1]/hook',
+    'http://[::7f00:1]/hook',
+    'http://[::10.0.0.5]/hook',
+    'http://[::93.184.215.14]/hook',
+    // NAT64's well-known prefix (64:ff9b::/96): judged by the IPv4 address; the local-use prefix is refused.
+    'http://[64:ff9b::127.0.0.1]/hook',
+    'http://[64:ff9b::a9fe:a9fe]/hook',
+    'http://[64:ff9b::10.0.0.5]/hook',
+    'http://[64:ff9b:1::93.184.215.14]/hook',
+    // 6to4 (2002::/16, deprecated): refused whatever it holds.
+    'http://[2002:7f00:1::1]/hook',
+    'http://[2002:a00:5::1]/hook',
+    'http://[2002:5db8:d70e::1]/hook',
   ])('refuses %s with SSRF_BLOCKED', async (url) => {
     const result = await t.gql(CREATE, { url })
     expect(result.errors?.[0]?.extensions).toMatchObject({
@@ -40,8 +56,14 @@ describe('at create time', () => {
     })
   })
 
-  it('accepts a public address', async () => {
-    const result = await t.gql(CREATE, { url: 'https://93.184.215.14/hook' })
+  it.each([
+    'https://93.184.215.14/hook',
+    'https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hook',
+    'https://[::ffff:93.184.215.14]/hook',
+    // What DNS64 answers for an IPv4-only name on an IPv6-only network.
+    'https://[64:ff9b::93.184.215.14]/hook',
+  ])('accepts a public address: %s', async (url) => {
+    const result = await t.gql(CREATE, { url })
     expect(result.errors).toBeUndefined()
   })
 
