@@ -96,7 +96,12 @@ describe('/metrics on the API port', () => {
     const help = text.split('\n').find((line) => line.startsWith('# HELP switchyard_queue_depth ')) ?? ''
     const states = [...text.matchAll(/^switchyard_queue_depth\{state="(\w+)"\}/gm)].map((match) => match[1] ?? '')
     expect(states.sort()).toEqual(['active', 'deferred', 'ready'])
-    expect(help.match(/\(([^)]*)\)/)?.[1]?.split(', ').sort()).toEqual(states)
+    expect(
+      help
+        .match(/\(([^)]*)\)/)?.[1]
+        ?.split(', ')
+        .sort(),
+    ).toEqual(states)
     for (const identifying of ['tenant-a', good.id, new URL(ok.url).host, new URL(failing.url).port]) {
       expect(text).not.toContain(identifying)
     }
