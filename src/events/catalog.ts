@@ -1,15 +1,15 @@
 // The event catalog a tenant sees: the built-in types, overlaid by the tenant's own rows (its registered
-// types, and its deprecations of built-in ones). Payloads are validated with ajv, whose `pattern` and
-// `patternProperties` run on RE2.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import type { RegExpEngine } from 'ajv/dist/types/index.js'
-import addFormatsModule from 'ajv-formats'
+// types, and its deprecations of built-in ones). Payloads are validated with ajv, bounded for tenants'
+// schemas in schema-validator.ts.
+import type { ErrorObject, ValidateFunction } from 'ajv'
+import { LRUCache } from 'lru-cache'
 import { db, pool } from '../db/client.ts'
 import { badInput, conflict, notFound } from '../errors.ts'
 import { withinQuota } from '../quotas.ts'
 import { runtime } from '../runtime.ts'
 import { BUILT_IN_EVENT_TYPES, CATEGORY_NAMES } from './built-in-types.ts'
-import { compileRegex, RegexError } from './regex.ts'
+import { RegexError } from './regex.ts'
+import { ajv, VALIDATION_TIME_LIMIT_MS, ValidationTimeout, validateInTime } from './schema-validator.ts'
 import { TenantCache, tenantChanged } from './tenant-cache.ts'
 
 export interface EventTypeView {
@@ -30,12 +30,11 @@ export const EVENT_TYPE_NAME = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$/
 /** The largest payloadSchema a tenant may register, as JSON characters. */
 const MAX_SCHEMA_LENGTH = 65_536
 
-/** ajv asks for each pattern with the `u` flag, which is RE2's only mode. */
-const re2: RegExpEngine = Object.assign((pattern: string) => compileRegex(pattern), { code: 'compileRegex' })
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, code: { regExp: re2 } }))
-const validators = new Map<string, ValidateFunction>()
+/**
+ * Compiled validators by schemaKey, weighed by their schemas' length: a 64 KiB schema compiles to about
+ * 1 MB of code, in up to 0.3 s.
+ */
+const validators = new LRUCache<string, ValidateFunction>({ maxSize: 4 * 1024 * 1024 })
 
 const builtIns = new Map<string, EventTypeView>(
   BUILT_IN_EVENT_TYPES.map((type) => [
@@ -122,10 +121,14 @@ export async function registerEventType(tenantId: string, input: RegisterEventTy
     }
     // Compiled now so that a pattern RE2 cannot run is refused here, not when an event is published.
     const validate = compileSchema(schema as object)
-    if (input.examplePayload !== undefined && input.examplePayload !== null && !validate(input.examplePayload)) {
+    const problems =
+      input.examplePayload === undefined || input.examplePayload === null
+        ? []
+        : problemsOf(validate, input.examplePayload, input.name, 'examplePayload')
+    if (problems.length > 0) {
       throw badInput('examplePayload does not match payloadSchema', {
         field: 'examplePayload',
-        validationErrors: describeErrors(validate.errors),
+        validationErrors: problems,
       })
     }
   }
@@ -178,15 +181,22 @@ export async function deprecateEventType(tenantId: string, name: string): Promis
 }
 
 /**
- * ajv's validator for a schema; BAD_USER_INPUT when a `pattern` in it cannot run on RE2. The schema is
- * not kept in ajv's own registry: the caller keeps the validator, and tenants' `$id`s never meet.
+ * ajv's validator for a schema; BAD_USER_INPUT when a `pattern` in it cannot run on RE2, or when it is too
+ * complex for ajv to compile. The schema is not kept in ajv's own registry: the caller keeps the validator,
+ * and tenants' `$id`s never meet.
  */
 function compileSchema(schema: object): ValidateFunction {
   try {
     return ajv.compile(schema)
   } catch (error) {
-    if (!(error instanceof RegexError)) throw error
-    throw badInput(`payloadSchema has a pattern that ${error.message}`, { field: 'payloadSchema' })
+    if (error instanceof RegexError) {
+      throw badInput(`payloadSchema has a pattern that ${error.message}`, { field: 'payloadSchema' })
+    }
+    // ajv's code generator recurses once per nested subschema, and overflows the stack on thousands of them.
+    if (error instanceof RangeError) {
+      throw badInput('payloadSchema is too complex to compile; use fewer subschemas', { field: 'payloadSchema' })
+    }
+    throw error
   } finally {
     ajv.removeSchema(schema)
   }
@@ -197,8 +207,11 @@ export interface ValidationProblem {
   message: string
 }
 
+/** At most this many violations are reported, however many a schema finds (one per item, per subschema). */
+export const MAX_REPORTED_PROBLEMS = 20
+
 function describeErrors(errors: ErrorObject[] | null | undefined): ValidationProblem[] {
-  return (errors ?? []).map((error) => ({
+  return (errors ?? []).slice(0, MAX_REPORTED_PROBLEMS).map((error) => ({
     path: error.instancePath || '/',
     message: error.message ?? 'is invalid',
   }))
@@ -210,9 +223,26 @@ export function validatePayload(type: EventTypeView, payload: unknown): Validati
   let validate = validators.get(type.schemaKey)
   if (!validate) {
     validate = compileSchema(type.payloadSchema)
-    validators.set(type.schemaKey, validate)
+    validators.set(type.schemaKey, validate, { size: JSON.stringify(type.payloadSchema).length })
   }
-  return validate(payload) ? [] : describeErrors(validate.errors)
+  return problemsOf(validate, payload, type.name, 'payload')
+}
+
+/** The violations of `value` (the input `field`) of the `typeName` schema; BAD_USER_INPUT when it cannot tell. */
+function problemsOf(validate: ValidateFunction, value: unknown, typeName: string, field: string) {
+  try {
+    return validateInTime(validate, value) ? [] : describeErrors(validate.errors)
+  } catch (error) {
+    if (error instanceof ValidationTimeout) {
+      throw badInput(
+        `checking the ${field} against the ${typeName} schema took longer than ${VALIDATION_TIME_LIMIT_MS} ms; simplify the schema`,
+        { field },
+      )
+    }
+    // Only a `$ref` that leads back to itself without reading further into the value recurses this deep.
+    if (error instanceof RangeError) throw badInput(`the ${typeName} schema refers to itself without end`, { field })
+    throw error
+  }
 }
 
 export interface EventCategoryView {

@@ -9,6 +9,7 @@ import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
 import { enqueueAttempts, newJobId } from '../delivery/jobs.ts'
 import { badInput } from '../errors.ts'
 import { type Notifications, notificationsAllow } from '../integrations/notifications.ts'
+import { assertJsonDepth, MAX_JSON_DEPTH } from '../json-limits.ts'
 import { eventsPublished } from '../observability/metrics.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
@@ -75,6 +76,7 @@ export async function checkPublishable(tenantId: string, input: PublishInput): P
   if (typeof input.payload !== 'object' || input.payload === null || Array.isArray(input.payload)) {
     throw badInput('payload must be a JSON object', { field: 'payload' })
   }
+  assertJsonDepth(input.payload, MAX_JSON_DEPTH, 'payload')
   if (input.idempotencyKey !== undefined && input.idempotencyKey !== null) {
     if (input.idempotencyKey.length < 1 || input.idempotencyKey.length > 255) {
       throw badInput('idempotencyKey must be 1 to 255 characters', { field: 'idempotencyKey' })

@@ -1,11 +1,13 @@
 // Inbound provider webhooks: POST /inbound/<connector>/<integration id>. The connector verifies and maps
 // the request; the hub records the provider's event id (forever: a replay is acknowledged and never
 // processed twice) and publishes the mapped events through the normal path, in one transaction.
-// A request that is not authentic gets 400, and nothing is stored.
+// A request that is not authentic, or whose events cannot be published (BAD_USER_INPUT), gets 400, and
+// nothing is stored.
 import { validate as isUuid } from 'uuid'
 import { findConnector } from '../../connectors/registry.ts'
 import { InboundRejected } from '../../connectors/types.ts'
 import { db, transaction } from '../db/client.ts'
+import { UserError } from '../errors.ts'
 import { checkPublishable, publishChecked } from '../events/publish.ts'
 import type { Logger } from '../logger.ts'
 import { eventsPublished } from '../observability/metrics.ts'
@@ -48,7 +50,14 @@ export async function handleInbound(connectorName: string, integrationId: string
     idempotencyKey: `${connectorName}:${result.externalId}${result.events.length > 1 ? `:${index}` : ''}`,
     source: connectorName,
   }))
-  for (const event of events) await checkPublishable(tenantId, event)
+  try {
+    for (const event of events) await checkPublishable(tenantId, event)
+  } catch (error) {
+    // The provider's request is authentic, but one of its events cannot be published as it is.
+    if (!(error instanceof UserError && error.extensions.code === 'BAD_USER_INPUT')) throw error
+    log.warn({ reason: error.message }, 'inbound event refused')
+    return answer(400, { error: error.message, ...error.extensions })
+  }
   const outcome = await transaction(async (client) => {
     const receipt = await client.query<{ id: string }>(
       `INSERT INTO inbound_receipts (id, tenant_id, integration_id, provider, external_id, external_type)

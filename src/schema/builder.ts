@@ -8,6 +8,7 @@ import type PrismaTypes from '#generated/pothos-prisma-types.ts'
 import { getDatamodel } from '#generated/pothos-prisma-types.ts'
 import { db } from '../db/client.ts'
 import { forbidden, unauthenticated } from '../errors.ts'
+import { assertJsonDepth, MAX_JSON_DEPTH } from '../json-limits.ts'
 import type { Context } from './context.ts'
 
 export const builder = new SchemaBuilder<{
@@ -48,7 +49,15 @@ export const builder = new SchemaBuilder<{
 })
 
 builder.addScalarType('DateTime', DateTimeResolver)
-builder.addScalarType('JSON', JSONResolver)
+/** Every JSON argument, as a variable or written in the document, nests at most MAX_JSON_DEPTH deep. */
+function withinJsonDepth(value: unknown): unknown {
+  assertJsonDepth(value, MAX_JSON_DEPTH, 'JSON')
+  return value
+}
+builder.addScalarType('JSON', JSONResolver, {
+  parseValue: (value) => withinJsonDepth(JSONResolver.parseValue(value)),
+  parseLiteral: (ast, variables) => withinJsonDepth(JSONResolver.parseLiteral(ast, variables)),
+})
 
 // Every root field needs a token (a tenant) whose scope allows it, checked here for every field of the type:
 // a field added later cannot miss it. Introspection needs a token with the read scope too

@@ -4,6 +4,7 @@
 import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pool } from '../../src/db/client.ts'
+import { MAX_JSON_DEPTH } from '../../src/json-limits.ts'
 import { createWebhook, eventually } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
@@ -130,6 +131,24 @@ describe('a signed Stripe event', () => {
     expect(ignored.status).toBe(200)
     expect(await ignored.json()).toEqual({ received: true, duplicate: false, eventIds: [] })
     expect(await stored()).toEqual({ receipts: before.receipts + 1, events: before.events })
+  })
+
+  it('is refused with 400 when its payload nests too deeply, and nothing is stored', async () => {
+    const before = await stored()
+    const levels = 100_000
+    const body = stripeEvent('evt_deep', 'payment_intent.succeeded', { ...intent, currency: 'DEEP' }).replace(
+      '"DEEP"',
+      `${'['.repeat(levels)}"usd"${']'.repeat(levels)}`,
+    )
+    const response = await post(body, sign(body))
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({
+      error: expect.stringContaining(`nests deeper than ${MAX_JSON_DEPTH} levels`),
+      code: 'BAD_USER_INPUT',
+      field: 'payload',
+      limit: MAX_JSON_DEPTH,
+    })
+    expect(await stored()).toEqual(before)
   })
 })
 
