@@ -5,7 +5,7 @@
 // ratio, never a wall-clock target.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MAX_REPORTED_PROBLEMS } from '../../src/events/catalog.ts'
-import { MAX_FORMAT_INPUT_LENGTH, VALIDATION_TIME_LIMIT_MS } from '../../src/events/schema-validator.ts'
+import { canMultiply, MAX_FORMAT_INPUT_LENGTH, VALIDATION_TIME_LIMIT_MS } from '../../src/events/schema-validator.ts'
 import type { GraphQLResponse } from '../helpers/hub.ts'
 import { useTestHub } from '../helpers/hub.ts'
 
@@ -167,6 +167,25 @@ describe('$ref', () => {
       message: 'the endless.ref schema refers to itself without end',
       extensions: { code: 'BAD_USER_INPUT', field: 'payload' },
     })
+  })
+})
+
+describe('the time limit', () => {
+  it('watches only schemas that can multiply their work: references, combinations, long enums', () => {
+    const plain = {
+      type: 'object',
+      required: ['order_id'],
+      properties: {
+        order_id: { type: 'string', pattern: '^ORD-' },
+        items: { type: 'array', items: { type: 'number' } },
+      },
+    }
+    expect(canMultiply(plain)).toBe(false)
+    expect(canMultiply({ ...plain, properties: { a: { enum: ['x', 'y'] } } })).toBe(false)
+    expect(canMultiply({ ...plain, properties: { a: { $ref: '#/$defs/a' } } })).toBe(true)
+    expect(canMultiply({ items: [{ anyOf: [{ type: 'string' }, { type: 'number' }] }] })).toBe(true)
+    expect(canMultiply({ properties: { a: { not: { type: 'null' } } } })).toBe(true)
+    expect(canMultiply({ enum: Array.from({ length: 100 }, (_, i) => i) })).toBe(true)
   })
 })
 
