@@ -3,10 +3,10 @@
 // transaction for a whole batch of attempts.
 import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
-import type { DeliveryStatus } from '#generated/prisma/enums.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
 import { type AttemptNotice, CHANNELS, notifyMany } from '../realtime/channels.ts'
 import type { Verdict } from './attempt.ts'
+import { isTerminal } from './figures.ts'
 import type { AttemptOutcome } from './http.ts'
 import { type AttemptToQueue, enqueueAttempts, newJobId } from './jobs.ts'
 
@@ -47,8 +47,6 @@ export interface RecordResult {
 
 /** PostgreSQL text cannot hold NUL. */
 const storable = (text: string | null) => (text === null ? null : text.replaceAll('\u0000', ''))
-
-const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
 
 /**
  * Writes a batch of attempts. A record whose job is no longer its delivery's current one (the delivery
@@ -147,7 +145,7 @@ export async function recordAttempts(
       updates.map((d) => d.finishedAt),
       updates.map((d) => d.current?.verdict.status ?? null),
       updates.map((d) => d.nextRetryAt),
-      updates.map((d) => (d.current && TERMINAL.has(d.current.verdict.status) ? d.current.finishedAt : null)),
+      updates.map((d) => (d.current && isTerminal(d.current.verdict.status) ? d.current.finishedAt : null)),
       updates.map((d) => nextJobs.get(d.id) ?? null),
     ],
   })

@@ -2,6 +2,7 @@
 // events of that age, in small batches so the tables stay available.
 import { pool } from '../db/client.ts'
 import { runtime } from '../runtime.ts'
+import { TERMINAL_STATUSES_SQL } from './figures.ts'
 import { QUEUE_NAMES } from './queue.ts'
 
 const BATCH = 5000
@@ -28,7 +29,7 @@ export async function pruneOlderThan(cutoff: Date): Promise<PruneResult> {
   )
   const deliveries = await deleteInBatches(
     `DELETE FROM deliveries WHERE id IN (
-       SELECT id FROM deliveries WHERE created_at < $1 AND status IN ('SUCCEEDED', 'FAILED', 'DEAD') LIMIT $2)`,
+       SELECT id FROM deliveries WHERE created_at < $1 AND status IN (${TERMINAL_STATUSES_SQL}) LIMIT $2)`,
     cutoff,
   )
   const events = await deleteInBatches(

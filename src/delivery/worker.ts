@@ -8,6 +8,7 @@
 // again by another once their heartbeat goes stale.
 // It wakes on NOTIFY when jobs are queued, when a retry it scheduled comes due, and on a poll.
 import type { Job, JobAttempt } from 'pg-boss'
+import type { DeliveryStatus } from '#generated/prisma/enums.ts'
 import { pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { isDatabaseUnavailable } from '../db/unavailable.ts'
 import { callConnector } from '../integrations/runner.ts'
@@ -16,6 +17,7 @@ import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
 import { attemptWebhook, judge, type WebhookAttemptContext } from './attempt.ts'
 import { announceDisabled } from './disable.ts'
+import { isTerminal } from './figures.ts'
 import { type DeliveryJobData, GROUP_CONCURRENCY } from './jobs.ts'
 import { QUEUE_NAMES, returnJobs } from './queue.ts'
 import { type AttemptRecord, parkDeliveries, type RecordResult, recordAttempts } from './record.ts'
@@ -30,7 +32,7 @@ export interface DeliveryWorker {
 interface DeliveryRow {
   id: string
   tenant_id: string
-  status: string
+  status: DeliveryStatus
   attempt_count: number
   job_id: string | null
   is_test: boolean
@@ -60,8 +62,6 @@ interface DeliveryRow {
   payload: unknown
   event_created_at: Date
 }
-
-const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
 
 /** The deliveries a batch of jobs carries, with their targets and events, in one query. */
 async function loadDeliveries(ids: string[]): Promise<Map<string, DeliveryRow>> {
@@ -444,7 +444,7 @@ export function startDeliveryWorker(): DeliveryWorker {
       const entry = held.get(job.id)
       if (!entry) continue
       const row = rows.get(job.data.deliveryId)
-      if (!row || row.job_id !== job.id || TERMINAL.has(row.status)) {
+      if (!row || row.job_id !== job.id || isTerminal(row.status)) {
         pending.done.push(entry)
       } else if (!row.is_active) {
         pending.parks.push({ deliveryId: row.id, held: entry })
