@@ -63,7 +63,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     const queue = await startQueue(database.url, config, role, logger)
     cleanups.push(() => queue.stop())
 
-    observeQueueDepth(() => queueDepth(connection.pool, config.queue.schema, QUEUE_NAMES.webhookDelivery))
+    observeQueueDepth(() => queueDepth(connection.pool, config.queue.schema, QUEUE_NAMES.delivery))
     let metricsUrl: string | undefined
     if (config.metrics.port !== undefined) {
       const metrics = await serveMetrics({ ...config.metrics, port: config.metrics.port, host: config.host, logger })

@@ -7,12 +7,13 @@ import { CHANNELS, notify } from '../realtime/channels.ts'
 import { runtime } from '../runtime.ts'
 import { QUEUE_NAMES } from './queue.ts'
 
-export const MAX_WEBHOOK_CONCURRENCY = 50
+/** The highest maxConcurrency a webhook or an integration may set. */
+export const MAX_TARGET_CONCURRENCY = 50
 
 /** Tier `c<n>` allows n attempts in flight for a target whose maxConcurrency is n. */
-export const GROUP_CONCURRENCY = {
+export const TARGET_GROUP_CONCURRENCY = {
   default: 10,
-  tiers: Object.fromEntries(Array.from({ length: MAX_WEBHOOK_CONCURRENCY }, (_, i) => [`c${i + 1}`, i + 1])),
+  tiers: Object.fromEntries(Array.from({ length: MAX_TARGET_CONCURRENCY }, (_, i) => [`c${i + 1}`, i + 1])),
 }
 
 export interface DeliveryJobData {
@@ -45,7 +46,7 @@ export async function enqueueAttempts(
   const executeSql = (text: string, values?: unknown[]) => client.query(text, values)
   for (let start = 0; start < attempts.length; start += INSERT_CHUNK) {
     await boss.insert(
-      QUEUE_NAMES.webhookDelivery,
+      QUEUE_NAMES.delivery,
       attempts.slice(start, start + INSERT_CHUNK).map((attempt) => ({
         id: attempt.jobId,
         data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData,

@@ -38,8 +38,8 @@ export async function sweepStuckDeliveries(options: SweepOptions = {}): Promise<
   const { boss, config } = runtime()
   const batchSize = options.batchSize ?? BATCH
   const graceSeconds = options.graceSeconds ?? GRACE_SECONDS
-  const queue = await boss.getQueue(QUEUE_NAMES.webhookDelivery)
-  if (!queue) throw new Error(`the ${QUEUE_NAMES.webhookDelivery} queue does not exist`)
+  const queue = await boss.getQueue(QUEUE_NAMES.delivery)
+  if (!queue) throw new Error(`the ${QUEUE_NAMES.delivery} queue does not exist`)
   const jobs = `${pg.escapeIdentifier(config.queue.schema)}.${pg.escapeIdentifier(queue.table)}`
   const liveJobs = `SELECT id FROM ${jobs} WHERE name = $1 AND state IN ('created', 'retry', 'active')`
   let requeued = 0
@@ -57,13 +57,13 @@ export async function sweepStuckDeliveries(options: SweepOptions = {}): Promise<
             AND NOT EXISTS (${liveJobs} AND id = d.job_id)
           LIMIT $2
             FOR UPDATE OF d SKIP LOCKED`,
-        [QUEUE_NAMES.webhookDelivery, batchSize, graceSeconds],
+        [QUEUE_NAMES.delivery, batchSize, graceSeconds],
       )
       if (candidates.length === 0) return { found: 0, fixed: 0 }
       // A row updated since the statement began was locked as it is now, but its job was judged from the
       // older snapshot. Judged again from a fresh one, now that no one can move the rows to another job.
       const { rows: live } = await client.query<{ id: string }>(`${liveJobs} AND id = ANY($2::uuid[])`, [
-        QUEUE_NAMES.webhookDelivery,
+        QUEUE_NAMES.delivery,
         candidates.flatMap((row) => (row.job_id ? [row.job_id] : [])),
       ])
       const stillLive = new Set(live.map((row) => row.id))

@@ -18,7 +18,7 @@ import { runtime } from '../runtime.ts'
 import { attemptWebhook, judge, type WebhookAttemptContext } from './attempt.ts'
 import { announceDisabled } from './disable.ts'
 import { isTerminal } from './figures.ts'
-import { type DeliveryJobData, GROUP_CONCURRENCY } from './jobs.ts'
+import { type DeliveryJobData, TARGET_GROUP_CONCURRENCY } from './jobs.ts'
 import { QUEUE_NAMES, returnJobs } from './queue.ts'
 import { type AttemptRecord, parkDeliveries, type RecordResult, recordAttempts } from './record.ts'
 import { createTenantShares } from './tenant-shares.ts'
@@ -207,7 +207,7 @@ export function startDeliveryWorker(): DeliveryWorker {
   const { boss, config, listener, logger, sealer, sender } = runtime()
   const attemptContext: WebhookAttemptContext = { sealer, sender, defaultHeaders: config.defaultHeaders }
   const log = logger.child({ component: 'delivery-worker' })
-  const queue = QUEUE_NAMES.webhookDelivery
+  const queue = QUEUE_NAMES.delivery
   const capacity = config.delivery.concurrency
   const fetchSize = config.queue.batchSize
   /** With work waiting, a fetch is worth its round trip once this many slots are free. */
@@ -500,7 +500,7 @@ export function startDeliveryWorker(): DeliveryWorker {
           const ignoreGroups = shares.ignoredGroups()
           const jobs = await boss.fetch<DeliveryJobData>(queue, {
             batchSize: wanted,
-            groupConcurrency: GROUP_CONCURRENCY,
+            groupConcurrency: TARGET_GROUP_CONCURRENCY,
             ...(ignoreGroups.length > 0 ? { ignoreGroups } : {}),
           })
           backlog = jobs.length === wanted

@@ -5,7 +5,7 @@ import { type Integration, Prisma } from '#generated/prisma/client.ts'
 import { connectors, findConnector } from '../../connectors/registry.ts'
 import { type Connector, configFieldsOf } from '../../connectors/types.ts'
 import { db, pool, transaction } from '../db/client.ts'
-import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
+import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { resumeParked } from '../delivery/requeue.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { assertPublicUrl, SsrfError } from '../delivery/ssrf.ts'
@@ -152,7 +152,7 @@ export async function configureIntegration(
     ...(policy ? checkRetryPolicy(policy) : {}),
     ...(input.timeoutMs != null ? { timeoutMs: inRange('timeoutMs', input.timeoutMs, 500, 60_000) } : {}),
     ...(input.maxConcurrency != null
-      ? { maxConcurrency: inRange('maxConcurrency', input.maxConcurrency, 1, MAX_WEBHOOK_CONCURRENCY) }
+      ? { maxConcurrency: inRange('maxConcurrency', input.maxConcurrency, 1, MAX_TARGET_CONCURRENCY) }
       : {}),
   }
   const id = existing?.id ?? uuidv7()

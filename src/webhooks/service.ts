@@ -5,7 +5,7 @@ import { type DeliveryStatus, Prisma, type Webhook } from '#generated/prisma/cli
 import { db, pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { attemptWebhook, displayHeaders } from '../delivery/attempt.ts'
 import { headerProblem } from '../delivery/headers.ts'
-import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
+import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { requeueDeliveries, resumeParked } from '../delivery/requeue.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { generateSecret, maskSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
@@ -124,7 +124,7 @@ async function columnsFrom(webhookId: string, input: WebhookInput, creating: boo
     columns.connectTimeoutMs = inRange('connectTimeoutMs', input.connectTimeoutMs, 100, 30_000)
   if (input.timeoutMs != null) columns.timeoutMs = inRange('timeoutMs', input.timeoutMs, 500, 60_000)
   if (input.maxConcurrency != null) {
-    columns.maxConcurrency = inRange('maxConcurrency', input.maxConcurrency, 1, MAX_WEBHOOK_CONCURRENCY)
+    columns.maxConcurrency = inRange('maxConcurrency', input.maxConcurrency, 1, MAX_TARGET_CONCURRENCY)
   }
   return columns
 }

@@ -22,7 +22,7 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()))
 })
 
-const queue = QUEUE_NAMES.webhookDelivery
+const queue = QUEUE_NAMES.delivery
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The delivery queue's job table. */
