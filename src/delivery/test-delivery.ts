@@ -2,6 +2,7 @@
 // a test event and a test delivery), and left out of stats, failure streaks and retries.
 import { v7 as uuidv7 } from 'uuid'
 import type { AttemptErrorType, DeliveryStatus } from '#generated/prisma/enums.ts'
+import type { HubEvent } from '../../connectors/types.ts'
 import { transaction } from '../db/client.ts'
 import { runtime } from '../runtime.ts'
 import type { AttemptOutcome } from './http.ts'
@@ -26,13 +27,10 @@ export interface TestTarget {
   maxConcurrency: number
 }
 
-export type TestAttempt = (event: {
-  id: string
-  deliveryId: string
-  type: string
-  createdAt: Date
-  payload: unknown
-}) => Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }>
+export type TestAttempt = (
+  event: HubEvent,
+  deliveryId: string,
+) => Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }>
 
 export async function deliverTest(
   tenantId: string,
@@ -55,7 +53,10 @@ export async function deliverTest(
     )
   })
   const startedAt = new Date()
-  const { outcome, requestHeaders } = await attempt({ id: eventId, deliveryId, createdAt, ...event })
+  const { outcome, requestHeaders } = await attempt(
+    { id: eventId, type: event.type, createdAt, data: event.payload },
+    deliveryId,
+  )
   const status: DeliveryStatus = outcome.ok ? 'SUCCEEDED' : 'FAILED'
   await transaction((client) =>
     recordAttempts(

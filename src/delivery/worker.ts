@@ -9,6 +9,7 @@
 // It wakes on NOTIFY when jobs are queued, when a retry it scheduled comes due, and on a poll.
 import type { Job, JobAttempt } from 'pg-boss'
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
+import type { HubEvent } from '../../connectors/types.ts'
 import { pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { isDatabaseUnavailable } from '../db/unavailable.ts'
 import { callConnector } from '../integrations/runner.ts'
@@ -90,7 +91,7 @@ async function loadDeliveries(ids: string[]): Promise<Map<string, DeliveryRow>> 
 
 /** One attempt at the delivery's target: a signed POST to a webhook, or a connector call. */
 async function attemptTarget(row: DeliveryRow, startedAt: Date, context: WebhookAttemptContext) {
-  const event = { id: row.event_id, type: row.type, createdAt: row.event_created_at, payload: row.payload }
+  const event: HubEvent = { id: row.event_id, type: row.type, createdAt: row.event_created_at, data: row.payload }
   if (row.integration_id) {
     const outcome = await callConnector(
       {
@@ -101,12 +102,7 @@ async function attemptTarget(row: DeliveryRow, startedAt: Date, context: Webhook
         messageTemplate: row.message_template,
         timeoutMs: row.timeout_ms,
       },
-      (connector, connectorConfig, ctx) =>
-        connector.deliver(
-          { id: event.id, type: event.type, createdAt: event.createdAt, data: event.payload },
-          connectorConfig,
-          ctx,
-        ),
+      (connector, connectorConfig, ctx) => connector.deliver(event, connectorConfig, ctx),
     )
     return { outcome, requestHeaders: {} }
   }

@@ -85,7 +85,7 @@ export async function checkPublishable(tenantId: string, input: PublishInput): P
       id: '00000000-0000-0000-0000-000000000000',
       type: input.type,
       createdAt: new Date(),
-      payload: input.payload,
+      data: input.payload,
     }),
   )
   if (size > MAX_BODY_BYTES) {

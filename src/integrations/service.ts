@@ -216,13 +216,7 @@ export async function testIntegration(
     { webhookId: null, integrationId: integration.id, maxConcurrency: integration.maxConcurrency },
     { type, payload: body },
     async (event) => ({
-      outcome: await callConnector(forCall, (connector, config, ctx) =>
-        connector.deliver(
-          { id: event.id, type: event.type, createdAt: event.createdAt, data: event.payload },
-          config,
-          ctx,
-        ),
-      ),
+      outcome: await callConnector(forCall, (connector, config, ctx) => connector.deliver(event, config, ctx)),
       requestHeaders: {},
     }),
   )

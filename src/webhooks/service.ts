@@ -254,11 +254,11 @@ export async function testWebhook(
     tenantId,
     { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
     { type: eventType, payload: body },
-    (event) =>
+    (event, deliveryId) =>
       attemptWebhook(
         { ...webhook, headers: webhook.headers as Record<string, string> },
         event,
-        { id: event.deliveryId, attempt: 1 },
+        { id: deliveryId, attempt: 1 },
         { sealer, sender, defaultHeaders: config.defaultHeaders },
       ),
   )
