@@ -3,8 +3,7 @@
 // transaction for a whole batch of attempts.
 import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
-import { tenantChanged } from '../events/tenant-cache.ts'
-import { type AttemptNotice, CHANNELS, notifyMany } from '../realtime/channels.ts'
+import { type AttemptNotice, CHANNELS, notifyMany, notifyTenantsChanged } from '../realtime/channels.ts'
 import type { Verdict } from './attempt.ts'
 import { isTerminal } from './figures.ts'
 import type { AttemptOutcome } from './http.ts'
@@ -217,11 +216,10 @@ async function updateFailureStreaks(
       [id, reason],
     )
     const row = done[0]
-    if (row) {
-      disabled.push({ tenantId, webhookId: id, name: row.name, url: row.url, reason, at: row.disabled_at })
-      await tenantChanged(tenantId, client)
-    }
+    if (row) disabled.push({ tenantId, webhookId: id, name: row.name, url: row.url, reason, at: row.disabled_at })
   }
+  // Publishing must stop matching the disabled webhooks: their tenants' caches are forgotten at the commit.
+  if (disabled.length > 0) await notifyTenantsChanged(client, [...new Set(disabled.map((entry) => entry.tenantId))])
   return disabled
 }
 
