@@ -90,7 +90,7 @@ function buildRequest(
 }
 
 export interface WebhookAttemptContext {
-  /** Opens the webhook's secrets; the runtime's sealer keeps opened ones, so a delivery pays no decryption. */
+  /** Opens the webhook's secrets; the hub's sealer keeps opened ones, so a delivery pays no decryption. */
   sealer: Sealer
   sender: HttpSender
   defaultHeaders: Record<string, string>

@@ -7,7 +7,7 @@ import { type AttemptNotice, CHANNELS, notifyMany, notifyTenantsChanged } from '
 import type { Verdict } from './attempt.ts'
 import { isTerminal } from './figures.ts'
 import type { AttemptOutcome } from './http.ts'
-import { type AttemptToQueue, enqueueAttempts, newJobId } from './jobs.ts'
+import { type AttemptToQueue, type DeliveryJobs, newJobId } from './jobs.ts'
 
 export interface AttemptRecord {
   tenantId: string
@@ -37,6 +37,13 @@ export interface DisabledWebhook {
   at: Date
 }
 
+export interface RecordSettings {
+  /** Queues the retries the attempts call for. */
+  jobs: DeliveryJobs
+  /** A webhook is disabled after this many deliveries in a row end failed. */
+  maxConsecutiveFailures: number
+}
+
 export interface RecordResult {
   /** Attempt ids by delivery id, for the records whose delivery still exists. */
   attemptIds: Map<string, string>
@@ -55,7 +62,7 @@ const storable = (text: string | null) => (text === null ? null : text.replaceAl
 export async function recordAttempts(
   client: pg.PoolClient,
   records: readonly AttemptRecord[],
-  maxConsecutiveFailures: number,
+  { jobs, maxConsecutiveFailures }: RecordSettings,
 ): Promise<RecordResult> {
   const attemptIds = new Map<string, string>()
   if (records.length === 0) return { attemptIds, disabled: [] }
@@ -148,7 +155,7 @@ export async function recordAttempts(
       updates.map((d) => nextJobs.get(d.id) ?? null),
     ],
   })
-  if (retries.length > 0) await enqueueAttempts(client, retries)
+  if (retries.length > 0) await jobs.enqueue(client, retries)
 
   const disabled = await updateFailureStreaks(
     client,

@@ -4,9 +4,8 @@ import { v7 as uuidv7 } from 'uuid'
 import type { AttemptErrorType, DeliveryStatus } from '#generated/prisma/enums.ts'
 import type { HubEvent } from '../../connectors/types.ts'
 import { transaction } from '../db/client.ts'
-import { runtime } from '../runtime.ts'
 import type { AttemptOutcome } from './http.ts'
-import { recordAttempts } from './record.ts'
+import { type RecordSettings, recordAttempts } from './record.ts'
 
 export interface TestDeliveryResult {
   deliveryId: string
@@ -37,6 +36,7 @@ export async function deliverTest(
   target: TestTarget,
   event: { type: string; payload: unknown },
   attempt: TestAttempt,
+  recording: RecordSettings,
 ): Promise<TestDeliveryResult> {
   const eventId = uuidv7()
   const deliveryId = uuidv7()
@@ -78,7 +78,7 @@ export async function deliverTest(
           maxConcurrency: target.maxConcurrency,
         },
       ],
-      runtime().config.delivery.maxConsecutiveFailures,
+      recording,
     ),
   )
   return {

@@ -7,23 +7,61 @@
 // details that broke it. Jobs in hand are touched every half heartbeat; a crashed worker's jobs are run
 // again by another once their heartbeat goes stale.
 // It wakes on NOTIFY when jobs are queued, when a retry it scheduled comes due, and on a poll.
-import type { Job, JobAttempt } from 'pg-boss'
+import type { Job, JobAttempt, PgBoss } from 'pg-boss'
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
 import type { HubEvent } from '../../connectors/types.ts'
+import type { Config } from '../config.ts'
 import { pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { isDatabaseUnavailable } from '../db/unavailable.ts'
-import { callConnector } from '../integrations/runner.ts'
+import type { Logger } from '../logger.ts'
 import { observeAttempt } from '../observability/metrics.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
-import { runtime } from '../runtime.ts'
+import type { Listener } from '../realtime/listener.ts'
+import type { Sealer } from '../sealing/sealer.ts'
 import { attemptWebhook, judge, type WebhookAttemptContext } from './attempt.ts'
-import { announceDisabled } from './disable.ts'
 import { isTerminal } from './figures.ts'
-import { type DeliveryJobData, TARGET_GROUP_CONCURRENCY } from './jobs.ts'
+import type { AttemptOutcome, HttpSender } from './http.ts'
+import { type DeliveryJobData, type DeliveryJobs, TARGET_GROUP_CONCURRENCY } from './jobs.ts'
 import { QUEUE_NAMES, returnJobs } from './queue.ts'
-import { type AttemptRecord, parkDeliveries, type RecordResult, recordAttempts } from './record.ts'
+import {
+  type AttemptRecord,
+  type DisabledWebhook,
+  parkDeliveries,
+  type RecordResult,
+  recordAttempts,
+} from './record.ts'
 import { createTenantShares } from './tenant-shares.ts'
 import { cutText } from './text.ts'
+
+/** An integration as the worker loads it: its connector's config as stored, its secrets sealed. */
+export interface IntegrationTarget {
+  id: string
+  connector: string
+  config: unknown
+  secrets: string | null
+  messageTemplate: string | null
+  timeoutMs: number
+}
+
+/** Delivers an event through an integration's connector; a failure is an outcome, never a throw. */
+export type CallConnector = (integration: IntegrationTarget, event: HubEvent) => Promise<AttemptOutcome>
+
+export interface DeliveryWorkerDeps {
+  config: Config
+  boss: PgBoss
+  jobs: DeliveryJobs
+  listener: Listener
+  logger: Logger
+  /** Opens webhook secrets and headers; a caching one saves a decryption per attempt. */
+  sealer: Sealer
+  sender: HttpSender
+  callConnector: CallConnector
+  /**
+   * Called once the commit that disabled a webhook is done (410 Gone, or too many failed deliveries in a
+   * row). A failure is logged; the record stands.
+   */
+  onDisabled: (disabled: DisabledWebhook) => Promise<void>
+}
 
 export interface DeliveryWorker {
   /** Stops fetching, and waits (up to the shutdown timeout) for the attempts in flight. */
@@ -90,7 +128,12 @@ async function loadDeliveries(ids: string[]): Promise<Map<string, DeliveryRow>> 
 }
 
 /** One attempt at the delivery's target: a signed POST to a webhook, or a connector call. */
-async function attemptTarget(row: DeliveryRow, startedAt: Date, context: WebhookAttemptContext) {
+async function attemptTarget(
+  row: DeliveryRow,
+  startedAt: Date,
+  context: WebhookAttemptContext,
+  callConnector: CallConnector,
+) {
   const event: HubEvent = { id: row.event_id, type: row.type, createdAt: row.event_created_at, data: row.payload }
   if (row.integration_id) {
     const outcome = await callConnector(
@@ -102,7 +145,7 @@ async function attemptTarget(row: DeliveryRow, startedAt: Date, context: Webhook
         messageTemplate: row.message_template,
         timeoutMs: row.timeout_ms,
       },
-      (connector, connectorConfig, ctx) => connector.deliver(event, connectorConfig, ctx),
+      event,
     )
     return { outcome, requestHeaders: {} }
   }
@@ -199,8 +242,17 @@ function withoutDetails(record: AttemptRecord, error: unknown): AttemptRecord {
   }
 }
 
-export function startDeliveryWorker(): DeliveryWorker {
-  const { boss, config, listener, logger, sealer, sender } = runtime()
+export function startDeliveryWorker({
+  config,
+  boss,
+  jobs: deliveryJobs,
+  listener,
+  logger,
+  sealer,
+  sender,
+  callConnector,
+  onDisabled,
+}: DeliveryWorkerDeps): DeliveryWorker {
   const attemptContext: WebhookAttemptContext = { sealer, sender, defaultHeaders: config.defaultHeaders }
   const log = logger.child({ component: 'delivery-worker' })
   const queue = QUEUE_NAMES.delivery
@@ -294,7 +346,7 @@ export function startDeliveryWorker(): DeliveryWorker {
         const recorded = await recordAttempts(
           client,
           batch.records.map((entry) => entry.record),
-          config.delivery.maxConsecutiveFailures,
+          { jobs: deliveryJobs, maxConsecutiveFailures: config.delivery.maxConsecutiveFailures },
         )
         await boss.complete(
           queue,
@@ -318,7 +370,11 @@ export function startDeliveryWorker(): DeliveryWorker {
       const result = await write(batch)
       if (unavailableBackoffMs > 0) log.info('recording attempts again: the database is back')
       unavailableBackoffMs = 0
-      for (const disabled of result.disabled) await announceDisabled(disabled)
+      for (const disabled of result.disabled) {
+        await onDisabled(disabled).catch((error: unknown) =>
+          log.error({ err: error, webhookId: disabled.webhookId }, 'the hook on a disabled webhook failed'),
+        )
+      }
       for (const { record } of batch.records) {
         if (record.verdict.retryInMs !== null) wakeIn(record.verdict.retryInMs)
         if (result.attemptIds.has(record.deliveryId)) reportAttempt(record)
@@ -383,7 +439,7 @@ export function startDeliveryWorker(): DeliveryWorker {
 
   async function attempt(job: Job<DeliveryJobData>, row: DeliveryRow, entry: Held): Promise<void> {
     const startedAt = new Date()
-    const { outcome, requestHeaders } = await attemptTarget(row, startedAt, attemptContext)
+    const { outcome, requestHeaders } = await attemptTarget(row, startedAt, attemptContext, callConnector)
     // Released at the shutdown deadline: the job is another worker's now.
     if (held.get(job.id) !== entry) return
     const verdict = judge(

@@ -169,7 +169,7 @@ export async function configureIntegration(
       })
   await tenantChanged(tenantId)
   // Deliveries parked while it was disabled go out again (always checked, so a crash here heals next time).
-  if (active) await transaction((client) => resumeParked(client, 'integration_id', saved))
+  if (active) await transaction((client) => resumeParked(client, 'integration_id', saved, runtime().jobs))
   return saved
 }
 
@@ -219,6 +219,7 @@ export async function testIntegration(
       outcome: await callConnector(forCall, (connector, config, ctx) => connector.deliver(event, config, ctx)),
       requestHeaders: {},
     }),
+    { jobs: runtime().jobs, maxConsecutiveFailures: runtime().config.delivery.maxConsecutiveFailures },
   )
   return {
     status: result.status,

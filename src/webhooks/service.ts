@@ -205,7 +205,7 @@ export async function setWebhookActive(tenantId: string, id: string, active: boo
         WHERE id = $1`,
       [id],
     )
-    await resumeParked(client, 'webhook_id', webhook)
+    await resumeParked(client, 'webhook_id', webhook, runtime().jobs)
     await tenantChanged(tenantId, client)
   })
   return findWebhook(tenantId, id)
@@ -249,7 +249,7 @@ export async function testWebhook(
   const body = payload ?? catalogued?.examplePayload ?? { message: 'A test event from Switchyard' }
   if (type || payload !== undefined)
     await checkPublishable(tenantId, { type: eventType, payload: body }).catch(onlyShape)
-  const { config, sealer, sender } = runtime()
+  const { config, jobs, sealer, sender } = runtime()
   return deliverTest(
     tenantId,
     { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
@@ -261,6 +261,7 @@ export async function testWebhook(
         { id: deliveryId, attempt: 1 },
         { sealer, sender, defaultHeaders: config.defaultHeaders },
       ),
+    { jobs, maxConsecutiveFailures: config.delivery.maxConsecutiveFailures },
   )
 }
 
@@ -324,7 +325,7 @@ export async function replayDeliveries(
         [...window, after, Math.min(REPLAY_BATCH_SIZE, limit - replayed)],
       )
       const batch = rows.map((row) => row.id)
-      await requeueDeliveries(client, webhook, batch)
+      await requeueDeliveries(client, webhook, batch, runtime().jobs)
       return batch
     })
     replayed += ids.length
