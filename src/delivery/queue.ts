@@ -82,7 +82,7 @@ export async function startQueue(
   boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'))
   await boss.start()
   for (const [name, { policy, ...defined }] of Object.entries(queueDefinitions)) {
-    // Delivery workers touch the jobs in hand every half heartbeat (see worker.ts).
+    // Delivery workers touch the jobs in hand every half heartbeat (see worker/pump.ts).
     const options =
       name === QUEUE_NAMES.delivery ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds } : defined
     // createQueue leaves an existing queue as it is; updateQueue brings its settings up to date.
