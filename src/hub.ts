@@ -9,12 +9,16 @@ import { connectDatabase, useDatabase } from './db/client.ts'
 import { migrate } from './db/migrate.ts'
 import { openDatabase } from './db/open.ts'
 import { createHttpSender } from './delivery/http.ts'
+import { createDeliveryJobs } from './delivery/jobs.ts'
 import { QUEUE_NAMES, queueDepth, startQueue } from './delivery/queue.ts'
+import type { DisabledWebhook } from './delivery/record.ts'
 import { scheduleRetention } from './delivery/retention.ts'
 import { publicAddressesOnly } from './delivery/ssrf.ts'
 import { scheduleSweeper } from './delivery/sweeper.ts'
-import { startDeliveryWorker } from './delivery/worker.ts'
+import { startDeliveryWorker } from './delivery/worker/index.ts'
+import { publishEvent } from './events/publish.ts'
 import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
+import { callConnector } from './integrations/runner.ts'
 import type { Logger } from './logger.ts'
 import { observeQueueDepth, rateLimited } from './observability/metrics.ts'
 import { serveMetrics } from './observability/metrics-http.ts'
@@ -63,7 +67,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     const queue = await startQueue(database.url, config, role, logger)
     cleanups.push(() => queue.stop())
 
-    observeQueueDepth(() => queueDepth(connection.pool, config.queue.schema, QUEUE_NAMES.webhookDelivery))
+    observeQueueDepth(() => queueDepth(connection.pool, config.queue.schema, QUEUE_NAMES.delivery))
     let metricsUrl: string | undefined
     if (config.metrics.port !== undefined) {
       const metrics = await serveMetrics({ ...config.metrics, port: config.metrics.port, host: config.host, logger })
@@ -87,15 +91,36 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     await assertKeysListed(sealer)
     const sealed = await sealPlainWebhooks(sealer)
     if (sealed > 0) logger.info({ webhooks: sealed }, 'sealed the secrets and headers of webhooks stored in plain text')
-    useRuntime({ config, boss: queue.boss, sender, logger, listener, sealer: withOpenCache(sealer) })
+    const openingSealer = withOpenCache(sealer)
+    const { boss } = queue
+    const jobs = createDeliveryJobs(boss, { notify: config.queue.notify })
+    useRuntime({ config, boss, jobs, sender, logger, listener, sealer: openingSealer })
     cleanups.push(async () => useRuntime(undefined))
 
     if (role !== 'api') {
       // Stopped before the queue (cleanups run in reverse): attempts in flight finish and are recorded.
-      const worker = startDeliveryWorker()
+      const worker = startDeliveryWorker({
+        config,
+        boss,
+        jobs,
+        listener,
+        logger,
+        sealer: openingSealer,
+        sender,
+        callConnector: (integration, event) =>
+          callConnector(integration, (connector, connectorConfig, ctx) =>
+            connector.deliver(event, connectorConfig, ctx),
+          ),
+        onDisabled: announceDisabled,
+      })
       cleanups.push(() => worker.stop())
-      await scheduleRetention()
-      cleanups.push(await scheduleSweeper())
+      await scheduleRetention(boss, config.delivery, logger)
+      cleanups.push(
+        await scheduleSweeper(
+          { boss, jobs, queueSchema: config.queue.schema },
+          { intervalSeconds: config.delivery.sweepIntervalSeconds, logger },
+        ),
+      )
     }
 
     let url: string | undefined
@@ -156,4 +181,25 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     await stop()
     throw error
   }
+}
+
+/**
+ * When the hub disables a webhook, the tenant hears of it as a `webhook.disabled` event, delivered to its
+ * other webhooks and subscribers like any other.
+ */
+async function announceDisabled(disabled: DisabledWebhook): Promise<void> {
+  // Not to the webhook just disabled: this process forgets the tenant now, not when the NOTIFY comes back.
+  forgetTenants([disabled.tenantId])
+  await publishEvent(disabled.tenantId, {
+    type: 'webhook.disabled',
+    payload: {
+      webhook_id: disabled.webhookId,
+      name: disabled.name,
+      url: disabled.url,
+      reason: disabled.reason,
+      disabled_at: disabled.at.toISOString(),
+    },
+    idempotencyKey: `webhook.disabled:${disabled.webhookId}:${disabled.at.toISOString()}`,
+    source: 'system',
+  })
 }

@@ -2,6 +2,7 @@
 import type { PgBoss } from 'pg-boss'
 import type { Config } from './config.ts'
 import type { HttpSender } from './delivery/http.ts'
+import type { DeliveryJobs } from './delivery/jobs.ts'
 import type { Logger } from './logger.ts'
 import type { Listener } from './realtime/listener.ts'
 import type { Sealer } from './sealing/sealer.ts'
@@ -9,6 +10,8 @@ import type { Sealer } from './sealing/sealer.ts'
 export interface Runtime {
   config: Config
   boss: PgBoss
+  /** Queues delivery attempts. */
+  jobs: DeliveryJobs
   sender: HttpSender
   logger: Logger
   listener: Listener

@@ -1,6 +1,7 @@
 // One attempt of one delivery: the signed request a receiver gets, and what its outcome means for the
 // delivery (done, retry later, or give up).
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
+import type { HubEvent } from '../../connectors/types.ts'
 import { openHeaders, previousSecretContext, secretContext } from '../sealing/fields.ts'
 import { SealError, type Sealer } from '../sealing/sealer.ts'
 import { envelope } from './envelope.ts'
@@ -19,13 +20,6 @@ export interface StoredWebhook {
   previousSecretExpiresAt: Date | null
   connectTimeoutMs: number
   timeoutMs: number
-}
-
-export interface EventForDelivery {
-  id: string
-  type: string
-  createdAt: Date
-  payload: unknown
 }
 
 export const USER_AGENT = 'Switchyard-Webhooks/1.0'
@@ -60,7 +54,7 @@ function openForDelivery(sealer: Sealer, webhook: StoredWebhook, now: Date): Ope
 function buildRequest(
   webhook: StoredWebhook,
   opened: OpenedWebhook,
-  event: EventForDelivery,
+  event: HubEvent,
   delivery: { id: string; attempt: number },
   defaultHeaders: Record<string, string>,
   now: Date,
@@ -96,7 +90,7 @@ function buildRequest(
 }
 
 export interface WebhookAttemptContext {
-  /** Opens the webhook's secrets; the runtime's sealer keeps opened ones, so a delivery pays no decryption. */
+  /** Opens the webhook's secrets; the hub's sealer keeps opened ones, so a delivery pays no decryption. */
   sealer: Sealer
   sender: HttpSender
   defaultHeaders: Record<string, string>
@@ -109,7 +103,7 @@ export interface WebhookAttemptContext {
  */
 export async function attemptWebhook(
   webhook: StoredWebhook,
-  event: EventForDelivery,
+  event: HubEvent,
   delivery: { id: string; attempt: number },
   { sealer, sender, defaultHeaders }: WebhookAttemptContext,
   now = new Date(),

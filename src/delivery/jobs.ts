@@ -2,17 +2,18 @@
 // pg-boss caps the attempts in flight per target across every worker process. A slow endpoint fills its
 // own group, never the others'.
 import type pg from 'pg'
+import type { PgBoss } from 'pg-boss'
 import { v7 as uuidv7 } from 'uuid'
 import { CHANNELS, notify } from '../realtime/channels.ts'
-import { runtime } from '../runtime.ts'
 import { QUEUE_NAMES } from './queue.ts'
 
-export const MAX_WEBHOOK_CONCURRENCY = 50
+/** The highest maxConcurrency a webhook or an integration may set. */
+export const MAX_TARGET_CONCURRENCY = 50
 
 /** Tier `c<n>` allows n attempts in flight for a target whose maxConcurrency is n. */
-export const GROUP_CONCURRENCY = {
+export const TARGET_GROUP_CONCURRENCY = {
   default: 10,
-  tiers: Object.fromEntries(Array.from({ length: MAX_WEBHOOK_CONCURRENCY }, (_, i) => [`c${i + 1}`, i + 1])),
+  tiers: Object.fromEntries(Array.from({ length: MAX_TARGET_CONCURRENCY }, (_, i) => [`c${i + 1}`, i + 1])),
 }
 
 export interface DeliveryJobData {
@@ -32,35 +33,40 @@ export const newJobId = () => uuidv7()
 
 const INSERT_CHUNK = 1000
 
-/**
- * Queues attempts inside the caller's transaction: they exist exactly when it commits. When any is due
- * now, workers are woken by a NOTIFY that is delivered at that same commit.
- */
-export async function enqueueAttempts(
-  client: pg.PoolClient,
-  attempts: readonly AttemptToQueue[],
-  options: { notify?: boolean } = {},
-): Promise<void> {
-  const { boss, config } = runtime()
-  const executeSql = (text: string, values?: unknown[]) => client.query(text, values)
-  for (let start = 0; start < attempts.length; start += INSERT_CHUNK) {
-    await boss.insert(
-      QUEUE_NAMES.webhookDelivery,
-      attempts.slice(start, start + INSERT_CHUNK).map((attempt) => ({
-        id: attempt.jobId,
-        data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData,
-        group: { id: attempt.targetId, tier: `c${attempt.maxConcurrency}` },
-        ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
-      })),
-      { db: { executeSql } },
-    )
-  }
-  const now = Date.now()
-  if (
-    options.notify !== false &&
-    config.queue.notify &&
-    attempts.some((attempt) => !attempt.startAfter || attempt.startAfter.getTime() <= now)
-  ) {
-    await notify(client, CHANNELS.jobs)
+export interface DeliveryJobs {
+  /**
+   * Queues attempts inside the caller's transaction: they exist exactly when it commits. When any is due
+   * now, workers are woken by a NOTIFY that is delivered at that same commit (unless `notify` is false:
+   * the caller wakes them its own way).
+   */
+  enqueue(client: pg.PoolClient, attempts: readonly AttemptToQueue[], options?: { notify?: boolean }): Promise<void>
+}
+
+/** The delivery queue's producer side, on `boss`; `notify` is SWITCHYARD_QUEUE_NOTIFY. */
+export function createDeliveryJobs(boss: PgBoss, settings: { notify: boolean }): DeliveryJobs {
+  return {
+    async enqueue(client, attempts, options = {}) {
+      const executeSql = (text: string, values?: unknown[]) => client.query(text, values)
+      for (let start = 0; start < attempts.length; start += INSERT_CHUNK) {
+        await boss.insert(
+          QUEUE_NAMES.delivery,
+          attempts.slice(start, start + INSERT_CHUNK).map((attempt) => ({
+            id: attempt.jobId,
+            data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData,
+            group: { id: attempt.targetId, tier: `c${attempt.maxConcurrency}` },
+            ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
+          })),
+          { db: { executeSql } },
+        )
+      }
+      const now = Date.now()
+      if (
+        options.notify !== false &&
+        settings.notify &&
+        attempts.some((attempt) => !attempt.startAfter || attempt.startAfter.getTime() <= now)
+      ) {
+        await notify(client, CHANNELS.jobs)
+      }
+    },
   }
 }

@@ -6,8 +6,11 @@ import type { Config, Role } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
 export const QUEUE_NAMES = {
-  /** One job per delivery attempt of an event to a webhook. */
-  webhookDelivery: 'webhook-delivery',
+  /**
+   * One job per delivery attempt of an event to a target, a webhook or an integration. The stored name
+   * predates integrations; it stays, so jobs queued before an upgrade are still worked after it.
+   */
+  delivery: 'webhook-delivery',
   /** Scheduled pruning of old delivery attempts. */
   retention: 'retention',
   /** Periodic requeue of deliveries whose job was lost (src/delivery/sweeper.ts). */
@@ -17,14 +20,13 @@ export const QUEUE_NAMES = {
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES]
 
 /**
- * A delivery job is one attempt; retries after a receiver's failure are the hub's, per webhook policy.
+ * A delivery job is one attempt; retries after a receiver's failure are the hub's, per target policy.
  * pg-boss's own retries only cover the hub failing mid-job (a crash, a lost database connection).
  * Delivery workers fetch for themselves and are woken by the hub's own NOTIFYs (a published event's, and
- * CHANNELS.jobs for retries and requeues), so
- * pg-boss's notify is off for that queue.
+ * CHANNELS.jobs for retries and requeues), so pg-boss's notify is off for that queue.
  */
 const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
-  'webhook-delivery': {
+  [QUEUE_NAMES.delivery]: {
     policy: 'standard',
     retryLimit: 3,
     retryDelay: 2,
@@ -34,9 +36,15 @@ const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
     deleteAfterSeconds: 3600,
     notify: false,
   },
-  retention: { policy: 'singleton', retryLimit: 2, expireInSeconds: 900, notify: false },
+  [QUEUE_NAMES.retention]: { policy: 'singleton', retryLimit: 2, expireInSeconds: 900, notify: false },
   // One sweep waiting and one running at most; a failed sweep is not retried, the next one comes soon.
-  'delivery-sweep': { policy: 'stately', retryLimit: 0, expireInSeconds: 900, deleteAfterSeconds: 3600, notify: false },
+  [QUEUE_NAMES.deliverySweep]: {
+    policy: 'stately',
+    retryLimit: 0,
+    expireInSeconds: 900,
+    deleteAfterSeconds: 3600,
+    notify: false,
+  },
 }
 
 export interface QueueHandle {
@@ -74,11 +82,9 @@ export async function startQueue(
   boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'))
   await boss.start()
   for (const [name, { policy, ...defined }] of Object.entries(queueDefinitions)) {
-    // Delivery workers touch the jobs in hand every half heartbeat (see worker.ts).
+    // Delivery workers touch the jobs in hand every half heartbeat (see worker/pump.ts).
     const options =
-      name === QUEUE_NAMES.webhookDelivery
-        ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds }
-        : defined
+      name === QUEUE_NAMES.delivery ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds } : defined
     // createQueue leaves an existing queue as it is; updateQueue brings its settings up to date.
     await boss.createQueue(name, { policy, ...options })
     await boss.updateQueue(name, options)
@@ -92,7 +98,7 @@ export async function startQueue(
     boss,
     async isReachable() {
       try {
-        return (await boss.getQueue(QUEUE_NAMES.webhookDelivery)) !== null
+        return (await boss.getQueue(QUEUE_NAMES.delivery)) !== null
       } catch {
         return false
       }

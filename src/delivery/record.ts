@@ -3,12 +3,11 @@
 // transaction for a whole batch of attempts.
 import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
-import type { DeliveryStatus } from '#generated/prisma/enums.ts'
-import { tenantChanged } from '../events/tenant-cache.ts'
-import { type AttemptNotice, CHANNELS, notifyMany } from '../realtime/channels.ts'
+import { type AttemptNotice, CHANNELS, notifyMany, notifyTenantsChanged } from '../realtime/channels.ts'
 import type { Verdict } from './attempt.ts'
+import { isTerminal } from './figures.ts'
 import type { AttemptOutcome } from './http.ts'
-import { type AttemptToQueue, enqueueAttempts, newJobId } from './jobs.ts'
+import { type AttemptToQueue, type DeliveryJobs, newJobId } from './jobs.ts'
 
 export interface AttemptRecord {
   tenantId: string
@@ -38,6 +37,13 @@ export interface DisabledWebhook {
   at: Date
 }
 
+export interface RecordSettings {
+  /** Queues the retries the attempts call for. */
+  jobs: DeliveryJobs
+  /** A webhook is disabled after this many deliveries in a row end failed. */
+  maxConsecutiveFailures: number
+}
+
 export interface RecordResult {
   /** Attempt ids by delivery id, for the records whose delivery still exists. */
   attemptIds: Map<string, string>
@@ -48,8 +54,6 @@ export interface RecordResult {
 /** PostgreSQL text cannot hold NUL. */
 const storable = (text: string | null) => (text === null ? null : text.replaceAll('\u0000', ''))
 
-const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['SUCCEEDED', 'FAILED', 'DEAD'])
-
 /**
  * Writes a batch of attempts. A record whose job is no longer its delivery's current one (the delivery
  * was retried or replayed meanwhile) still logs its attempt, but leaves the delivery's state to the
@@ -58,7 +62,7 @@ const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['SUCCEEDED', 'FAILED', 'D
 export async function recordAttempts(
   client: pg.PoolClient,
   records: readonly AttemptRecord[],
-  maxConsecutiveFailures: number,
+  { jobs, maxConsecutiveFailures }: RecordSettings,
 ): Promise<RecordResult> {
   const attemptIds = new Map<string, string>()
   if (records.length === 0) return { attemptIds, disabled: [] }
@@ -147,11 +151,11 @@ export async function recordAttempts(
       updates.map((d) => d.finishedAt),
       updates.map((d) => d.current?.verdict.status ?? null),
       updates.map((d) => d.nextRetryAt),
-      updates.map((d) => (d.current && TERMINAL.has(d.current.verdict.status) ? d.current.finishedAt : null)),
+      updates.map((d) => (d.current && isTerminal(d.current.verdict.status) ? d.current.finishedAt : null)),
       updates.map((d) => nextJobs.get(d.id) ?? null),
     ],
   })
-  if (retries.length > 0) await enqueueAttempts(client, retries)
+  if (retries.length > 0) await jobs.enqueue(client, retries)
 
   const disabled = await updateFailureStreaks(
     client,
@@ -219,11 +223,10 @@ async function updateFailureStreaks(
       [id, reason],
     )
     const row = done[0]
-    if (row) {
-      disabled.push({ tenantId, webhookId: id, name: row.name, url: row.url, reason, at: row.disabled_at })
-      await tenantChanged(tenantId, client)
-    }
+    if (row) disabled.push({ tenantId, webhookId: id, name: row.name, url: row.url, reason, at: row.disabled_at })
   }
+  // Publishing must stop matching the disabled webhooks: their tenants' caches are forgotten at the commit.
+  if (disabled.length > 0) await notifyTenantsChanged(client, [...new Set(disabled.map((entry) => entry.tenantId))])
   return disabled
 }
 

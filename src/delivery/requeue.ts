@@ -4,7 +4,7 @@ import type pg from 'pg'
 import { validate as isUuid } from 'uuid'
 import { transaction } from '../db/client.ts'
 import { badInput, notFound } from '../errors.ts'
-import { enqueueAttempts, newJobId } from './jobs.ts'
+import { type DeliveryJobs, newJobId } from './jobs.ts'
 
 export interface DeliveryTarget {
   id: string
@@ -15,9 +15,10 @@ export async function requeueDeliveries(
   client: pg.PoolClient,
   target: DeliveryTarget,
   deliveryIds: readonly string[],
+  jobs: DeliveryJobs,
 ): Promise<void> {
   if (deliveryIds.length === 0) return
-  const jobs = deliveryIds.map((deliveryId) => ({
+  const attempts = deliveryIds.map((deliveryId) => ({
     deliveryId,
     targetId: target.id,
     maxConcurrency: target.maxConcurrency,
@@ -29,9 +30,9 @@ export async function requeueDeliveries(
             status = CASE WHEN d.attempt_count = 0 THEN 'PENDING'::delivery_status ELSE 'RETRYING'::delivery_status END
        FROM unnest($1::uuid[], $2::uuid[]) AS j(id, job_id)
       WHERE d.id = j.id`,
-    [jobs.map((job) => job.deliveryId), jobs.map((job) => job.jobId)],
+    [attempts.map((attempt) => attempt.deliveryId), attempts.map((attempt) => attempt.jobId)],
   )
-  await enqueueAttempts(client, jobs)
+  await jobs.enqueue(client, attempts)
 }
 
 /** Resumes the deliveries parked while their target was disabled. */
@@ -39,6 +40,7 @@ export async function resumeParked(
   client: pg.PoolClient,
   column: 'webhook_id' | 'integration_id',
   target: DeliveryTarget,
+  jobs: DeliveryJobs,
 ) {
   const { rows } = await client.query<{ id: string }>(
     `SELECT id FROM deliveries WHERE ${column} = $1 AND parked_at IS NOT NULL ORDER BY id FOR UPDATE`,
@@ -48,11 +50,12 @@ export async function resumeParked(
     client,
     target,
     rows.map((row) => row.id),
+    jobs,
   )
 }
 
 /** Attempts a delivery again now, whatever its status (retryDelivery). Its target must be enabled. */
-export async function retryDelivery(tenantId: string, id: string): Promise<void> {
+export async function retryDelivery(tenantId: string, id: string, jobs: DeliveryJobs): Promise<void> {
   await transaction(async (client) => {
     const { rows } = await client.query<{
       is_test: boolean
@@ -75,6 +78,6 @@ export async function retryDelivery(tenantId: string, id: string): Promise<void>
     if (!delivery.is_active) {
       throw badInput('its webhook or integration is disabled; enable it to resume its deliveries', { field: 'id' })
     }
-    await requeueDeliveries(client, { id: delivery.target_id, maxConcurrency: delivery.max_concurrency }, [id])
+    await requeueDeliveries(client, { id: delivery.target_id, maxConcurrency: delivery.max_concurrency }, [id], jobs)
   })
 }

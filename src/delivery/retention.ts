@@ -1,7 +1,10 @@
 // Scheduled pruning: delivery attempts older than the retention age, then finished deliveries and
 // events of that age, in small batches so the tables stay available.
+import type { PgBoss } from 'pg-boss'
+import type { Config } from '../config.ts'
 import { pool } from '../db/client.ts'
-import { runtime } from '../runtime.ts'
+import type { Logger } from '../logger.ts'
+import { TERMINAL_STATUSES_SQL } from './figures.ts'
 import { QUEUE_NAMES } from './queue.ts'
 
 const BATCH = 5000
@@ -28,7 +31,7 @@ export async function pruneOlderThan(cutoff: Date): Promise<PruneResult> {
   )
   const deliveries = await deleteInBatches(
     `DELETE FROM deliveries WHERE id IN (
-       SELECT id FROM deliveries WHERE created_at < $1 AND status IN ('SUCCEEDED', 'FAILED', 'DEAD') LIMIT $2)`,
+       SELECT id FROM deliveries WHERE created_at < $1 AND status IN (${TERMINAL_STATUSES_SQL}) LIMIT $2)`,
     cutoff,
   )
   const events = await deleteInBatches(
@@ -41,12 +44,15 @@ export async function pruneOlderThan(cutoff: Date): Promise<PruneResult> {
 }
 
 /** Registers the daily (configurable) retention job; runs in worker processes. */
-export async function scheduleRetention(): Promise<void> {
-  const { boss, config, logger } = runtime()
+export async function scheduleRetention(
+  boss: PgBoss,
+  { retentionCron, retentionDays }: Pick<Config['delivery'], 'retentionCron' | 'retentionDays'>,
+  logger: Logger,
+): Promise<void> {
   const log = logger.child({ component: 'retention' })
-  await boss.schedule(QUEUE_NAMES.retention, config.delivery.retentionCron, null, { tz: 'UTC' })
+  await boss.schedule(QUEUE_NAMES.retention, retentionCron, null, { tz: 'UTC' })
   await boss.work(QUEUE_NAMES.retention, { pollingIntervalSeconds: 30 }, async () => {
-    const cutoff = new Date(Date.now() - config.delivery.retentionDays * 86_400_000)
+    const cutoff = new Date(Date.now() - retentionDays * 86_400_000)
     const pruned = await pruneOlderThan(cutoff)
     log.info({ cutoff, ...pruned }, 'pruned old delivery logs')
   })

@@ -6,9 +6,10 @@
 // on the database clock), one waiting and one running at most (the stately policy). pg-boss's own cron
 // cannot do it: it sends at most one job a minute, and the interval may be as short as 5 seconds.
 import pg from 'pg'
+import type { PgBoss } from 'pg-boss'
 import { transaction } from '../db/client.ts'
-import { runtime } from '../runtime.ts'
-import { type AttemptToQueue, enqueueAttempts, newJobId } from './jobs.ts'
+import type { Logger } from '../logger.ts'
+import { type AttemptToQueue, type DeliveryJobs, newJobId } from './jobs.ts'
 import { QUEUE_NAMES } from './queue.ts'
 
 const BATCH = 1000
@@ -17,6 +18,13 @@ const BATCH = 1000
  * be stuck yet; it is left alone in case something commits them apart.
  */
 const GRACE_SECONDS = 60
+
+export interface SweeperDeps {
+  boss: PgBoss
+  jobs: DeliveryJobs
+  /** pg-boss's schema (SWITCHYARD_QUEUE_SCHEMA). */
+  queueSchema: string
+}
 
 export interface SweepOptions {
   /** Deliveries requeued per transaction. */
@@ -34,14 +42,16 @@ interface Stuck {
 }
 
 /** Gives every stuck delivery a new job; returns how many it requeued. */
-export async function sweepStuckDeliveries(options: SweepOptions = {}): Promise<number> {
-  const { boss, config } = runtime()
+export async function sweepStuckDeliveries(
+  { boss, jobs, queueSchema }: SweeperDeps,
+  options: SweepOptions = {},
+): Promise<number> {
   const batchSize = options.batchSize ?? BATCH
   const graceSeconds = options.graceSeconds ?? GRACE_SECONDS
-  const queue = await boss.getQueue(QUEUE_NAMES.webhookDelivery)
-  if (!queue) throw new Error(`the ${QUEUE_NAMES.webhookDelivery} queue does not exist`)
-  const jobs = `${pg.escapeIdentifier(config.queue.schema)}.${pg.escapeIdentifier(queue.table)}`
-  const liveJobs = `SELECT id FROM ${jobs} WHERE name = $1 AND state IN ('created', 'retry', 'active')`
+  const queue = await boss.getQueue(QUEUE_NAMES.delivery)
+  if (!queue) throw new Error(`the ${QUEUE_NAMES.delivery} queue does not exist`)
+  const jobTable = `${pg.escapeIdentifier(queueSchema)}.${pg.escapeIdentifier(queue.table)}`
+  const liveJobs = `SELECT id FROM ${jobTable} WHERE name = $1 AND state IN ('created', 'retry', 'active')`
   let requeued = 0
   for (;;) {
     const { found, fixed } = await transaction(async (client) => {
@@ -57,13 +67,13 @@ export async function sweepStuckDeliveries(options: SweepOptions = {}): Promise<
             AND NOT EXISTS (${liveJobs} AND id = d.job_id)
           LIMIT $2
             FOR UPDATE OF d SKIP LOCKED`,
-        [QUEUE_NAMES.webhookDelivery, batchSize, graceSeconds],
+        [QUEUE_NAMES.delivery, batchSize, graceSeconds],
       )
       if (candidates.length === 0) return { found: 0, fixed: 0 }
       // A row updated since the statement began was locked as it is now, but its job was judged from the
       // older snapshot. Judged again from a fresh one, now that no one can move the rows to another job.
       const { rows: live } = await client.query<{ id: string }>(`${liveJobs} AND id = ANY($2::uuid[])`, [
-        QUEUE_NAMES.webhookDelivery,
+        QUEUE_NAMES.delivery,
         candidates.flatMap((row) => (row.job_id ? [row.job_id] : [])),
       ])
       const stillLive = new Set(live.map((row) => row.id))
@@ -83,7 +93,7 @@ export async function sweepStuckDeliveries(options: SweepOptions = {}): Promise<
           `UPDATE deliveries d SET job_id = j.job_id FROM unnest($1::uuid[], $2::uuid[]) AS j(id, job_id) WHERE d.id = j.id`,
           [attempts.map((attempt) => attempt.deliveryId), attempts.map((attempt) => attempt.jobId)],
         )
-        await enqueueAttempts(client, attempts)
+        await jobs.enqueue(client, attempts)
       }
       return { found: candidates.length, fixed: attempts.length }
     })
@@ -93,12 +103,14 @@ export async function sweepStuckDeliveries(options: SweepOptions = {}): Promise<
 }
 
 /** Starts sweeping in this (worker) process; returns what stops it. */
-export async function scheduleSweeper(): Promise<() => Promise<void>> {
-  const { boss, config, logger } = runtime()
+export async function scheduleSweeper(
+  deps: SweeperDeps,
+  { intervalSeconds: seconds, logger }: { intervalSeconds: number; logger: Logger },
+): Promise<() => Promise<void>> {
+  const { boss } = deps
   const log = logger.child({ component: 'sweeper' })
-  const seconds = config.delivery.sweepIntervalSeconds
   const workerId = await boss.work(QUEUE_NAMES.deliverySweep, { pollingIntervalSeconds: seconds }, async () => {
-    const requeued = await sweepStuckDeliveries().catch((error: unknown) => {
+    const requeued = await sweepStuckDeliveries(deps).catch((error: unknown) => {
       log.error({ err: error }, 'sweeping stuck deliveries failed')
       throw error
     })

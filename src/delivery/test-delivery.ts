@@ -2,10 +2,10 @@
 // a test event and a test delivery), and left out of stats, failure streaks and retries.
 import { v7 as uuidv7 } from 'uuid'
 import type { AttemptErrorType, DeliveryStatus } from '#generated/prisma/enums.ts'
+import type { HubEvent } from '../../connectors/types.ts'
 import { transaction } from '../db/client.ts'
-import { runtime } from '../runtime.ts'
 import type { AttemptOutcome } from './http.ts'
-import { recordAttempts } from './record.ts'
+import { type RecordSettings, recordAttempts } from './record.ts'
 
 export interface TestDeliveryResult {
   deliveryId: string
@@ -26,19 +26,17 @@ export interface TestTarget {
   maxConcurrency: number
 }
 
-export type TestAttempt = (event: {
-  id: string
-  deliveryId: string
-  type: string
-  createdAt: Date
-  payload: unknown
-}) => Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }>
+export type TestAttempt = (
+  event: HubEvent,
+  deliveryId: string,
+) => Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }>
 
 export async function deliverTest(
   tenantId: string,
   target: TestTarget,
   event: { type: string; payload: unknown },
   attempt: TestAttempt,
+  recording: RecordSettings,
 ): Promise<TestDeliveryResult> {
   const eventId = uuidv7()
   const deliveryId = uuidv7()
@@ -55,7 +53,10 @@ export async function deliverTest(
     )
   })
   const startedAt = new Date()
-  const { outcome, requestHeaders } = await attempt({ id: eventId, deliveryId, createdAt, ...event })
+  const { outcome, requestHeaders } = await attempt(
+    { id: eventId, type: event.type, createdAt, data: event.payload },
+    deliveryId,
+  )
   const status: DeliveryStatus = outcome.ok ? 'SUCCEEDED' : 'FAILED'
   await transaction((client) =>
     recordAttempts(
@@ -77,7 +78,7 @@ export async function deliverTest(
           maxConcurrency: target.maxConcurrency,
         },
       ],
-      runtime().config.delivery.maxConsecutiveFailures,
+      recording,
     ),
   )
   return {

@@ -6,7 +6,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { findConnector } from '../../connectors/registry.ts'
 import { pool, transaction } from '../db/client.ts'
 import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
-import { enqueueAttempts, newJobId } from '../delivery/jobs.ts'
+import { newJobId } from '../delivery/jobs.ts'
 import { badInput } from '../errors.ts'
 import { type Notifications, notificationsAllow } from '../integrations/notifications.ts'
 import { assertJsonDepth, MAX_JSON_DEPTH } from '../json-limits.ts'
@@ -87,7 +87,7 @@ export async function checkPublishable(tenantId: string, input: PublishInput): P
       id: '00000000-0000-0000-0000-000000000000',
       type: input.type,
       createdAt: new Date(),
-      payload: input.payload,
+      data: input.payload,
     }),
   )
   if (size > MAX_BODY_BYTES) {
@@ -226,7 +226,7 @@ export async function publishChecked(
   if (targets.length > 0) {
     if (!('release' in client)) throw new Error('deliveries and their jobs need a transaction')
     // The event's NOTIFY already wakes the workers; the jobs need no NOTIFY of their own.
-    await enqueueAttempts(client, targets, { notify: false })
+    await runtime().jobs.enqueue(client, targets, { notify: false })
   }
   return { event: toEvent(row), deliveriesQueued: targets.length, duplicate: false }
 }

@@ -4,7 +4,7 @@
 // lifetime bounds the staleness if a notice is ever missed (a listener reconnecting).
 import type pg from 'pg'
 import { pool } from '../db/client.ts'
-import { CHANNELS, notifyMany } from '../realtime/channels.ts'
+import { CHANNELS, notifyTenantsChanged } from '../realtime/channels.ts'
 
 const TTL_MS = 30_000
 
@@ -53,6 +53,6 @@ export function forgetAllTenants(): void {
  */
 export async function tenantChanged(tenantId: string, client?: pg.PoolClient): Promise<void> {
   forgetTenants([tenantId])
-  if (client) await notifyMany(client, CHANNELS.tenants, [tenantId])
+  if (client) await notifyTenantsChanged(client, [tenantId])
   else await pool().query('SELECT pg_notify($1, $2)', [CHANNELS.tenants, JSON.stringify([tenantId])])
 }

@@ -5,7 +5,7 @@ import { type Integration, Prisma } from '#generated/prisma/client.ts'
 import { connectors, findConnector } from '../../connectors/registry.ts'
 import { type Connector, configFieldsOf } from '../../connectors/types.ts'
 import { db, pool, transaction } from '../db/client.ts'
-import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
+import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { resumeParked } from '../delivery/requeue.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { assertPublicUrl, SsrfError } from '../delivery/ssrf.ts'
@@ -152,7 +152,7 @@ export async function configureIntegration(
     ...(policy ? checkRetryPolicy(policy) : {}),
     ...(input.timeoutMs != null ? { timeoutMs: inRange('timeoutMs', input.timeoutMs, 500, 60_000) } : {}),
     ...(input.maxConcurrency != null
-      ? { maxConcurrency: inRange('maxConcurrency', input.maxConcurrency, 1, MAX_WEBHOOK_CONCURRENCY) }
+      ? { maxConcurrency: inRange('maxConcurrency', input.maxConcurrency, 1, MAX_TARGET_CONCURRENCY) }
       : {}),
   }
   const id = existing?.id ?? uuidv7()
@@ -169,7 +169,7 @@ export async function configureIntegration(
       })
   await tenantChanged(tenantId)
   // Deliveries parked while it was disabled go out again (always checked, so a crash here heals next time).
-  if (active) await transaction((client) => resumeParked(client, 'integration_id', saved))
+  if (active) await transaction((client) => resumeParked(client, 'integration_id', saved, runtime().jobs))
   return saved
 }
 
@@ -216,15 +216,10 @@ export async function testIntegration(
     { webhookId: null, integrationId: integration.id, maxConcurrency: integration.maxConcurrency },
     { type, payload: body },
     async (event) => ({
-      outcome: await callConnector(forCall, (connector, config, ctx) =>
-        connector.deliver(
-          { id: event.id, type: event.type, createdAt: event.createdAt, data: event.payload },
-          config,
-          ctx,
-        ),
-      ),
+      outcome: await callConnector(forCall, (connector, config, ctx) => connector.deliver(event, config, ctx)),
       requestHeaders: {},
     }),
+    { jobs: runtime().jobs, maxConsecutiveFailures: runtime().config.delivery.maxConsecutiveFailures },
   )
   return {
     status: result.status,

@@ -58,3 +58,11 @@ export async function notifyMany(client: pg.PoolClient, channel: string, notices
 export async function notify(client: pg.PoolClient, channel: string, payload = ''): Promise<void> {
   await client.query('SELECT pg_notify($1, $2)', [channel, payload])
 }
+
+/**
+ * Announces, with the commit of `client`'s transaction, that these tenants' webhooks, integrations or event
+ * types changed: every hub process forgets what it cached for them when it hears of it.
+ */
+export async function notifyTenantsChanged(client: pg.PoolClient, tenantIds: readonly string[]): Promise<void> {
+  await notifyMany(client, CHANNELS.tenants, tenantIds)
+}

@@ -271,7 +271,7 @@ builder.mutationFields((t) => ({
     description: 'Attempts the delivery again now, whatever its status. Its webhook must be enabled.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, context) => {
-      await retryDelivery(tenantOf(context), id)
+      await retryDelivery(tenantOf(context), id, runtime().jobs)
       return db().delivery.findUniqueOrThrow({ ...query, where: { id } })
     },
   }),

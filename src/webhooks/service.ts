@@ -5,7 +5,7 @@ import { type DeliveryStatus, Prisma, type Webhook } from '#generated/prisma/cli
 import { db, pool, retryOnDeadlock, transaction } from '../db/client.ts'
 import { attemptWebhook, displayHeaders } from '../delivery/attempt.ts'
 import { headerProblem } from '../delivery/headers.ts'
-import { MAX_WEBHOOK_CONCURRENCY } from '../delivery/jobs.ts'
+import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { requeueDeliveries, resumeParked } from '../delivery/requeue.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { generateSecret, maskSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
@@ -124,7 +124,7 @@ async function columnsFrom(webhookId: string, input: WebhookInput, creating: boo
     columns.connectTimeoutMs = inRange('connectTimeoutMs', input.connectTimeoutMs, 100, 30_000)
   if (input.timeoutMs != null) columns.timeoutMs = inRange('timeoutMs', input.timeoutMs, 500, 60_000)
   if (input.maxConcurrency != null) {
-    columns.maxConcurrency = inRange('maxConcurrency', input.maxConcurrency, 1, MAX_WEBHOOK_CONCURRENCY)
+    columns.maxConcurrency = inRange('maxConcurrency', input.maxConcurrency, 1, MAX_TARGET_CONCURRENCY)
   }
   return columns
 }
@@ -205,7 +205,7 @@ export async function setWebhookActive(tenantId: string, id: string, active: boo
         WHERE id = $1`,
       [id],
     )
-    await resumeParked(client, 'webhook_id', webhook)
+    await resumeParked(client, 'webhook_id', webhook, runtime().jobs)
     await tenantChanged(tenantId, client)
   })
   return findWebhook(tenantId, id)
@@ -249,18 +249,19 @@ export async function testWebhook(
   const body = payload ?? catalogued?.examplePayload ?? { message: 'A test event from Switchyard' }
   if (type || payload !== undefined)
     await checkPublishable(tenantId, { type: eventType, payload: body }).catch(onlyShape)
-  const { config, sealer, sender } = runtime()
+  const { config, jobs, sealer, sender } = runtime()
   return deliverTest(
     tenantId,
     { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
     { type: eventType, payload: body },
-    (event) =>
+    (event, deliveryId) =>
       attemptWebhook(
         { ...webhook, headers: webhook.headers as Record<string, string> },
         event,
-        { id: event.deliveryId, attempt: 1 },
+        { id: deliveryId, attempt: 1 },
         { sealer, sender, defaultHeaders: config.defaultHeaders },
       ),
+    { jobs, maxConsecutiveFailures: config.delivery.maxConsecutiveFailures },
   )
 }
 
@@ -324,7 +325,7 @@ export async function replayDeliveries(
         [...window, after, Math.min(REPLAY_BATCH_SIZE, limit - replayed)],
       )
       const batch = rows.map((row) => row.id)
-      await requeueDeliveries(client, webhook, batch)
+      await requeueDeliveries(client, webhook, batch, runtime().jobs)
       return batch
     })
     replayed += ids.length

@@ -22,7 +22,11 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()))
 })
 
-const queue = QUEUE_NAMES.webhookDelivery
+const queue = QUEUE_NAMES.delivery
+const sweeper = () => {
+  const { boss, config, jobs } = runtime()
+  return { boss, jobs, queueSchema: config.queue.schema }
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The delivery queue's job table. */
@@ -96,7 +100,7 @@ it('gives a delivery whose job was deleted a new one, at its retry time, and del
   await pool().query(`DELETE FROM ${await jobs()} WHERE name = $1 AND id = $2`, [queue, stuck?.job_id])
   up()
 
-  expect(await sweepStuckDeliveries({ graceSeconds: 0 })).toBe(1)
+  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0 })).toBe(1)
   const [swept] = await rowsOf(hook.id)
   expect(swept?.job_id).not.toBe(stuck?.job_id)
   expect(swept).toMatchObject({ status: 'RETRYING', next_retry_at: stuck?.next_retry_at })
@@ -107,7 +111,7 @@ it('gives a delivery whose job was deleted a new one, at its retry time, and del
   await sleep(1000)
   expect(accepted).toEqual([event.id])
   expect(sink.requests).toHaveLength(2)
-  expect(await sweepStuckDeliveries({ graceSeconds: 0 })).toBe(0)
+  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0 })).toBe(0)
 })
 
 it('gives deliveries whose job failed or was cancelled new ones, and delivers each once', async () => {
@@ -131,7 +135,7 @@ it('gives deliveries whose job failed or was cancelled new ones, and delivers ea
   expect((await jobOf(cancelled?.job_id ?? null))?.state).toBe('cancelled')
   up()
 
-  expect(await sweepStuckDeliveries({ graceSeconds: 0 })).toBe(2)
+  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0 })).toBe(2)
   const swept = await rowsOf(hook.id)
   expect(swept.map((row) => row.job_id)).not.toContain(failed?.job_id)
   expect(swept.map((row) => row.job_id)).not.toContain(cancelled?.job_id)
@@ -162,7 +166,7 @@ it('requeues a backlog in batches, each delivery once', async () => {
   ])
   up()
 
-  expect(await sweepStuckDeliveries({ graceSeconds: 0, batchSize: 2 })).toBe(5)
+  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0, batchSize: 2 })).toBe(5)
   await eventually(async () => {
     const deliveries = await deliveriesOf(t, hook.id)
     expect(deliveries.map((d) => d.status)).toEqual(Array(5).fill('SUCCEEDED'))
@@ -228,11 +232,11 @@ it('leaves alone deliveries with a live job, parked ones and ones just created',
       ...(await rowsOf(parkedHook.id)),
       ...(await rowsOf(freshHook.id)),
     ].map((row) => row.job_id)
-  expect(await sweepStuckDeliveries()).toBe(0)
+  expect(await sweepStuckDeliveries(sweeper())).toBe(0)
   expect(await now()).toEqual(before.map((row) => row?.job_id))
 
   // Without the grace period, only the one whose job is lost is requeued.
-  expect(await sweepStuckDeliveries({ graceSeconds: 0 })).toBe(1)
+  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0 })).toBe(1)
   const after = await now()
   expect(after.slice(0, 3)).toEqual(before.slice(0, 3).map((row) => row?.job_id))
   expect(after[3]).not.toBe(young?.job_id)

@@ -179,7 +179,7 @@ describe('a record PostgreSQL refuses', () => {
       await publish(t, 'test.fault', { poison: true }, { tenant: 'mixed-tenant' })
       await poisonous.waitFor(1)
       // A job whose delivery is gone: the worker completes it with the batch, writing nothing else.
-      stale = await runtime().boss.send(QUEUE_NAMES.webhookDelivery, { deliveryId: randomUUID() })
+      stale = await runtime().boss.send(QUEUE_NAMES.delivery, { deliveryId: randomUUID() })
       await eventually(async () => {
         const { rows } = await admin.query('SELECT state FROM pgboss.job WHERE id = $1', [stale])
         expect(rows[0]?.state).toBe('active')
