@@ -1,10 +1,11 @@
 // npm run new-connector -- <name>
-// Scaffolds connectors/<name>/ (the connector, a fake provider, and a test running the shared contract
-// suite) and registers it. The scaffold passes the contract suite as it is; make it yours from there.
+// Scaffolds connectors/<name>/index.ts (the connector) and registers it, with its tests in test/connectors/: a
+// fake provider (<name>/fake.ts) and <name>.test.ts, which runs the shared contract suite. The scaffold passes
+// the contract suite as it is; make it yours from there.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -14,14 +15,16 @@ if (!/^[a-z][a-z0-9]*$/.test(name)) {
   process.exit(2)
 }
 const folder = join(root, 'connectors', name)
-if (existsSync(folder)) {
-  console.error(`connectors/${name} already exists`)
+const tests = join(root, 'test', 'connectors')
+if (existsSync(folder) || existsSync(join(tests, name))) {
+  console.error(`connectors/${name} or test/connectors/${name} already exists`)
   process.exit(1)
 }
 const title = name.charAt(0).toUpperCase() + name.slice(1)
 
 const files: Record<string, string> = {
-  'index.ts': `// ${title}: POSTs each event, as JSON, to the provider's events endpoint with a bearer token.
+  [join(folder, 'index.ts')]:
+    `// ${title}: POSTs each event, as JSON, to the provider's events endpoint with a bearer token.
 // Scaffolded by \`npm run new-connector\`; change the config, test() and deliver() to the provider's API.
 import { z } from 'zod'
 import { send } from '../http.ts'
@@ -56,8 +59,8 @@ export default defineConnector<${title}Config>({
   },
 })
 `,
-  'fake.ts': `// A fake ${title} API for the tests: it checks the bearer token and accepts events.
-import { json, startFakeProvider } from '../testing.ts'
+  [join(tests, name, 'fake.ts')]: `// A fake ${title} API for the tests: it checks the bearer token and accepts events.
+import { json, startFakeProvider } from '../kit.ts'
 
 export const FAKE_${name.toUpperCase()}_TOKEN = 'fake-${name}-token-0001'
 
@@ -73,11 +76,11 @@ export function startFake${title}() {
   )
 }
 `,
-  [`${name}.test.ts`]: `import { describe, expect, it } from 'vitest'
-import { connectorContract } from '../contract.ts'
-import { hubEvent, testContext } from '../testing.ts'
-import { startFake${title} } from './fake.ts'
-import ${name} from './index.ts'
+  [join(tests, `${name}.test.ts`)]: `import { describe, expect, it } from 'vitest'
+import ${name} from '../../connectors/${name}/index.ts'
+import { connectorContract } from './contract.ts'
+import { hubEvent, testContext } from './kit.ts'
+import { startFake${title} } from './${name}/fake.ts'
 
 const event = hubEvent('order.created', { order_id: 'ORD-1', amount: 150 })
 
@@ -97,8 +100,10 @@ describe('${name}', () => {
 `,
 }
 
-await mkdir(folder)
-for (const [file, content] of Object.entries(files)) await writeFile(join(folder, file), content)
+for (const [path, content] of Object.entries(files)) {
+  await mkdir(dirname(path), { recursive: true })
+  await writeFile(path, content)
+}
 
 const registryPath = join(root, 'connectors', 'registry.ts')
 const registry = await readFile(registryPath, 'utf8')
@@ -115,6 +120,9 @@ if (updated === registry) {
 await writeFile(registryPath, updated)
 
 // Biome orders the imports and formats the new files the way the rest of the code is.
-spawnSync(join(root, 'node_modules', '.bin', 'biome'), ['check', '--write', folder, registryPath], { stdio: 'ignore' })
+spawnSync(join(root, 'node_modules', '.bin', 'biome'), ['check', '--write', ...Object.keys(files), registryPath], {
+  stdio: 'ignore',
+})
 console.log(`created ${relative(process.cwd(), folder)}/ and registered it in connectors/registry.ts`)
-console.log(`run its tests with: npx vitest run connectors/${name}`)
+console.log(`created its fake provider and tests in ${relative(process.cwd(), tests)}/`)
+console.log(`run its tests with: npx vitest run test/connectors/${name}`)

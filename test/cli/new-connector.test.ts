@@ -37,9 +37,9 @@ it('scaffolds connectors that pass the contract suite unchanged', { timeout: 120
 
   const typecheck = run(join(copy, 'node_modules/.bin/tsc'), ['--noEmit'])
   expect(typecheck.output).toBe('')
-  const lint = run(join(copy, 'node_modules/.bin/biome'), ['check', 'connectors'])
+  const lint = run(join(copy, 'node_modules/.bin/biome'), ['check', 'connectors', 'test/connectors'])
   expect(lint.status, lint.output).toBe(0)
-  const tests = run(join(copy, 'node_modules/.bin/vitest'), ['run', 'connectors/acme', 'connectors/globex'], {
+  const tests = run(join(copy, 'node_modules/.bin/vitest'), ['run', 'test/connectors/acme', 'test/connectors/globex'], {
     TEST_DATABASE_URL: inject('databaseAdminUrl'),
     NO_COLOR: '1',
     FORCE_COLOR: '0',

@@ -2,12 +2,12 @@
 // not one secret in any response, log line or plain database column (a webhook's header values are shown
 // only in its own `headers`, as the tenant set them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startFakeAlgolia } from '../../connectors/algolia/fake.ts'
-import { FAKE_MAILCHIMP_KEY, startFakeMailchimp } from '../../connectors/mailchimp/fake.ts'
-import { SLACK_HOOK_PATH, startFakeSlack } from '../../connectors/slack/fake.ts'
-import { startFakeStripe } from '../../connectors/stripe/fake.ts'
-import { startFakeZapier } from '../../connectors/zapier/fake.ts'
 import { pool } from '../../src/db/client.ts'
+import { startFakeAlgolia } from '../connectors/algolia/fake.ts'
+import { FAKE_MAILCHIMP_KEY, startFakeMailchimp } from '../connectors/mailchimp/fake.ts'
+import { SLACK_HOOK_PATH, startFakeSlack } from '../connectors/slack/fake.ts'
+import { startFakeStripe } from '../connectors/stripe/fake.ts'
+import { startFakeZapier } from '../connectors/zapier/fake.ts'
 import { createWebhook, deliveryReaches, eventually } from '../helpers/api.ts'
 import { type GraphQLResponse, subscribe, useTestHub, whenLive } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'

@@ -1,9 +1,9 @@
 // With private URLs not allowed (the default outside tests), webhooks and connectors cannot reach private,
 // loopback, link-local or metadata addresses: refused when created, and again when connecting.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startFakeAlgolia } from '../../connectors/algolia/fake.ts'
-import { startFakeMailchimp } from '../../connectors/mailchimp/fake.ts'
 import { pool } from '../../src/db/client.ts'
+import { startFakeAlgolia } from '../connectors/algolia/fake.ts'
+import { startFakeMailchimp } from '../connectors/mailchimp/fake.ts'
 import { createWebhook, deliveryReaches, eventually, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'

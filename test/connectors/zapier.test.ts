@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { connectorContract } from '../contract.ts'
-import { hubEvent, testContext } from '../testing.ts'
-import { startFakeZapier } from './fake.ts'
-import zapier from './index.ts'
+import zapier from '../../connectors/zapier/index.ts'
+import { connectorContract } from './contract.ts'
+import { hubEvent, testContext } from './kit.ts'
+import { startFakeZapier } from './zapier/fake.ts'
 
 const order = hubEvent('order.created', { order_id: 'ORD-9', amount: 42, customer: { email: 'z@example.com' } })
 

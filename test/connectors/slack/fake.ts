@@ -1,5 +1,5 @@
 // A fake Slack Incoming Webhook: answers "ok" to POSTs on its webhook path, as Slack does.
-import { startFakeProvider } from '../testing.ts'
+import { startFakeProvider } from '../kit.ts'
 
 export const SLACK_HOOK_PATH = '/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX'
 

@@ -1,10 +1,10 @@
 import Stripe from 'stripe'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { connectorContract } from '../contract.ts'
-import { hubEvent, testContext } from '../testing.ts'
-import { InboundRejected } from '../types.ts'
-import { FAKE_STRIPE_WEBHOOK_SECRET, startFakeStripe } from './fake.ts'
-import stripe from './index.ts'
+import stripe from '../../connectors/stripe/index.ts'
+import { InboundRejected } from '../../connectors/types.ts'
+import { connectorContract } from './contract.ts'
+import { hubEvent, testContext } from './kit.ts'
+import { FAKE_STRIPE_WEBHOOK_SECRET, startFakeStripe } from './stripe/fake.ts'
 
 const customer = hubEvent('customer.created', {
   customer_id: 7,

@@ -1,11 +1,11 @@
 // Test support for connectors: fake provider servers on 127.0.0.1, and the context the hub would give.
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import type { Agent, Dispatcher } from 'undici'
-import { createOutboundAgent, DEFAULT_CONNECT_TIMEOUT_MS, type OutboundOptions } from '../src/delivery/outbound.ts'
-import { publicAddressesOnly } from '../src/delivery/ssrf.ts'
-import { renderTemplate } from '../src/integrations/templates.ts'
-import { type ReceivedRequest, type Receiver, type Reply, startReceiver } from '../test/helpers/receiver.ts'
-import { type ConnectorContext, ConnectorError, type HubEvent } from './types.ts'
+import { type ConnectorContext, ConnectorError, type HubEvent } from '../../connectors/types.ts'
+import { createOutboundAgent, DEFAULT_CONNECT_TIMEOUT_MS, type OutboundOptions } from '../../src/delivery/outbound.ts'
+import { publicAddressesOnly } from '../../src/delivery/ssrf.ts'
+import { renderTemplate } from '../../src/integrations/templates.ts'
+import { type ReceivedRequest, type Receiver, type Reply, startReceiver } from '../helpers/receiver.ts'
 
 export type { ReceivedRequest, Receiver, Reply }
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { connectorContract } from '../contract.ts'
-import { failureOf, hubEvent, testContext } from '../testing.ts'
-import { startFakeMailchimp } from './fake.ts'
-import mailchimp, { subscriberHash } from './index.ts'
+import mailchimp, { subscriberHash } from '../../connectors/mailchimp/index.ts'
+import { connectorContract } from './contract.ts'
+import { failureOf, hubEvent, testContext } from './kit.ts'
+import { startFakeMailchimp } from './mailchimp/fake.ts'
 
 const customer = hubEvent('customer.created', {
   customer_id: 7,

@@ -8,12 +8,12 @@
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import type { Agent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { MAX_RESPONSE_BYTES } from '../src/delivery/outbound.ts'
-import { isValidPattern } from '../src/events/matching.ts'
-import { maskConfig } from '../src/integrations/config.ts'
-import { findConnector } from './registry.ts'
-import { type FakeProvider, failureOf, type Receiver, startRedirector, testContext, testDispatcher } from './testing.ts'
-import { type Connector, configFieldsOf, type HubEvent } from './types.ts'
+import { findConnector } from '../../connectors/registry.ts'
+import { type Connector, configFieldsOf, type HubEvent } from '../../connectors/types.ts'
+import { MAX_RESPONSE_BYTES } from '../../src/delivery/outbound.ts'
+import { isValidPattern } from '../../src/events/matching.ts'
+import { maskConfig } from '../../src/integrations/config.ts'
+import { type FakeProvider, failureOf, type Receiver, startRedirector, testContext, testDispatcher } from './kit.ts'
 
 export interface ContractOptions<Config> {
   startFake(): Promise<FakeProvider<Config>>

@@ -1,6 +1,6 @@
 // A fake Stripe API: customers (list by email, create with Idempotency-Key, update), form-encoded as
 // Stripe's are, with Bearer key auth.
-import { json, type ReceivedRequest, startFakeProvider } from '../testing.ts'
+import { json, type ReceivedRequest, startFakeProvider } from '../kit.ts'
 
 export const FAKE_STRIPE_KEY = 'sk_test_fakekey0123456789'
 export const FAKE_STRIPE_WEBHOOK_SECRET = 'whsec_fakestripesecret0123456789'

@@ -1,6 +1,6 @@
 // A fake Mailchimp Marketing API (3.0): ping, lists, members (upsert by subscriber hash), member tags and
 // member events, checking HTTP basic auth with the API key as Mailchimp does.
-import { json, type ReceivedRequest, startFakeProvider } from '../testing.ts'
+import { json, type ReceivedRequest, startFakeProvider } from '../kit.ts'
 
 export const FAKE_MAILCHIMP_KEY = '0123456789abcdef0123456789abcdef-us21'
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { connectorContract } from '../contract.ts'
-import { failureOf, hubEvent, testContext } from '../testing.ts'
-import { startFakeSlack } from './fake.ts'
-import slack from './index.ts'
+import slack from '../../connectors/slack/index.ts'
+import { connectorContract } from './contract.ts'
+import { failureOf, hubEvent, testContext } from './kit.ts'
+import { startFakeSlack } from './slack/fake.ts'
 
 const order = hubEvent('order.created', {
   order_id: 'ORD-123',

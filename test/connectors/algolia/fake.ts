@@ -1,6 +1,6 @@
 // A fake Algolia search API: records (add or replace, delete) and index settings, checking the
 // application id and API key headers as Algolia does.
-import { json, startFakeProvider } from '../testing.ts'
+import { json, startFakeProvider } from '../kit.ts'
 
 export const FAKE_ALGOLIA_APP = 'APP1234567'
 export const FAKE_ALGOLIA_KEY = 'fake-algolia-admin-key-0001'

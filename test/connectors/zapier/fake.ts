@@ -1,5 +1,5 @@
 // A fake Zapier Catch Hook: accepts POSTs on its hook path as Zapier does.
-import { json, startFakeProvider } from '../testing.ts'
+import { json, startFakeProvider } from '../kit.ts'
 
 export const ZAPIER_HOOK_PATH = '/hooks/catch/123456/abcdef/'
 

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startReceiver } from '../../test/helpers/receiver.ts'
-import { connectorContract } from '../contract.ts'
-import { failureOf, hubEvent, testContext } from '../testing.ts'
-import { startFakeAlgolia } from './fake.ts'
-import algolia from './index.ts'
+import algolia from '../../connectors/algolia/index.ts'
+import { startReceiver } from '../helpers/receiver.ts'
+import { startFakeAlgolia } from './algolia/fake.ts'
+import { connectorContract } from './contract.ts'
+import { failureOf, hubEvent, testContext } from './kit.ts'
 
 const entry = (type: string, fields: Record<string, unknown> = {}) =>
   hubEvent(type, {
