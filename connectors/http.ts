@@ -3,9 +3,7 @@
 // and one compressed anyway is read decoded up to the hub's cap: the dispatcher's own cap counts the
 // bytes on the wire, which a few kilobytes of gzip multiply a thousandfold.
 import { type Dispatcher, errors, Headers, interceptors, request, fetch as undiciFetch } from 'undici'
-import { MAX_RESPONSE_BYTES } from '../src/delivery/outbound.ts'
-import { parseRetryAfter } from '../src/delivery/retry.ts'
-import { cutText } from '../src/delivery/text.ts'
+import { parseRetryAfter } from './outcome.ts'
 import { type ConnectorContext, ConnectorError } from './types.ts'
 
 export interface JsonResponse {
@@ -29,7 +27,7 @@ export const UNCOMPRESSED = { 'accept-encoding': 'identity' } as const
  * compresses, error answers too, and fails past the hub's cap as the dispatcher does on the wire.
  */
 export function decodingDispatcher(ctx: ConnectorContext): Dispatcher {
-  return ctx.dispatcher.compose(interceptors.decompress({ maxSize: MAX_RESPONSE_BYTES, skipErrorResponses: false }))
+  return ctx.dispatcher.compose(interceptors.decompress({ maxSize: ctx.maxResponseBytes, skipErrorResponses: false }))
 }
 
 /** Sends a request and returns a 2xx answer; anything else (a redirect too) becomes a ConnectorError. */
@@ -63,16 +61,18 @@ export async function send(
     return { status: response.statusCode, headers: response.headers, body }
   }
   const message = options.errorMessage?.(body) ?? summarize(body)
-  throw ConnectorError.fromStatus(response.statusCode, message, retryAfterOf(response.headers['retry-after']))
+  throw ConnectorError.fromStatus(response.statusCode, message, parseRetryAfter(response.headers['retry-after']))
 }
 
-export function retryAfterOf(header: string | string[] | null | undefined): number | null {
-  return parseRetryAfter(Array.isArray(header) ? header[0] : (header ?? undefined))
-}
+const SUMMARY_LENGTH = 300
 
-/** A provider's error body, shortened for the delivery log. */
+/** A provider's error body, shortened for the delivery log (never inside a character). */
 export function summarize(body: string): string {
-  return cutText(body.trim() || '(empty response)', 300, '…')
+  const text = (body.trim() || '(empty response)').toWellFormed()
+  if (text.length <= SUMMARY_LENGTH) return text
+  const code = text.charCodeAt(SUMMARY_LENGTH - 1)
+  const end = code >= 0xd800 && code <= 0xdbff ? SUMMARY_LENGTH - 1 : SUMMARY_LENGTH
+  return `${text.slice(0, end)}…`
 }
 
 export interface ObservedFetch {
@@ -104,9 +104,9 @@ export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & Obser
       signal,
       redirect: 'manual',
     })
-    retryAfterMs = retryAfterOf(response.headers.get('retry-after'))
+    retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
     status = response.status
-    return capped(response as unknown as Response)
+    return capped(response as unknown as Response, ctx.maxResponseBytes)
   }
   return Object.assign(bound as typeof globalThis.fetch, {
     lastRetryAfterMs: () => retryAfterMs,
@@ -114,18 +114,16 @@ export function fetchFor(ctx: ConnectorContext): typeof globalThis.fetch & Obser
   })
 }
 
-/** The same answer, its body failing once more than the hub's cap of it has been read. */
-function capped(response: Response): Response {
+/** The same answer, its body failing once more than `limit` bytes of it have been read. */
+function capped(response: Response, limit: number): Response {
   if (!response.body) return response
   let read = 0
   const body = response.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         read += chunk.byteLength
-        if (read > MAX_RESPONSE_BYTES) {
-          controller.error(
-            new errors.ResponseExceededMaxSizeError(`the answer decodes to more than ${MAX_RESPONSE_BYTES} bytes`),
-          )
+        if (read > limit) {
+          controller.error(new errors.ResponseExceededMaxSizeError(`the answer decodes to more than ${limit} bytes`))
         } else controller.enqueue(chunk)
       },
     }),

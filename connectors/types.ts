@@ -3,6 +3,7 @@
 // stores its config (secrets sealed), queues its deliveries, retries them and logs every attempt.
 import type { Dispatcher } from 'undici'
 import { z } from 'zod'
+import { classifyNetworkError, classifyStatus, type FailureType, honoursRetryAfter, statusMessage } from './outcome.ts'
 
 /** An event as a connector sees it. */
 export interface HubEvent {
@@ -24,6 +25,11 @@ export interface ConnectorContext {
   signal: AbortSignal
   /** The call's whole time budget, in milliseconds, for libraries that take a timeout instead of a signal. */
   timeoutMs: number
+  /**
+   * The most of an answer the hub reads, in bytes, as decoded: the dispatcher's own cap counts the bytes on
+   * the wire, which compression multiplies (`http.ts` reads answers within it).
+   */
+  maxResponseBytes: number
   /** The integration's message template, if the tenant set one. */
   messageTemplate: string | null
   /**
@@ -40,13 +46,7 @@ export interface CallResult {
   responseCode?: number
 }
 
-export type ConnectorErrorType =
-  | 'TIMEOUT'
-  | 'CONNECTION_ERROR'
-  | 'HTTP_4XX'
-  | 'HTTP_5XX'
-  | 'SSRF_BLOCKED'
-  | 'INVALID_RESPONSE'
+export type ConnectorErrorType = FailureType
 
 /** A failed call. `retryable` tells the hub whether trying again later can help. */
 export class ConnectorError extends Error {
@@ -54,7 +54,7 @@ export class ConnectorError extends Error {
   readonly errorType: ConnectorErrorType
   readonly retryable: boolean
   readonly responseCode: number | null
-  /** How long the provider asked us to wait (429 Retry-After), in milliseconds. */
+  /** How long the provider asked us to wait (Retry-After on 429 and 503), in milliseconds. */
   readonly retryAfterMs: number | null
 
   constructor(
@@ -75,54 +75,29 @@ export class ConnectorError extends Error {
   }
 
   /**
-   * A provider's HTTP error: 408, 425, 429 and 5xx are worth retrying; other 4xx (bad credentials, a
-   * missing list) and redirects, which the hub never follows, will fail the same way again until someone
-   * changes the config.
+   * A provider's answer that is not a 2xx, classified as the delivery log does (see outcome.ts): 408, 425,
+   * 429 and 5xx are retryable, other 4xx and redirects (never followed) are not. `retryAfterMs` is kept
+   * where the hub honours it (429, 503).
    */
   static fromStatus(status: number, message: string, retryAfterMs: number | null = null): ConnectorError {
-    const retryable = status === 408 || status === 425 || status === 429 || status >= 500
-    const detail = status >= 300 && status < 400 ? 'redirects are not followed; configure the final URL' : message
-    return new ConnectorError(`HTTP ${status}: ${detail}`, {
-      errorType: status >= 500 ? 'HTTP_5XX' : status >= 400 ? 'HTTP_4XX' : 'INVALID_RESPONSE',
-      retryable,
+    const failure = classifyStatus(status) ?? { errorType: 'INVALID_RESPONSE', retryable: false }
+    return new ConnectorError(statusMessage(status, message), {
+      ...failure,
       responseCode: status,
-      retryAfterMs,
+      retryAfterMs: honoursRetryAfter(status) ? retryAfterMs : null,
     })
   }
 
   /**
-   * No answer: a timeout when the call's signal fired, otherwise what the dispatcher's error code says (a
-   * refused address, one of its timeouts, an answer larger than it reads), or a connection error. All are
+   * No answer: a timeout when the call's signal fired or one of the dispatcher's timeouts did, a refused
+   * address, an answer larger than the dispatcher reads, or a connection error (see outcome.ts). All are
    * retryable, as they are for webhooks.
    */
   static fromNetwork(error: unknown, signal: AbortSignal): ConnectorError {
     if (error instanceof ConnectorError) return error
-    const failure = (errorType: ConnectorErrorType, message: string) =>
-      new ConnectorError(message, { errorType, retryable: true, cause: error })
-    if (signal.aborted) return failure('TIMEOUT', 'the provider did not answer in time')
-    // fetch and client libraries wrap the dispatcher's error: look a few causes down.
-    const chain: unknown[] = []
-    for (let current = error; current && chain.length < 5; current = (current as { cause?: unknown }).cause) {
-      chain.push(current)
-    }
-    for (const cause of chain) {
-      const { code, message } = cause as { code?: unknown; message?: string }
-      if (code === 'SSRF_BLOCKED') return failure('SSRF_BLOCKED', message ?? 'a private or reserved address')
-      const known = typeof code === 'string' ? DISPATCHER_FAILURES[code] : undefined
-      if (known) return failure(...known)
-    }
-    const { code, message } = (error ?? {}) as { code?: string; message?: string }
-    const causeCode = (chain[1] as { code?: string } | undefined)?.code
-    return failure('CONNECTION_ERROR', [causeCode ?? code, message].filter(Boolean).join(': ') || 'connection failed')
+    const { errorType, message } = classifyNetworkError(error, signal)
+    return new ConnectorError(message, { errorType, retryable: true, cause: error })
   }
-}
-
-/** The dispatcher's own limits, by undici's error codes. */
-const DISPATCHER_FAILURES: Record<string, [ConnectorErrorType, string]> = {
-  UND_ERR_CONNECT_TIMEOUT: ['TIMEOUT', 'connecting to the provider took too long'],
-  UND_ERR_HEADERS_TIMEOUT: ['TIMEOUT', 'the provider did not answer in time'],
-  UND_ERR_BODY_TIMEOUT: ['TIMEOUT', 'the provider stopped sending its answer'],
-  UND_ERR_RES_EXCEEDED_MAX_SIZE: ['INVALID_RESPONSE', 'the provider’s answer is larger than the hub reads'],
 }
 
 /** A request to a connector's inbound route (`POST /inbound/<connector>/<integration id>`). */

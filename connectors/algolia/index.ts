@@ -6,7 +6,8 @@ import { ApiError, type Host, type Requester, RetryError } from '@algolia/client
 import { searchClient } from '@algolia/client-search'
 import { request } from 'undici'
 import { z } from 'zod'
-import { decodingDispatcher, retryAfterOf, summarize, UNCOMPRESSED } from '../http.ts'
+import { decodingDispatcher, summarize, UNCOMPRESSED } from '../http.ts'
+import { parseRetryAfter } from '../outcome.ts'
 import {
   type CallResult,
   type ConnectorContext,
@@ -65,7 +66,7 @@ function requesterFor(ctx: ConnectorContext, seen: { retryAfterMs: number | null
           signal: AbortSignal.any([ctx.signal, perTry]),
         })
         const content = await response.body.text()
-        seen.retryAfterMs = retryAfterOf(response.headers['retry-after'])
+        seen.retryAfterMs = parseRetryAfter(response.headers['retry-after'])
         return { status: response.statusCode, content, isTimedOut: false }
       } catch (error) {
         const failure = ConnectorError.fromNetwork(error, ctx.signal)

@@ -4,9 +4,16 @@
 import { performance } from 'node:perf_hooks'
 import { type Agent, type Dispatcher, errors, request } from 'undici'
 import type { AttemptErrorType } from '#generated/prisma/enums.ts'
+import {
+  classifyNetworkError,
+  classifyStatus,
+  honoursRetryAfter,
+  type NetworkFailure,
+  parseRetryAfter,
+  statusMessage,
+} from '../../connectors/outcome.ts'
 import { createOutboundAgent, DEFAULT_CONNECT_TIMEOUT_MS } from './outbound.ts'
-import { parseRetryAfter } from './retry.ts'
-import { type AddressRule, SsrfError } from './ssrf.ts'
+import type { AddressRule } from './ssrf.ts'
 import { cutUtf8, storableText } from './text.ts'
 
 export interface HttpAttempt {
@@ -76,31 +83,28 @@ export function createHttpSender({ allows, responseBodyLimit }: HttpSenderOption
         })
         const responseBody = await readLimited(response.body, responseBodyLimit)
         const code = response.statusCode
-        const retryAfterHeader = response.headers['retry-after']
-        const classified = classifyStatus(code)
+        const failure = classifyStatus(code)
         return {
-          ok: classified === null,
+          ok: failure === null,
           responseCode: code,
           responseBody,
           responseTimeMs: elapsed(),
-          errorType: classified,
-          errorMessage: classified === null ? null : statusMessage(code),
+          errorType: failure?.errorType ?? null,
+          errorMessage: failure === null ? null : statusMessage(code),
+          // A webhook retries every failed answer, as Standard Webhooks does; 410 Gone ends it instead.
           retryable: true,
           gone: code === 410,
-          retryAfterMs:
-            code === 429 || code === 503
-              ? parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader)
-              : null,
+          retryAfterMs: honoursRetryAfter(code) ? parseRetryAfter(response.headers['retry-after']) : null,
         }
       } catch (error) {
-        const [errorType, errorMessage] = classifyError(error, attempt)
+        const failure = classifyNetworkError(error)
         return {
           ok: false,
           responseCode: null,
           responseBody: null,
           responseTimeMs: elapsed(),
-          errorType,
-          errorMessage: storableText(errorMessage),
+          errorType: failure.errorType,
+          errorMessage: storableText(networkMessage(failure, attempt)),
           retryable: true,
           gone: false,
           retryAfterMs: null,
@@ -135,36 +139,9 @@ async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }, li
   return cutUtf8(Buffer.concat(chunks), limit)
 }
 
-function classifyStatus(code: number): AttemptErrorType | null {
-  if (code >= 200 && code < 300) return null
-  if (code >= 400 && code < 500) return 'HTTP_4XX'
-  if (code >= 500 && code < 600) return 'HTTP_5XX'
-  return 'INVALID_RESPONSE'
-}
-
-function statusMessage(code: number): string {
-  if (code >= 300 && code < 400) return `HTTP ${code}: redirects are not followed; register the final URL`
-  return `HTTP ${code}`
-}
-
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
-
-function classifyError(error: unknown, attempt: HttpAttempt): [AttemptErrorType, string] {
-  const chain: unknown[] = []
-  for (let current = error; current && chain.length < 5; current = (current as { cause?: unknown }).cause) {
-    chain.push(current)
-  }
-  const ssrf = chain.find((item) => item instanceof SsrfError) as SsrfError | undefined
-  if (ssrf) return ['SSRF_BLOCKED', ssrf.message]
-  for (const item of chain) {
-    const { name, code } = item as { name?: string; code?: string }
-    if (item instanceof errors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
-      return ['TIMEOUT', `connecting took longer than ${attempt.connectTimeoutMs} ms`]
-    }
-    if (name === 'TimeoutError' || name === 'AbortError' || (code && TIMEOUT_CODES.has(code))) {
-      return ['TIMEOUT', `no complete response within ${attempt.timeoutMs} ms`]
-    }
-  }
-  const { code, message } = error as { code?: string; message?: string }
-  return ['CONNECTION_ERROR', [code, message].filter(Boolean).join(': ') || 'connection failed']
+/** The failure as the log words it for a webhook: a timeout names the limit that ran out. */
+function networkMessage(failure: NetworkFailure, attempt: HttpAttempt): string {
+  if (failure.timedOut === 'connecting') return `connecting took longer than ${attempt.connectTimeoutMs} ms`
+  if (failure.timedOut === 'answering') return `no complete response within ${attempt.timeoutMs} ms`
+  return failure.message
 }

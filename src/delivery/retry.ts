@@ -44,15 +44,6 @@ export function nextRetryDelayMs(
   return Math.min(Math.max(jittered, retryAfterMs ?? 0), MAX_RETRY_DELAY_MS)
 }
 
-/** Retry-After as delay-seconds or an HTTP date; null when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | null {
-  if (!value) return null
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? null : Math.max(0, date - now)
-}
-
 export interface RetryPolicyInput {
   maxRetries?: number | null
   retryDelayMs?: number | null

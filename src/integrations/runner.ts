@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { findConnector } from '../../connectors/registry.ts'
 import { type CallResult, type Connector, type ConnectorContext, ConnectorError } from '../../connectors/types.ts'
 import type { AttemptOutcome } from '../delivery/http.ts'
+import { MAX_RESPONSE_BYTES } from '../delivery/outbound.ts'
 import { runtime } from '../runtime.ts'
 import { type ConnectorConfig, openConfig, scrub, secretValuesOf } from './config.ts'
 import { renderTemplate } from './templates.ts'
@@ -29,6 +30,7 @@ export function contextFor(integration: Pick<IntegrationForCall, 'timeoutMs' | '
     dispatcher: runtime().sender.dispatcher,
     signal: AbortSignal.timeout(integration.timeoutMs),
     timeoutMs: integration.timeoutMs,
+    maxResponseBytes: MAX_RESPONSE_BYTES,
     messageTemplate: integration.messageTemplate,
     render(template, event) {
       try {

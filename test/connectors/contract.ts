@@ -178,7 +178,7 @@ export function connectorContract<Config extends Record<string, unknown>>(
       const ctx = testContext({ dispatcher: dispatcher({ allows: redirectorOnly }) })
       const error = await failureOf(connector.deliver(options.event, fake.configAt(redirectorOrigin()), ctx))
       expect(error).toMatchObject({ errorType: 'INVALID_RESPONSE', retryable: false, responseCode: 307 })
-      expect(error.message).toBe('HTTP 307: redirects are not followed; configure the final URL')
+      expect(error.message).toBe('HTTP 307: redirects are not followed; use the final URL')
       expect(redirector.requests.length).toBeGreaterThan(0)
       expect(fake.requests).toHaveLength(0)
     })
@@ -221,7 +221,7 @@ export function connectorContract<Config extends Record<string, unknown>>(
       const error = await failureOf(connector.deliver(options.event, fake.config, testContext()))
       expect(error).toMatchObject({
         errorType: 'INVALID_RESPONSE',
-        message: 'the provider’s answer is larger than the hub reads',
+        message: 'the answer is larger than the hub reads',
       })
     })
 

@@ -2,7 +2,12 @@
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import type { Agent, Dispatcher } from 'undici'
 import { type ConnectorContext, ConnectorError, type HubEvent } from '../../connectors/types.ts'
-import { createOutboundAgent, DEFAULT_CONNECT_TIMEOUT_MS, type OutboundOptions } from '../../src/delivery/outbound.ts'
+import {
+  createOutboundAgent,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  MAX_RESPONSE_BYTES,
+  type OutboundOptions,
+} from '../../src/delivery/outbound.ts'
 import { publicAddressesOnly } from '../../src/delivery/ssrf.ts'
 import { renderTemplate } from '../../src/integrations/templates.ts'
 import { type ReceivedRequest, type Receiver, type Reply, startReceiver } from '../helpers/receiver.ts'
@@ -105,6 +110,7 @@ export function testContext(
     dispatcher: options.dispatcher ?? outbound,
     signal: AbortSignal.timeout(timeoutMs),
     timeoutMs,
+    maxResponseBytes: MAX_RESPONSE_BYTES,
     messageTemplate: options.messageTemplate ?? null,
     render: (template, event) => renderTemplate(template, event),
   }

@@ -213,7 +213,7 @@ describe('webhook attempts on the road out', () => {
     try {
       const outcome = await sender.send(attempt(redirector.url))
       expect(outcome).toMatchObject({ ok: false, responseCode: 307, errorType: 'INVALID_RESPONSE' })
-      expect(outcome.errorMessage).toBe('HTTP 307: redirects are not followed; register the final URL')
+      expect(outcome.errorMessage).toBe('HTTP 307: redirects are not followed; use the final URL')
       expect(target.requests).toHaveLength(0)
     } finally {
       await sender.close()

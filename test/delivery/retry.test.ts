@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MAX_RETRY_DELAY_MS, nextRetryDelayMs, parseRetryAfter, scheduleOf } from '../../src/delivery/retry.ts'
+import { MAX_RETRY_DELAY_MS, nextRetryDelayMs, scheduleOf } from '../../src/delivery/retry.ts'
 
 const standard = { maxRetries: 7, retryDelayMs: null, backoffMultiplier: null }
 
@@ -29,16 +29,5 @@ describe('retry delays', () => {
     expect(nextRetryDelayMs(standard, 1, 60_000, () => 0.5)).toBe(60_000)
     expect(nextRetryDelayMs(standard, 1, 1_000, () => 0.5)).toBe(5_000)
     expect(nextRetryDelayMs(standard, 1, 10 * MAX_RETRY_DELAY_MS)).toBe(MAX_RETRY_DELAY_MS)
-  })
-})
-
-describe('Retry-After', () => {
-  it('reads delay-seconds and HTTP dates', () => {
-    const now = Date.parse('2024-01-15T10:00:00Z')
-    expect(parseRetryAfter('120', now)).toBe(120_000)
-    expect(parseRetryAfter('Mon, 15 Jan 2024 10:00:30 GMT', now)).toBe(30_000)
-    expect(parseRetryAfter('Mon, 15 Jan 2024 09:00:00 GMT', now)).toBe(0)
-    expect(parseRetryAfter('soon', now)).toBeNull()
-    expect(parseRetryAfter(undefined, now)).toBeNull()
   })
 })
