@@ -166,39 +166,54 @@ export interface ConfigField {
   description: string
 }
 
-function unwrap(schema: z.ZodType): { inner: z.ZodType; optional: boolean } {
-  let inner = schema
-  let optional = false
-  for (;;) {
-    if (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault || inner instanceof z.ZodNullable) {
-      optional = true
-      inner = inner.unwrap() as z.ZodType
-    } else {
-      return { inner, optional }
-    }
-  }
+/** A property of the config's JSON Schema, as z.toJSONSchema writes it (with the fields' metadata). */
+interface JsonSchemaProperty {
+  type?: string | string[]
+  format?: string
+  enum?: unknown[]
+  anyOf?: JsonSchemaProperty[]
+  description?: string
+  secret?: unknown
 }
 
-function typeOf(schema: z.ZodType): string {
-  if (schema instanceof z.ZodURL) return 'url'
-  if (schema instanceof z.ZodString) return 'string'
-  if (schema instanceof z.ZodNumber) return 'number'
-  if (schema instanceof z.ZodBoolean) return 'boolean'
-  if (schema instanceof z.ZodEnum) return 'enum'
+/** A nullable field's schema without its null alternative (`type: [t, 'null']` or `anyOf`), and whether it had one. */
+function withoutNull(property: JsonSchemaProperty): { schema: JsonSchemaProperty; nullable: boolean } {
+  if (Array.isArray(property.type) && property.type.includes('null')) {
+    const types = property.type.filter((type) => type !== 'null')
+    return { schema: { ...property, type: types.length === 1 ? types[0] : types }, nullable: true }
+  }
+  const others = property.anyOf?.filter((alternative) => alternative.type !== 'null') ?? []
+  if (others.length === 1 && property.anyOf?.length === 2) {
+    const { anyOf: _alternatives, ...annotations } = property
+    return { schema: { ...annotations, ...others[0] }, nullable: true }
+  }
+  return { schema: property, nullable: false }
+}
+
+function typeOf(property: JsonSchemaProperty): string {
+  if (property.enum) return 'enum'
+  if (property.type === 'string') return property.format === 'uri' ? 'url' : 'string'
+  if (property.type === 'number' || property.type === 'integer') return 'number'
+  if (property.type === 'boolean') return 'boolean'
   return 'json'
 }
 
-/** The config fields a connector declares, as the catalog shows them. */
+/** The config fields a connector declares, as the catalog shows them: read from its schema's JSON Schema. */
 export function configFieldsOf(connector: Connector): ConfigField[] {
-  return Object.entries(connector.configSchema.shape).map(([name, field]) => {
-    const { inner, optional } = unwrap(field as z.ZodType)
-    const meta = { ...z.globalRegistry.get(inner), ...z.globalRegistry.get(field as z.ZodType) }
+  // The input's schema: a field with a default need not be given. Whatever JSON Schema cannot say is `json`.
+  const schema = z.toJSONSchema(connector.configSchema, { io: 'input', unrepresentable: 'any' }) as {
+    properties?: Record<string, JsonSchemaProperty>
+    required?: string[]
+  }
+  const required = new Set(schema.required)
+  return Object.entries(schema.properties ?? {}).map(([name, property]) => {
+    const { schema: field, nullable } = withoutNull(property)
     return {
       name,
-      type: typeOf(inner),
-      required: !optional,
-      secret: meta.secret === true,
-      description: typeof meta.description === 'string' ? meta.description : '',
+      type: typeOf(field),
+      required: required.has(name) && !nullable,
+      secret: field.secret === true,
+      description: field.description ?? '',
     }
   })
 }
