@@ -1,8 +1,10 @@
 // The connector contract. A connector turns hub events into calls to one provider (and, optionally,
 // the provider's own webhooks into hub events). It never touches the database or the queue: the hub
 // stores its config (secrets sealed), queues its deliveries, retries them and logs every attempt.
+// A leaf: it imports nothing from the hub, which hands a connector what it needs on `ctx`.
 import type { Dispatcher } from 'undici'
-import { z } from 'zod'
+import type { z } from 'zod'
+import { type ConfigField, configFieldsOf } from './config-fields.ts'
 import { classifyNetworkError, classifyStatus, type FailureType, honoursRetryAfter, statusMessage } from './outcome.ts'
 
 /** An event as a connector sees it. */
@@ -126,7 +128,24 @@ export class InboundRejected extends Error {
   override name = 'InboundRejected'
 }
 
-export interface Connector<Config extends Record<string, unknown> = Record<string, unknown>> {
+export { type ConfigField, secret } from './config-fields.ts'
+
+export type ConfigValues = Record<string, unknown>
+
+/** A hub event type that a connector's `inbound` publishes, for the catalog every tenant starts with. */
+export interface EventTypeDeclaration {
+  /** Such as `payment.succeeded`. */
+  name: string
+  description: string
+  category: string
+  version: string
+  /** JSON Schema of the payload: publishing checks every event against it. */
+  payloadSchema: Record<string, unknown>
+  examplePayload: Record<string, unknown>
+}
+
+/** A connector as its author writes it, typed by its config. */
+export interface ConnectorDefinition<Config extends ConfigValues> {
   /** A stable id, stored with each integration (`slack`). */
   name: string
   displayName: string
@@ -140,8 +159,16 @@ export interface Connector<Config extends Record<string, unknown> = Record<strin
   configSchema: z.ZodObject<z.ZodRawShape, z.core.$strip> & z.ZodType<Config>
   /** Event patterns it receives when the tenant has not chosen any. */
   defaultEvents: readonly string[]
-  /** A config that passes validation, for documentation and the contract tests. */
+  /** A config that passes validation and holds every secret field, for documentation and the contract tests. */
   exampleConfig: Config
+  /**
+   * URLs the config holds in fields that are not `z.url()` fields (those are checked anyway), by field: the
+   * hub checks each against its address rule when the integration is configured. Algolia's `api_base_url`,
+   * a comma-separated list of hosts, is read here.
+   */
+  urlFields?(config: Config): { [Field in keyof Config & string]?: readonly string[] }
+  /** The hub event types `inbound` publishes; the hub adds them to the catalog every tenant starts with. */
+  inboundEventTypes?: readonly EventTypeDeclaration[]
   /** Templates held in the config (Zapier's payload template), checked when the integration is configured. */
   templates?(config: Config): string[]
   /** Checks the config against the provider without side effects worth undoing (a ping, a read). */
@@ -152,75 +179,91 @@ export interface Connector<Config extends Record<string, unknown> = Record<strin
   inbound?(request: InboundRequest, config: Config, ctx: ConnectorContext): Promise<InboundResult>
 }
 
-/** Flags a config field as secret: sealed at rest, masked in every answer, scrubbed from logged messages. */
-export function secret<T extends z.ZodType>(schema: T): T {
-  return schema.meta({ secret: true }) as T
-}
-
-export interface ConfigField {
+/**
+ * A connector as the hub holds it: who it is and what its config looks like, its config type erased. The
+ * hub reaches its calls only through `checkConfig`, so they are only ever handed a config that the
+ * connector's own schema accepted.
+ */
+export interface InstalledConnector {
   name: string
-  /** string, url, number, boolean, enum, json */
-  type: string
-  required: boolean
-  secret: boolean
+  displayName: string
   description: string
+  category: string
+  defaultEvents: readonly string[]
+  configFields: readonly ConfigField[]
+  inboundEventTypes: readonly EventTypeDeclaration[]
+  /** Whether it has an inbound route (`POST /inbound/<name>/<integration id>`). */
+  receivesInbound: boolean
+  /** Parses a config with the connector's schema; a config it accepts comes with the calls bound to it. */
+  checkConfig(input: unknown): ConfigCheck
 }
 
-/** A property of the config's JSON Schema, as z.toJSONSchema writes it (with the fields' metadata). */
-interface JsonSchemaProperty {
-  type?: string | string[]
-  format?: string
-  enum?: unknown[]
-  anyOf?: JsonSchemaProperty[]
-  description?: string
-  secret?: unknown
+export type ConfigCheck =
+  | { ok: true; config: ConfigValues; calls: ConnectorCalls }
+  | { ok: false; issues: readonly ConfigIssue[] }
+
+/** Why a config does not pass: the field's path (empty for the whole config) and zod's message. */
+export interface ConfigIssue {
+  path: string
+  message: string
 }
 
-/** A nullable field's schema without its null alternative (`type: [t, 'null']` or `anyOf`), and whether it had one. */
-function withoutNull(property: JsonSchemaProperty): { schema: JsonSchemaProperty; nullable: boolean } {
-  if (Array.isArray(property.type) && property.type.includes('null')) {
-    const types = property.type.filter((type) => type !== 'null')
-    return { schema: { ...property, type: types.length === 1 ? types[0] : types }, nullable: true }
-  }
-  const others = property.anyOf?.filter((alternative) => alternative.type !== 'null') ?? []
-  if (others.length === 1 && property.anyOf?.length === 2) {
-    const { anyOf: _alternatives, ...annotations } = property
-    return { schema: { ...annotations, ...others[0] }, nullable: true }
-  }
-  return { schema: property, nullable: false }
+/** A connector's calls, bound to one config its schema accepted. */
+export interface ConnectorCalls {
+  test(ctx: ConnectorContext): Promise<CallResult>
+  deliver(event: HubEvent, ctx: ConnectorContext): Promise<CallResult>
+  /** Null when the connector has no inbound route. */
+  inbound: ((request: InboundRequest, ctx: ConnectorContext) => Promise<InboundResult>) | null
+  templates(): string[]
+  /** Every URL in the config, with its field: the `z.url()` fields', and those `urlFields` reads. */
+  urls(): Array<{ field: string; url: string }>
 }
 
-function typeOf(property: JsonSchemaProperty): string {
-  if (property.enum) return 'enum'
-  if (property.type === 'string') return property.format === 'uri' ? 'url' : 'string'
-  if (property.type === 'number' || property.type === 'integer') return 'number'
-  if (property.type === 'boolean') return 'boolean'
-  return 'json'
-}
+/** A defined connector: typed by its config for its own tests, and installable in the registry as it is. */
+export type Connector<Config extends ConfigValues> = ConnectorDefinition<Config> & InstalledConnector
 
-/** The config fields a connector declares, as the catalog shows them: read from its schema's JSON Schema. */
-export function configFieldsOf(connector: Connector): ConfigField[] {
-  // The input's schema: a field with a default need not be given. Whatever JSON Schema cannot say is `json`.
-  const schema = z.toJSONSchema(connector.configSchema, { io: 'input', unrepresentable: 'any' }) as {
-    properties?: Record<string, JsonSchemaProperty>
-    required?: string[]
-  }
-  const required = new Set(schema.required)
-  return Object.entries(schema.properties ?? {}).map(([name, property]) => {
-    const { schema: field, nullable } = withoutNull(property)
-    return {
-      name,
-      type: typeOf(field),
-      required: required.has(name) && !nullable,
-      secret: field.secret === true,
-      description: field.description ?? '',
-    }
-  })
-}
-
-/** Defines a connector, keeping its config type. */
-export function defineConnector<Config extends Record<string, unknown>>(
-  connector: Connector<Config>,
+/** Defines a connector: its config fields are read from its schema once, here. */
+export function defineConnector<Config extends ConfigValues>(
+  definition: ConnectorDefinition<Config>,
 ): Connector<Config> {
-  return connector
+  const configFields = configFieldsOf(definition.configSchema)
+  const urlTyped = configFields.filter((field) => field.type === 'url').map((field) => field.name)
+  const { inbound } = definition
+  return {
+    ...definition,
+    configFields,
+    inboundEventTypes: definition.inboundEventTypes ?? [],
+    receivesInbound: inbound !== undefined,
+    checkConfig(input) {
+      const parsed = definition.configSchema.safeParse(input)
+      if (!parsed.success) {
+        return {
+          ok: false,
+          issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+        }
+      }
+      const config = parsed.data
+      return {
+        ok: true,
+        config,
+        calls: {
+          test: (ctx) => definition.test(config, ctx),
+          deliver: (event, ctx) => definition.deliver(event, config, ctx),
+          inbound: inbound ? (request, ctx) => inbound(request, config, ctx) : null,
+          templates: () => definition.templates?.(config) ?? [],
+          urls() {
+            const read: Record<string, readonly string[] | undefined> = definition.urlFields?.(config) ?? {}
+            const typed = urlTyped.flatMap((field) => {
+              const value = config[field]
+              return field in read || typeof value !== 'string' ? [] : [{ field, url: value }]
+            })
+            return [
+              ...typed,
+              ...Object.entries(read).flatMap(([field, urls]) => (urls ?? []).map((url) => ({ field, url }))),
+            ]
+          },
+        },
+      }
+    },
+  }
 }

@@ -1,6 +1,7 @@
 // Boots a Switchyard process: database (embedded or DATABASE_URL), migrations, Prisma, pg-boss, and
 // the API and/or the workers. API and worker processes can run apart, N of each, against one database.
 
+import { connectors } from '../connectors/registry.ts'
 import { createTokenVerifier } from './auth/jwt.ts'
 import { createRequestLimiter } from './auth/rate-limit.ts'
 import { resolveSecrets } from './auth/secrets.ts'
@@ -16,9 +17,13 @@ import { scheduleRetention } from './delivery/retention.ts'
 import { publicAddressesOnly } from './delivery/ssrf.ts'
 import { scheduleSweeper } from './delivery/sweeper.ts'
 import { startDeliveryWorker } from './delivery/worker/index.ts'
-import { publishEvent } from './events/publish.ts'
+import { useConnectorEventTypes } from './events/built-in-types.ts'
+import { checkPublishable, publishChecked, publishEvent } from './events/publish.ts'
 import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
-import { callConnector } from './integrations/runner.ts'
+import { checkStoredConfigs } from './integrations/config-check.ts'
+import { createInboundHandler } from './integrations/inbound.ts'
+import { createConnectorCaller } from './integrations/runner.ts'
+import { createIntegrationsService } from './integrations/service.ts'
 import type { Logger } from './logger.ts'
 import { observeQueueDepth, rateLimited } from './observability/metrics.ts'
 import { serveMetrics } from './observability/metrics-http.ts'
@@ -97,6 +102,12 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     useRuntime({ config, boss, jobs, sender, logger, listener, sealer: openingSealer })
     cleanups.push(async () => useRuntime(undefined))
 
+    // The connectors load: their inbound event types join the catalog, and every stored config is checked.
+    useConnectorEventTypes(connectors.flatMap((connector) => connector.inboundEventTypes))
+    await checkStoredConfigs(sealer, logger)
+    const publishing = { checkPublishable, publishChecked }
+    const caller = createConnectorCaller({ sealer: openingSealer, dispatcher: sender.dispatcher })
+
     if (role !== 'api') {
       // Stopped before the queue (cleanups run in reverse): attempts in flight finish and are recorded.
       const worker = startDeliveryWorker({
@@ -107,10 +118,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
         logger,
         sealer: openingSealer,
         sender,
-        callConnector: (integration, event) =>
-          callConnector(integration, (connector, connectorConfig, ctx) =>
-            connector.deliver(event, connectorConfig, ctx),
-          ),
+        callConnector: caller.deliver,
         onDisabled: announceDisabled,
       })
       cleanups.push(() => worker.stop())
@@ -136,6 +144,10 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       }
       const app = buildApp({
         logger,
+        services: {
+          integrations: createIntegrationsService({ sealer: openingSealer, caller, jobs, publishing, config }),
+        },
+        inbound: createInboundHandler({ sealer: openingSealer, caller, publishing, logger }),
         metrics: metricsOnApiPort ? { token: config.metrics.token } : undefined,
         verifier: createTokenVerifier({
           secret: secrets.jwtSecret,

@@ -14,11 +14,11 @@ import type { RequestLimiter } from './auth/rate-limit.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
 import { isDatabaseUnavailable } from './db/unavailable.ts'
 import { internalError, RETRY_AFTER_SECONDS, tooManyRequests, unavailable } from './errors.ts'
-import { handleInbound } from './integrations/inbound.ts'
+import type { InboundHandler } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import { scrape } from './observability/metrics-http.ts'
 import { bodyLimit, introspectionNeedsReadScope, queryShapeLimits } from './request-limits.ts'
-import type { Context } from './schema/context.ts'
+import type { Context, Services } from './schema/context.ts'
 import { schema } from './schema/index.ts'
 
 export interface ReadinessChecks {
@@ -31,6 +31,10 @@ const READINESS_TIMEOUT_MS = 2000
 
 export interface AppOptions {
   logger: Logger
+  /** The domain services, handed to resolvers on the GraphQL context. */
+  services: Services
+  /** Answers providers' own webhooks (POST /inbound/<connector>/<integration id>). */
+  inbound: InboundHandler
   verifier: TokenVerifier
   /**
    * Counts every GraphQL request (HTTP) and operation (graphql-ws), before its document is parsed, and
@@ -70,7 +74,17 @@ type Caller = Identity | null
 
 const NO_SCOPES: Context['scopes'] = new Set()
 
-export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBodyBytes, graphiql }: AppOptions): App {
+export function buildApp({
+  logger,
+  services,
+  inbound,
+  verifier,
+  limiter,
+  readiness,
+  metrics,
+  maxBodyBytes,
+  graphiql,
+}: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
   const tenantLogs = new Map<string, Logger>()
@@ -89,10 +103,10 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
   const callers = new WeakMap<Request, Caller>()
 
   async function contextFor(caller: Caller): Promise<Context> {
-    if (!caller) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log }
+    if (!caller) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log, services }
     const { tenantId, scopes, expiresAt } = caller
     await tenants.ensure(tenantId)
-    return { tenantId, scopes, expiresAt, log: logFor(tenantId) }
+    return { tenantId, scopes, expiresAt, log: logFor(tenantId), services }
   }
 
   const yoga = createYoga<ServerContext, Context>({
@@ -136,7 +150,7 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
       admitGraphQLRequests(admission, callers),
       healthRoutes(readiness),
       ...(metrics ? [metricsRoute(metrics.token)] : []),
-      inboundRoutes(admission, log),
+      inboundRoutes(admission, inbound, log),
       endSubscriptionsAtExpiry(),
     ],
   })
@@ -319,7 +333,7 @@ const INBOUND_PATH = /^\/inbound\/([a-z][a-z0-9_-]*)\/([^/]+)\/?$/
  * POST /inbound/<connector>/<integration id>: providers' own webhooks (Stripe's), counted against the
  * client's address like requests without a token; past the limit, HTTP 429 with Retry-After.
  */
-function inboundRoutes(admission: Admission, log: Logger): Plugin<object, ServerContext> {
+function inboundRoutes(admission: Admission, inbound: InboundHandler, log: Logger): Plugin<object, ServerContext> {
   return {
     async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
       const match = INBOUND_PATH.exec(url.pathname)
@@ -339,7 +353,7 @@ function inboundRoutes(admission: Admission, log: Logger): Plugin<object, Server
         return
       }
       try {
-        endResponse(await handleInbound(match[1] ?? '', match[2] ?? '', request, log))
+        endResponse(await inbound(match[1] ?? '', match[2] ?? '', request))
       } catch (error) {
         if (isDatabaseUnavailable(error)) {
           // Nothing was stored (the receipt and its events commit together): the provider retries later.

@@ -156,6 +156,7 @@ export default defineConnector<AlgoliaConfig>({
   configSchema,
   defaultEvents: ['entry.*', 'order.*'],
   exampleConfig: { app_id: 'APP1234567', api_key: 'an-algolia-admin-api-key', index_name: 'articles' },
+  urlFields: (config) => ({ api_base_url: config.api_base_url?.split(',') }),
   async test(config, ctx) {
     return withClient(config, ctx, async (client) => {
       try {

@@ -14,6 +14,7 @@ import {
   InboundRejected,
   secret,
 } from '../types.ts'
+import { PAYMENT_EVENT_TYPES } from './event-types.ts'
 
 const configSchema = z.object({
   webhook_secret: secret(
@@ -169,6 +170,7 @@ export default defineConnector<StripeConfig>({
   category: 'payments',
   configSchema,
   defaultEvents: ['customer.created'],
+  inboundEventTypes: PAYMENT_EVENT_TYPES,
   exampleConfig: { webhook_secret: 'whsec_0123456789abcdef', api_key: 'sk_test_0123456789abcdef' },
   async test(config, ctx) {
     if (!config.api_key) return { message: 'Inbound only: the webhook secret is set; add api_key for outbound calls' }

@@ -108,9 +108,12 @@ for (const [path, content] of Object.entries(files)) {
 const registryPath = join(root, 'connectors', 'registry.ts')
 const registry = await readFile(registryPath, 'utf8')
 const updated = registry
-  .replace(/(import type \{ Connector \} from '\.\/types\.ts'\n)/, `import ${name} from './${name}/index.ts'\n$1`)
   .replace(
-    /(export const connectors: readonly Connector\[\] = \[)([^\]]*)\]/,
+    /(import type \{ InstalledConnector \} from '\.\/types\.ts'\n)/,
+    `import ${name} from './${name}/index.ts'\n$1`,
+  )
+  .replace(
+    /(export const connectors: readonly InstalledConnector\[\] = \[)([^\]]*)\]/,
     (_match, head: string, list: string) => `${head}${list.replace(/,?\s*$/, '')}, ${name}]`,
   )
 if (updated === registry) {

@@ -1,14 +1,10 @@
-// The catalog every tenant starts with: the seed's commerce events, Strapi's content events, the
-// payment events inbound Stripe produces, and the hub's own system events.
+// The catalog every tenant starts with: the seed's commerce events, Strapi's content events and the hub's
+// own system events, here; and the event types the installed connectors' inbound routes publish (Stripe's
+// payment events), which connectors declare and hub.ts hands in at boot.
+import type { EventTypeDeclaration } from '../../connectors/types.ts'
 
-export interface BuiltInEventType {
-  name: string
-  description: string
-  category: string
-  version: string
-  payloadSchema: Record<string, unknown>
-  examplePayload: Record<string, unknown>
-}
+/** A built-in type is declared the way connectors declare theirs. */
+export type BuiltInEventType = EventTypeDeclaration
 
 export const CATEGORY_NAMES: Record<string, string> = {
   sales: 'Sales',
@@ -16,7 +12,6 @@ export const CATEGORY_NAMES: Record<string, string> = {
   customer: 'Customer',
   content: 'Content',
   media: 'Media',
-  payments: 'Payments',
   system: 'System',
 }
 
@@ -53,32 +48,7 @@ const media = (description: string, name: string): BuiltInEventType => ({
   },
 })
 
-const payment = (description: string, name: string, example: Record<string, unknown>): BuiltInEventType => ({
-  name,
-  description,
-  category: 'payments',
-  version: '1.0',
-  payloadSchema: object(
-    {
-      stripe_event_id: { type: 'string' },
-      payment_intent_id: { type: 'string' },
-      charge_id: { type: 'string' },
-      amount: { type: 'integer', description: 'In the currency’s smallest unit' },
-      currency: { type: 'string' },
-      customer_id: { type: ['string', 'null'] },
-    },
-    ['amount', 'currency'],
-  ),
-  examplePayload: {
-    stripe_event_id: 'evt_1Example',
-    amount: 2999,
-    currency: 'usd',
-    customer_id: 'cus_Example',
-    ...example,
-  },
-})
-
-export const BUILT_IN_EVENT_TYPES: readonly BuiltInEventType[] = [
+const HUB_EVENT_TYPES: readonly BuiltInEventType[] = [
   {
     name: 'order.created',
     description: 'Triggered when a new order is created',
@@ -203,17 +173,6 @@ export const BUILT_IN_EVENT_TYPES: readonly BuiltInEventType[] = [
   strapiEntry('An entry was unpublished', 'entry.unpublish', { publishedAt: null }),
   media('A file was uploaded', 'media.create'),
   media('A file was deleted', 'media.delete'),
-  payment('A payment succeeded (Stripe payment_intent.succeeded)', 'payment.succeeded', {
-    payment_intent_id: 'pi_Example',
-  }),
-  payment('A payment failed (Stripe payment_intent.payment_failed)', 'payment.failed', {
-    payment_intent_id: 'pi_Example',
-    failure_message: 'Your card was declined.',
-  }),
-  payment('A payment was refunded (Stripe charge.refunded)', 'payment.refunded', {
-    charge_id: 'ch_Example',
-    amount_refunded: 2999,
-  }),
   {
     name: 'webhook.disabled',
     description: 'The hub disabled a webhook (410 Gone, or too many consecutive failed deliveries)',
@@ -238,3 +197,23 @@ export const BUILT_IN_EVENT_TYPES: readonly BuiltInEventType[] = [
     },
   },
 ]
+
+let builtIn: readonly BuiltInEventType[] = HUB_EVENT_TYPES
+
+/**
+ * Adds the event types the installed connectors declare to the built-in ones, in place of any added
+ * before; hub.ts calls it at boot. A name declared twice is a mistake in a connector, refused here.
+ */
+export function useConnectorEventTypes(declared: readonly BuiltInEventType[]): void {
+  const names = new Set<string>()
+  for (const type of [...HUB_EVENT_TYPES, ...declared]) {
+    if (names.has(type.name)) throw new Error(`the event type ${type.name} is declared twice`)
+    names.add(type.name)
+  }
+  builtIn = [...HUB_EVENT_TYPES, ...declared]
+}
+
+/** The catalog every tenant starts with; a new list each time connectors' types are added. */
+export function builtInEventTypes(): readonly BuiltInEventType[] {
+  return builtIn
+}

@@ -7,7 +7,7 @@ import { db, pool } from '../db/client.ts'
 import { badInput, conflict, notFound } from '../errors.ts'
 import { withinQuota } from '../quotas.ts'
 import { runtime } from '../runtime.ts'
-import { BUILT_IN_EVENT_TYPES, CATEGORY_NAMES } from './built-in-types.ts'
+import { type BuiltInEventType, builtInEventTypes, CATEGORY_NAMES } from './built-in-types.ts'
 import { RegexError } from './regex.ts'
 import { ajv, VALIDATION_TIME_LIMIT_MS, ValidationTimeout, validateInTime } from './schema-validator.ts'
 import { TenantCache, tenantChanged } from './tenant-cache.ts'
@@ -36,12 +36,20 @@ const MAX_SCHEMA_LENGTH = 65_536
  */
 const validators = new LRUCache<string, ValidateFunction>({ maxSize: 4 * 1024 * 1024 })
 
-const builtIns = new Map<string, EventTypeView>(
-  BUILT_IN_EVENT_TYPES.map((type) => [
-    type.name,
-    { ...type, deprecated: false, builtIn: true, schemaKey: `builtin:${type.name}` } satisfies EventTypeView,
-  ]),
-)
+let builtInViews: { of: readonly BuiltInEventType[]; views: ReadonlyMap<string, EventTypeView> } | undefined
+
+/** The built-in types by name, as views; made again once connectors' types are added at boot. */
+function builtIns(): ReadonlyMap<string, EventTypeView> {
+  const types = builtInEventTypes()
+  if (builtInViews?.of !== types) {
+    const views = new Map<string, EventTypeView>()
+    for (const type of types) {
+      views.set(type.name, { ...type, deprecated: false, builtIn: true, schemaKey: `builtin:${type.name}` })
+    }
+    builtInViews = { of: types, views }
+  }
+  return builtInViews.views
+}
 
 interface EventTypeRow {
   id: string
@@ -56,7 +64,7 @@ interface EventTypeRow {
 }
 
 function fromRow(row: EventTypeRow): EventTypeView {
-  const builtIn = builtIns.get(row.name)
+  const builtIn = builtIns().get(row.name)
   return {
     name: row.name,
     description: row.description,
@@ -72,7 +80,7 @@ function fromRow(row: EventTypeRow): EventTypeView {
 
 export async function listEventTypes(tenantId: string, category?: string | null): Promise<EventTypeView[]> {
   const rows = await db().eventType.findMany({ where: { tenantId } })
-  const merged = new Map(builtIns)
+  const merged = new Map(builtIns())
   for (const row of rows) merged.set(row.name, fromRow(row))
   return [...merged.values()]
     .filter((type) => !category || type.category === category)
@@ -86,7 +94,7 @@ const tenantTypes = new TenantCache(async (tenantId) => {
 })
 
 export async function findEventType(tenantId: string, name: string): Promise<EventTypeView | undefined> {
-  return (await tenantTypes.get(tenantId)).get(name) ?? builtIns.get(name)
+  return (await tenantTypes.get(tenantId)).get(name) ?? builtIns().get(name)
 }
 
 export interface RegisterEventTypeInput {
@@ -103,7 +111,7 @@ export async function registerEventType(tenantId: string, input: RegisterEventTy
   if (!EVENT_TYPE_NAME.test(input.name) || input.name.length > 100) {
     throw badInput('name must be dot-separated lower-case segments, such as "invoice.paid"', { field: 'name' })
   }
-  if (builtIns.has(input.name)) {
+  if (builtIns().has(input.name)) {
     throw conflict(`${input.name} is a built-in event type; choose another name, or deprecate it`)
   }
   if (!/^[a-z][a-z0-9_-]{0,49}$/.test(input.category)) {
@@ -146,7 +154,7 @@ export async function registerEventType(tenantId: string, input: RegisterEventTy
       name: 'event types',
       limit: runtime().config.limits.eventTypesPerTenant,
       // A new version of one of its types replaces it; deprecations of built-in types are not counted.
-      used: (tx) => tx.eventType.count({ where: { tenantId, name: { notIn: [...builtIns.keys(), input.name] } } }),
+      used: (tx) => tx.eventType.count({ where: { tenantId, name: { notIn: [...builtIns().keys(), input.name] } } }),
     },
     (tx) =>
       tx.eventType.upsert({

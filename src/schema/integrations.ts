@@ -1,26 +1,17 @@
 // Integrations: the installed connectors, each tenant's configuration of them, their tests and figures.
 import { createContextCache } from '@pothos/core'
 import DataLoader from 'dataloader'
-import { configFieldsOf } from '../../connectors/types.ts'
+import type { ConfigField } from '../../connectors/types.ts'
 import { scheduleOf } from '../delivery/retry.ts'
-import {
-  type Activity,
-  configureIntegration,
-  disableIntegration,
-  displayConfig,
-  type IntegrationTestResult,
-  type IntegrationView,
-  integrationStatsFor,
-  listIntegrations,
-  recentActivity,
-  testIntegration,
-  viewIntegration,
-} from '../integrations/service.ts'
+import type { Activity } from '../integrations/figures.ts'
+import type { IntegrationTestResult } from '../integrations/test-integration.ts'
+import type { IntegrationView } from '../integrations/views.ts'
 import { builder } from './builder.ts'
 import { type Context, tenantOf } from './context.ts'
 import { DeliveryStatusEnum } from './enums.ts'
+import { RetryPolicyInput } from './webhooks.ts'
 
-const ConfigFieldRef = builder.objectRef<ReturnType<typeof configFieldsOf>[number]>('ConfigField').implement({
+const ConfigFieldRef = builder.objectRef<ConfigField>('ConfigField').implement({
   description: 'A field of a connector’s config, as declared by the connector.',
   fields: (t) => ({
     name: t.exposeString('name'),
@@ -50,7 +41,9 @@ const ActivityRef = builder.objectRef<Activity>('IntegrationActivity').implement
 })
 
 /** One query for the figures of every integration in a request. */
-const statsLoader = createContextCache(() => new DataLoader((ids: readonly string[]) => integrationStatsFor(ids)))
+const statsLoader = createContextCache(
+  (context: Context) => new DataLoader((ids: readonly string[]) => context.services.integrations.stats(ids)),
+)
 
 const stats = async (view: IntegrationView, context: Context) =>
   view.row ? statsLoader(context).load(view.row.id) : null
@@ -65,16 +58,23 @@ const IntegrationRef = builder.objectRef<IntegrationView>('Integration').impleme
     category: t.string({ resolve: (view) => view.connector.category }),
     isAvailable: t.boolean({ description: 'Installed in this hub.', resolve: () => true }),
     isConfigured: t.boolean({ resolve: (view) => view.row !== null }),
-    configFields: t.field({ type: [ConfigFieldRef], resolve: (view) => configFieldsOf(view.connector) }),
+    configFields: t.field({ type: [ConfigFieldRef], resolve: (view) => view.connector.configFields }),
     status: t.field({
       type: IntegrationStatusEnum,
       resolve: (view) => (!view.row ? 'NOT_CONFIGURED' : view.row.isActive ? 'ACTIVE' : 'DISABLED'),
+    }),
+    configError: t.string({
+      nullable: true,
+      description:
+        'Why the stored config can no longer be used (it no longer passes the connector’s schema, as the hub found ' +
+        'when it started); its calls fail until it is configured again. Null when it can.',
+      resolve: (view) => view.row?.configError ?? null,
     }),
     config: t.field({
       type: 'JSON',
       nullable: true,
       description: 'The config, secrets masked.',
-      resolve: (view) => displayConfig(view),
+      resolve: (view, _args, context) => context.services.integrations.displayConfig(view),
     }),
     notifications: t.field({
       type: 'JSON',
@@ -99,7 +99,8 @@ const IntegrationRef = builder.objectRef<IntegrationView>('Integration').impleme
     inboundUrl: t.string({
       nullable: true,
       description: 'Where the provider should send its own webhooks (connectors that receive them, once configured).',
-      resolve: (view) => (view.row && view.connector.inbound ? `/inbound/${view.connector.name}/${view.row.id}` : null),
+      resolve: (view) =>
+        view.row && view.connector.receivesInbound ? `/inbound/${view.connector.name}/${view.row.id}` : null,
     }),
     lastSyncAt: t.field({
       type: 'DateTime',
@@ -123,7 +124,8 @@ const IntegrationRef = builder.objectRef<IntegrationView>('Integration').impleme
       type: [ActivityRef],
       description: 'The latest attempts, newest first.',
       args: { limit: t.arg.int({ required: true, defaultValue: 10 }) },
-      resolve: (view, { limit }) => (view.row ? recentActivity(view.row.id, Math.min(Math.max(limit, 1), 100)) : []),
+      resolve: (view, { limit }, context) =>
+        view.row ? context.services.integrations.recentActivity(view.row.id, Math.min(Math.max(limit, 1), 100)) : [],
     }),
   }),
 })
@@ -143,18 +145,18 @@ builder.queryFields((t) => ({
     type: [IntegrationRef],
     description: 'Every installed connector, configured or not, optionally of one category.',
     args: { category: t.arg.string() },
-    resolve: (_root, { category }, context) => listIntegrations(tenantOf(context), category),
+    resolve: (_root, { category }, context) => context.services.integrations.list(tenantOf(context), category),
   }),
   integration: t.field({
     type: IntegrationRef,
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, context) => viewIntegration(tenantOf(context), name),
+    resolve: (_root, { name }, context) => context.services.integrations.view(tenantOf(context), name),
   }),
   integrationCategories: t.field({
     type: [IntegrationCategoryRef],
     resolve: async (_root, _args, context) => {
       const counts = new Map<string, number>()
-      for (const { connector } of await listIntegrations(tenantOf(context))) {
+      for (const { connector } of await context.services.integrations.list(tenantOf(context))) {
         counts.set(connector.category, (counts.get(connector.category) ?? 0) + 1)
       }
       return [...counts.entries()].map(([name, integrationCount]) => ({
@@ -165,14 +167,6 @@ builder.queryFields((t) => ({
     },
   }),
 }))
-
-const IntegrationRetryPolicyInput = builder.inputType('IntegrationRetryPolicyInput', {
-  fields: (t) => ({
-    maxRetries: t.int(),
-    retryDelayMs: t.int(),
-    backoffMultiplier: t.float(),
-  }),
-})
 
 const ConfigureIntegrationInput = builder.inputType('ConfigureIntegrationInput', {
   fields: (t) => ({
@@ -191,7 +185,7 @@ const ConfigureIntegrationInput = builder.inputType('ConfigureIntegrationInput',
         'Liquid template for the message, such as "New order {{order_id}} for $' + '{{amount}} has been {{status}}".',
     }),
     active: t.boolean({ description: 'Default true. Enabling again resumes the deliveries that waited.' }),
-    retryPolicy: t.field({ type: IntegrationRetryPolicyInput }),
+    retryPolicy: t.field({ type: RetryPolicyInput }),
     timeoutMs: t.int({ description: 'Each call’s time budget, 500 to 60000; default 15000.' }),
     maxConcurrency: t.int({ description: 'Calls in flight at once, across all workers, 1 to 50; default 5.' }),
   }),
@@ -225,8 +219,9 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, { name, input }, context) => {
       const tenantId = tenantOf(context)
-      await configureIntegration(tenantId, name, input)
-      return { integration: await viewIntegration(tenantId, name) }
+      const { integrations } = context.services
+      await integrations.configure(tenantId, name, input)
+      return { integration: await integrations.view(tenantId, name) }
     },
   }),
   testIntegration: t.field({
@@ -239,7 +234,7 @@ builder.mutationFields((t) => ({
       payload: t.arg({ type: 'JSON' }),
     },
     resolve: (_root, args, context) =>
-      testIntegration(tenantOf(context), args.name, args.event, args.payload ?? undefined),
+      context.services.integrations.test(tenantOf(context), args.name, args.event, args.payload ?? undefined),
   }),
   disableIntegration: t.field({
     type: IntegrationRef,
@@ -247,8 +242,9 @@ builder.mutationFields((t) => ({
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, context) => {
       const tenantId = tenantOf(context)
-      await disableIntegration(tenantId, name)
-      return viewIntegration(tenantId, name)
+      const { integrations } = context.services
+      await integrations.disable(tenantId, name)
+      return integrations.view(tenantId, name)
     },
   }),
 }))

@@ -224,7 +224,8 @@ const MatchExplanationRef = builder.objectRef<MatchExplanation>('MatchExplanatio
   }),
 })
 
-const RetryPolicyInput = builder.inputType('RetryPolicyInput', {
+/** A webhook's or an integration's retry policy, as given. */
+export const RetryPolicyInput = builder.inputType('RetryPolicyInput', {
   fields: (t) => ({
     maxRetries: t.int({ description: 'Retries after the first attempt, 0 to 20. Default 7.' }),
     retryDelayMs: t.int({ description: 'First retry delay, 100 ms to 24 h. Unset: the Standard Webhooks schedule.' }),

@@ -9,10 +9,11 @@ import { brotliCompressSync, gzipSync } from 'node:zlib'
 import type { Agent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { findConnector } from '../../connectors/registry.ts'
-import { type Connector, configFieldsOf, type HubEvent } from '../../connectors/types.ts'
+import type { Connector, HubEvent } from '../../connectors/types.ts'
 import { MAX_RESPONSE_BYTES } from '../../src/delivery/outbound.ts'
+import { EVENT_TYPE_NAME } from '../../src/events/catalog.ts'
 import { isValidPattern } from '../../src/events/matching.ts'
-import { maskConfig } from '../../src/integrations/config.ts'
+import { maskConfig } from '../../src/integrations/stored-config.ts'
 import { type FakeProvider, failureOf, type Receiver, startRedirector, testContext, testDispatcher } from './kit.ts'
 
 export interface ContractOptions<Config> {
@@ -55,7 +56,7 @@ export function connectorContract<Config extends Record<string, unknown>>(
     })
 
     it('declares its config fields with types, descriptions and secrets', () => {
-      const fields = configFieldsOf(connector as unknown as Connector)
+      const fields = connector.configFields
       expect(fields.length).toBeGreaterThan(0)
       for (const field of fields) {
         expect(field.description, `${field.name} has a description`).not.toBe('')
@@ -67,13 +68,18 @@ export function connectorContract<Config extends Record<string, unknown>>(
     it('accepts its example config and the fake’s', () => {
       expect(connector.configSchema.safeParse(connector.exampleConfig).success).toBe(true)
       expect(connector.configSchema.safeParse(fake.config).success).toBe(true)
+      expect(connector.checkConfig(connector.exampleConfig)).toMatchObject({
+        ok: true,
+        config: connector.exampleConfig,
+      })
     })
 
     it('refuses a config missing a required field, or with a field of the wrong type', () => {
-      const fields = configFieldsOf(connector as unknown as Connector)
+      const fields = connector.configFields
       for (const field of fields.filter((f) => f.required)) {
         const { [field.name]: _removed, ...rest } = connector.exampleConfig
         expect(connector.configSchema.safeParse(rest).success, `without ${field.name}`).toBe(false)
+        expect(connector.checkConfig(rest)).toMatchObject({ ok: false, issues: [{ path: field.name }] })
       }
       for (const field of fields.filter((f) => f.type !== 'json')) {
         const wrong = { ...connector.exampleConfig, [field.name]: { not: 'this' } }
@@ -81,15 +87,31 @@ export function connectorContract<Config extends Record<string, unknown>>(
       }
     })
 
-    it('masks every secret field', () => {
+    it('masks every secret field, each of which its example config holds', () => {
       const config = connector.exampleConfig
-      const masked = JSON.stringify(maskConfig(connector as unknown as Connector, config))
-      const secrets = configFieldsOf(connector as unknown as Connector).filter((field) => field.secret)
+      const masked = maskConfig(connector, config)
+      const secrets = connector.configFields.filter((field) => field.secret)
+      expect(secrets.length).toBeGreaterThan(0)
       for (const field of secrets) {
         const value = config[field.name]
-        if (typeof value === 'string') expect(masked).not.toContain(value)
+        expect(typeof value, `exampleConfig holds the secret field ${field.name}`).toBe('string')
+        expect(masked[field.name], `${field.name} is masked`).not.toBe(value)
+        expect(JSON.stringify(masked)).not.toContain(value)
       }
     })
+
+    if (connector.receivesInbound) {
+      it('declares the hub event types its inbound publishes, with their payloads', () => {
+        expect(connector.inboundEventTypes.length).toBeGreaterThan(0)
+        for (const type of connector.inboundEventTypes) {
+          expect(type.name).toMatch(EVENT_TYPE_NAME)
+          expect(type.description.length).toBeGreaterThan(0)
+          expect(type.category).toMatch(/^[a-z]+$/)
+          expect(type.payloadSchema).toMatchObject({ type: 'object' })
+          expect(Object.keys(type.examplePayload).length).toBeGreaterThan(0)
+        }
+      })
+    }
 
     it('passes test() against its fake provider', async () => {
       const result = await connector.test(fake.config, testContext())

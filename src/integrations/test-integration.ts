@@ -1,0 +1,60 @@
+// testIntegration: the provider called now. With an event, the connector delivers it (logged as a test
+// delivery, never retried, not counted); without one, it checks the config against the provider.
+import type { DeliveryJobs } from '../delivery/jobs.ts'
+import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
+import { findEventType } from '../events/catalog.ts'
+import type { Publishing } from './publishing.ts'
+import type { ConnectorCaller } from './runner.ts'
+import { findIntegration } from './views.ts'
+
+export interface TestIntegrationDeps {
+  caller: ConnectorCaller
+  jobs: DeliveryJobs
+  publishing: Publishing
+  /** Recorded as for any delivery, though a test counts in no failure streak. */
+  maxConsecutiveFailures: number
+}
+
+export interface IntegrationTestResult extends Pick<TestDeliveryResult, 'status' | 'responseTimeMs'> {
+  message: string
+  deliveryId: string | null
+}
+
+export async function testIntegration(
+  deps: TestIntegrationDeps,
+  tenantId: string,
+  name: string,
+  type?: string | null,
+  payload?: unknown,
+): Promise<IntegrationTestResult> {
+  const integration = await findIntegration(tenantId, name)
+  if (!type) {
+    const outcome = await deps.caller.call(integration, (calls, ctx) => calls.test(ctx))
+    return {
+      status: outcome.ok ? 'SUCCEEDED' : 'FAILED',
+      message: (outcome.ok ? outcome.responseBody : outcome.errorMessage) ?? '',
+      responseTimeMs: outcome.responseTimeMs,
+      deliveryId: null,
+    }
+  }
+  const body = payload ?? (await findEventType(tenantId, type))?.examplePayload ?? {}
+  await deps.publishing.checkPublishable(tenantId, { type, payload: body }).catch((error: unknown) => {
+    if (!(error instanceof Error && /unknown event type/.test(error.message))) throw error
+  })
+  const result = await deliverTest(
+    tenantId,
+    { webhookId: null, integrationId: integration.id, maxConcurrency: integration.maxConcurrency },
+    { type, payload: body },
+    async (event) => ({
+      outcome: await deps.caller.call(integration, (calls, ctx) => calls.deliver(event, ctx)),
+      requestHeaders: {},
+    }),
+    { jobs: deps.jobs, maxConsecutiveFailures: deps.maxConsecutiveFailures },
+  )
+  return {
+    status: result.status,
+    message: result.responseBody ?? result.errorMessage ?? '',
+    responseTimeMs: result.responseTimeMs,
+    deliveryId: result.deliveryId,
+  }
+}
