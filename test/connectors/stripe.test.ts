@@ -1,6 +1,7 @@
+import { Ajv } from 'ajv'
 import Stripe from 'stripe'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import stripe from '../../connectors/stripe/index.ts'
+import stripe, { mapStripeEvent } from '../../connectors/stripe/index.ts'
 import { InboundRejected } from '../../connectors/types.ts'
 import { connectorContract } from './contract.ts'
 import { hubEvent, testContext } from './kit.ts'
@@ -125,6 +126,23 @@ describe('stripe inbound', () => {
       },
     ])
     expect((await inbound(signed(event('customer.updated', { id: 'cus_1' }))))?.events).toEqual([])
+  })
+
+  it('publishes only the event types it declares, with payloads their schemas accept', () => {
+    const declared = new Map(stripe.inboundEventTypes.map((type) => [type.name, type]))
+    const objects: Array<[type: string, object: Record<string, unknown>]> = [
+      ['payment_intent.succeeded', { id: 'pi_1', amount: 1, amount_received: 1, currency: 'usd', customer: 'cus_1' }],
+      ['payment_intent.payment_failed', { id: 'pi_1', amount: 1, currency: 'usd', last_payment_error: null }],
+      ['charge.refunded', { id: 'ch_1', amount: 1, amount_refunded: 1, currency: 'usd', payment_intent: 'pi_1' }],
+    ]
+    const mapped = objects.flatMap(([type, object]) => mapStripeEvent({ id: 'evt_1', type, data: { object } }))
+    expect(mapped.map((event) => event.type)).toEqual([...declared.keys()])
+    const ajv = new Ajv()
+    for (const event of mapped) {
+      const schema = declared.get(event.type)?.payloadSchema ?? {}
+      expect(ajv.validate(schema, event.payload), `${event.type}: ${ajv.errorsText()}`).toBe(true)
+      expect(ajv.validate(schema, declared.get(event.type)?.examplePayload), `${event.type}'s example`).toBe(true)
+    }
   })
 
   it('accepts any of several v1 signatures, as Stripe sends during a secret roll', async () => {
