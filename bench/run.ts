@@ -119,6 +119,24 @@ async function pgCommits(pool: pg.Pool): Promise<number> {
   return Number(rows[0]?.commits ?? 0)
 }
 
+/**
+ * The database's writes so far: rows inserted, updated and deleted in the hub's database, and the WAL
+ * position. Machine-independent: the same code writes the same per delivery on any machine.
+ */
+async function pgWrites(pool: pg.Pool): Promise<{ rows: number; walLsn: string }> {
+  const { rows } = await pool.query<{ rows: string; lsn: string }>(
+    `SELECT (SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database
+              WHERE datname = current_database())::bigint AS rows,
+            pg_current_wal_lsn()::text AS lsn`,
+  )
+  return { rows: Number(rows[0]?.rows ?? 0), walLsn: rows[0]?.lsn ?? '0/0' }
+}
+
+async function walBytesBetween(pool: pg.Pool, from: string, to: string): Promise<number> {
+  const { rows } = await pool.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($2, $1)::bigint AS bytes', [from, to])
+  return Number(rows[0]?.bytes ?? 0)
+}
+
 /** Mean and p99 time delivery jobs waited between being due and being fetched, over a window. */
 async function queueWait(pool: pg.Pool, from: Date, to: Date) {
   const { rows } = await pool
@@ -137,23 +155,30 @@ interface Window {
   cpuPercent: Record<string, number>
   pgCommitsPerSecond: number
   queueWait: { meanMs: number | null; p99Ms: number | null }
+  /** Rows the database inserted, updated and deleted, and WAL bytes it wrote, over the window. */
+  pgRowWrites: number
+  walBytes: number
 }
 
 /** CPU per process, commits/s and queue wait over `durationMs`, around `during`. */
 async function observe(pool: pg.Pool, durationMs: number): Promise<Window & { seconds: number }> {
   const cpu0 = sampleCpu(children)
   const commits0 = await pgCommits(pool)
+  const writes0 = await pgWrites(pool)
   const from = new Date()
   const started = performance.now()
   await sleep(durationMs)
   const seconds = (performance.now() - started) / 1000
   const cpu1 = sampleCpu(children)
   const commits1 = await pgCommits(pool)
+  const writes1 = await pgWrites(pool)
   return {
     seconds,
     cpuPercent: cpuBetween(cpu0, cpu1),
     pgCommitsPerSecond: Math.round((commits1 - commits0) / seconds),
     queueWait: await queueWait(pool, from, new Date()),
+    pgRowWrites: writes1.rows - writes0.rows,
+    walBytes: await walBytesBetween(pool, writes0.walLsn, writes1.walLsn),
   }
 }
 
@@ -365,11 +390,24 @@ async function throughput(
   const outcome = await loop
   await poll
   const drained = await waitForDeliveries(sinkUrl, start + published * fanout, 120_000)
+  const delivered = receivedAfter - receivedBefore
+  // The hub's CPU: every process but the sink (the receiver); the driver publishes in-process too.
+  const hubCpuSeconds =
+    (Object.entries(window.cpuPercent)
+      .filter(([name]) => name !== 'sink')
+      .reduce((sum, [, percent]) => sum + percent, 0) /
+      100) *
+    window.seconds
   const result = {
     label,
     fanout,
-    deliveriesPerSecond: Math.round((receivedAfter - receivedBefore) / window.seconds),
+    deliveriesPerSecond: Math.round(delivered / window.seconds),
     eventsPerSecond: Math.round((publishedAfter - publishedBefore) / window.seconds),
+    perDelivery: {
+      rowWrites: Math.round((window.pgRowWrites / Math.max(1, delivered)) * 10) / 10,
+      walBytes: Math.round(window.walBytes / Math.max(1, delivered)),
+    },
+    deliveriesPerCpuSecond: Math.round(delivered / Math.max(0.001, hubCpuSeconds)),
     publishErrors: outcome.errors,
     firstPublishError: outcome.firstError,
     undelivered: start + published * fanout - drained,
@@ -546,6 +584,10 @@ function print(results: Results) {
     ...results.throughput.map((entry): [string, string] => [
       entry.label,
       `${entry.deliveriesPerSecond} deliveries/s (${entry.eventsPerSecond} events/s; CPU ${formatCpu(entry.cpuPercent)})`,
+    ]),
+    ...results.throughput.map((entry): [string, string] => [
+      `  per delivery, ${entry.label}`,
+      `${entry.perDelivery.rowWrites} row writes, ${entry.perDelivery.walBytes} WAL bytes; ${entry.deliveriesPerCpuSecond} deliveries per CPU-second`,
     ]),
     ...results.latency.map((entry): [string, string] => [
       `latency at ${entry.eventsPerSecond} events/s`,
