@@ -3,8 +3,8 @@
 import { validate as isUuid, v7 as uuidv7 } from 'uuid'
 import { type DeliveryStatus, Prisma, type Webhook } from '#generated/prisma/client.ts'
 import { db, pool, retryOnDeadlock, transaction } from '../db/client.ts'
+import { withinQuota } from '../db/quotas.ts'
 import { attemptWebhook, displayHeaders } from '../delivery/attempt.ts'
-import { headerProblem } from '../delivery/headers.ts'
 import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { requeueDeliveries, resumeParked } from '../delivery/requeue.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
@@ -25,7 +25,7 @@ import {
 } from '../events/matching.ts'
 import { checkPublishable } from '../events/publish.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
-import { withinQuota } from '../quotas.ts'
+import { headerProblem } from '../http-fields.ts'
 import { runtime } from '../runtime.ts'
 import { openHeaders, previousSecretContext, sealHeaders, secretContext } from '../sealing/fields.ts'
 
