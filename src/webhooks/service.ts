@@ -8,7 +8,7 @@ import { attemptWebhook, displayHeaders } from '../delivery/attempt.ts'
 import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { requeueDeliveries, resumeParked } from '../delivery/requeue.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
-import { generateSecret, maskSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
+import { generateSecret, SIGNATURE_HEADERS, validateSecret } from '../delivery/signing.ts'
 import { assertPublicUrl, parseWebhookUrl, SsrfError } from '../delivery/ssrf.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { badInput, inRange, notFound } from '../errors.ts'
@@ -28,6 +28,7 @@ import { tenantChanged } from '../events/tenant-cache.ts'
 import { headerProblem } from '../http-fields.ts'
 import { runtime } from '../runtime.ts'
 import { openHeaders, previousSecretContext, sealHeaders, secretContext } from '../sealing/fields.ts'
+import { maskSecret } from '../sealing/mask.ts'
 
 export interface WebhookInput {
   name?: string | null
