@@ -12,6 +12,7 @@ import { assertPublicUrl, SsrfError } from '../delivery/ssrf.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { badInput, inRange, notFound } from '../errors.ts'
 import { findEventType } from '../events/catalog.ts'
+import { validateNotifications } from '../events/notifications.ts'
 import { checkPublishable } from '../events/publish.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
 import { runtime } from '../runtime.ts'
@@ -25,7 +26,6 @@ import {
   secretNames,
   splitConfig,
 } from './config.ts'
-import { validateNotifications } from './notifications.ts'
 import { callConnector } from './runner.ts'
 import { checkTemplate } from './templates.ts'
 
