@@ -5,6 +5,7 @@ import { type Integration, Prisma } from '#generated/prisma/client.ts'
 import { connectors, findConnector } from '../../connectors/registry.ts'
 import { type Connector, configFieldsOf } from '../../connectors/types.ts'
 import { db, pool, transaction } from '../db/client.ts'
+import { successRate } from '../delivery/figures.ts'
 import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { resumeParked } from '../delivery/requeue.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
@@ -16,7 +17,6 @@ import { validateNotifications } from '../events/notifications.ts'
 import { checkPublishable } from '../events/publish.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
 import { runtime } from '../runtime.ts'
-import { rate } from '../webhooks/stats.ts'
 import {
   type ConnectorConfig,
   maskConfig,
@@ -261,7 +261,7 @@ export async function integrationStatsFor(integrationIds: readonly string[]): Pr
       integrationId,
       syncCount: synced,
       errorCount: failed,
-      successRate: rate(synced, failed),
+      successRate: successRate(synced, failed),
       lastSyncAt: row?.last_sync_at ?? null,
     }
   })
