@@ -1,6 +1,7 @@
 // Boots a Switchyard process: database (embedded or DATABASE_URL), migrations, Prisma, pg-boss, and
 // the API and/or the workers. API and worker processes can run apart, N of each, against one database.
 
+import { connectors } from '../connectors/registry.ts'
 import { createTokenVerifier } from './auth/jwt.ts'
 import { createRequestLimiter } from './auth/rate-limit.ts'
 import { resolveSecrets } from './auth/secrets.ts'
@@ -8,6 +9,7 @@ import type { Config, Role } from './config.ts'
 import { connectDatabase, useDatabase } from './db/client.ts'
 import { migrate } from './db/migrate.ts'
 import { openDatabase } from './db/open.ts'
+import { createDeliveryService } from './deliveries/service.ts'
 import { createHttpSender } from './delivery/http.ts'
 import { createDeliveryJobs } from './delivery/jobs.ts'
 import { QUEUE_NAMES, queueDepth, startQueue } from './delivery/queue.ts'
@@ -16,7 +18,10 @@ import { scheduleRetention } from './delivery/retention.ts'
 import { publicAddressesOnly } from './delivery/ssrf.ts'
 import { scheduleSweeper } from './delivery/sweeper.ts'
 import { startDeliveryWorker } from './delivery/worker/index.ts'
-import { publishEvent } from './events/publish.ts'
+import { BUILT_IN_EVENT_TYPES } from './events/built-in-types.ts'
+import { createEventCatalog } from './events/catalog.ts'
+import { createPublisher, type Publisher } from './events/publish.ts'
+import { createEventService } from './events/service.ts'
 import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
 import { callConnector } from './integrations/runner.ts'
 import type { Logger } from './logger.ts'
@@ -24,11 +29,14 @@ import { observeQueueDepth, rateLimited } from './observability/metrics.ts'
 import { serveMetrics } from './observability/metrics-http.ts'
 import { CHANNELS } from './realtime/channels.ts'
 import { startListener } from './realtime/listener.ts'
+import { createLiveStreams } from './realtime/live.ts'
 import { useRuntime } from './runtime.ts'
+import type { Services } from './schema/context.ts'
 import { withOpenCache } from './sealing/open-cache.ts'
 import { assertKeysListed, sealPlainWebhooks } from './sealing/reseal.ts'
 import { createSealer } from './sealing/sealer.ts'
 import { buildApp } from './server.ts'
+import { createWebhookService } from './webhooks/service.ts'
 
 export interface Hub {
   /** The GraphQL endpoint; undefined for a worker-only process. */
@@ -41,6 +49,8 @@ export interface Hub {
   databaseUrl: string
   embedded: boolean
   jwtSecret: string | undefined
+  /** The domain services, for an application that embeds the hub (publishing without HTTP, say). */
+  services: Services
   stop(): Promise<void>
 }
 
@@ -94,7 +104,34 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     const openingSealer = withOpenCache(sealer)
     const { boss } = queue
     const jobs = createDeliveryJobs(boss, { notify: config.queue.notify })
-    useRuntime({ config, boss, jobs, sender, logger, listener, sealer: openingSealer })
+    const catalog = createEventCatalog({
+      builtInTypes: BUILT_IN_EVENT_TYPES,
+      maxTypesPerTenant: config.limits.eventTypesPerTenant,
+    })
+    const publisher = createPublisher({
+      catalog,
+      jobs,
+      allowUnknownTypes: config.events.allowUnknownTypes,
+      connectorDefaults: new Map(connectors.map((connector) => [connector.name, connector.defaultEvents])),
+    })
+    const live = createLiveStreams(config.subscriptions)
+    const services: Services = {
+      events: createEventService({ catalog, publisher, listener, live }),
+      webhooks: createWebhookService({
+        catalog,
+        publisher,
+        sealer: openingSealer,
+        sender,
+        jobs,
+        defaultHeaders: config.defaultHeaders,
+        maxConsecutiveFailures: config.delivery.maxConsecutiveFailures,
+        allowPrivateUrls: config.allowPrivateUrls,
+        webhooksPerTenant: config.limits.webhooksPerTenant,
+      }),
+      deliveries: createDeliveryService({ jobs, maxRequeued: config.limits.replayDeliveries, listener, live }),
+      live,
+    }
+    useRuntime({ config, boss, jobs, sender, logger, listener, sealer: openingSealer, catalog, publisher })
     cleanups.push(async () => useRuntime(undefined))
 
     if (role !== 'api') {
@@ -111,7 +148,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
           callConnector(integration, (connector, connectorConfig, ctx) =>
             connector.deliver(event, connectorConfig, ctx),
           ),
-        onDisabled: announceDisabled,
+        onDisabled: (disabled) => announceDisabled(publisher, disabled),
       })
       cleanups.push(() => worker.stop())
       await scheduleRetention(boss, config.delivery, logger)
@@ -136,6 +173,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       }
       const app = buildApp({
         logger,
+        services,
         metrics: metricsOnApiPort ? { token: config.metrics.token } : undefined,
         verifier: createTokenVerifier({
           secret: secrets.jwtSecret,
@@ -175,6 +213,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       databaseUrl: database.url,
       embedded: database.embedded,
       jwtSecret: secrets.jwtSecret,
+      services,
       stop,
     }
   } catch (error) {
@@ -187,10 +226,10 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
  * When the hub disables a webhook, the tenant hears of it as a `webhook.disabled` event, delivered to its
  * other webhooks and subscribers like any other.
  */
-async function announceDisabled(disabled: DisabledWebhook): Promise<void> {
+async function announceDisabled(publisher: Publisher, disabled: DisabledWebhook): Promise<void> {
   // Not to the webhook just disabled: this process forgets the tenant now, not when the NOTIFY comes back.
   forgetTenants([disabled.tenantId])
-  await publishEvent(disabled.tenantId, {
+  await publisher.publish(disabled.tenantId, {
     type: 'webhook.disabled',
     payload: {
       webhook_id: disabled.webhookId,

@@ -19,7 +19,7 @@ import { handleInbound } from './integrations/inbound.ts'
 import type { Logger } from './logger.ts'
 import { scrape } from './observability/metrics-http.ts'
 import { bodyLimit, introspectionNeedsReadScope, queryShapeLimits } from './request-limits.ts'
-import type { Context } from './schema/context.ts'
+import type { Context, Services } from './schema/context.ts'
 import { schema } from './schema/index.ts'
 
 export interface ReadinessChecks {
@@ -32,6 +32,8 @@ const READINESS_TIMEOUT_MS = 2000
 
 export interface AppOptions {
   logger: Logger
+  /** What resolvers act through, handed to each through its context. */
+  services: Services
   verifier: TokenVerifier
   /**
    * Counts every GraphQL request (HTTP) and operation (graphql-ws), before its document is parsed, and
@@ -71,7 +73,16 @@ type Caller = Identity | null
 
 const NO_SCOPES: Context['scopes'] = new Set()
 
-export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBodyBytes, graphiql }: AppOptions): App {
+export function buildApp({
+  logger,
+  services,
+  verifier,
+  limiter,
+  readiness,
+  metrics,
+  maxBodyBytes,
+  graphiql,
+}: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
   const tenantLogs = new LRUCache<string, Logger>({
@@ -85,10 +96,10 @@ export function buildApp({ logger, verifier, limiter, readiness, metrics, maxBod
   const callers = new WeakMap<Request, Caller>()
 
   async function contextFor(caller: Caller): Promise<Context> {
-    if (!caller) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log }
+    if (!caller) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log, services }
     const { tenantId, scopes, expiresAt } = caller
     await tenants.ensure(tenantId)
-    return { tenantId, scopes, expiresAt, log: logFor(tenantId) }
+    return { tenantId, scopes, expiresAt, log: logFor(tenantId), services }
   }
 
   const yoga = createYoga<ServerContext, Context>({

@@ -66,6 +66,13 @@ export function matchesPattern(pattern: string, type: string): boolean {
   return pattern === type
 }
 
+/** The patterns that can match `type`: `*`, every `prefix.*`, and the name itself. */
+export function patternsFor(type: string): string[] {
+  const segments = type.split('.')
+  const prefixes = segments.slice(0, -1).map((_, index) => `${segments.slice(0, index + 1).join('.')}.*`)
+  return ['*', ...prefixes, type]
+}
+
 export function firstMatchingPattern(patterns: readonly string[], type: string): string | undefined {
   return patterns.find((pattern) => matchesPattern(pattern, type))
 }

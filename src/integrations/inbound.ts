@@ -8,7 +8,6 @@ import { findConnector } from '../../connectors/registry.ts'
 import { InboundRejected } from '../../connectors/types.ts'
 import { db, transaction } from '../db/client.ts'
 import { UserError } from '../errors.ts'
-import { checkPublishable, publishChecked } from '../events/publish.ts'
 import type { Logger } from '../logger.ts'
 import { eventsPublished } from '../observability/metrics.ts'
 import { runtime } from '../runtime.ts'
@@ -51,7 +50,7 @@ export async function handleInbound(connectorName: string, integrationId: string
     source: connectorName,
   }))
   try {
-    for (const event of events) await checkPublishable(tenantId, event)
+    for (const event of events) await runtime().publisher.check(tenantId, event)
   } catch (error) {
     // The provider's request is authentic, but one of its events cannot be published as it is.
     if (!(error instanceof UserError && error.extensions.code === 'BAD_USER_INPUT')) throw error
@@ -68,7 +67,9 @@ export async function handleInbound(connectorName: string, integrationId: string
     const receiptId = receipt.rows[0]?.id
     if (!receiptId) return { duplicate: true, eventIds: [] as string[] }
     const eventIds: string[] = []
-    for (const event of events) eventIds.push((await publishChecked(client, tenantId, event)).event.id)
+    for (const event of events) {
+      eventIds.push((await runtime().publisher.publishChecked(client, tenantId, event)).event.id)
+    }
     if (eventIds[0]) {
       await client.query('UPDATE inbound_receipts SET event_id = $2 WHERE id = $1', [receiptId, eventIds[0]])
     }

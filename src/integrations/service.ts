@@ -12,9 +12,7 @@ import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { assertPublicUrl, SsrfError } from '../delivery/ssrf.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { badInput, inRange, notFound } from '../errors.ts'
-import { findEventType } from '../events/catalog.ts'
 import { validateNotifications } from '../events/notifications.ts'
-import { checkPublishable } from '../events/publish.ts'
 import { tenantChanged } from '../events/tenant-cache.ts'
 import { runtime } from '../runtime.ts'
 import {
@@ -207,10 +205,12 @@ export async function testIntegration(
       deliveryId: null,
     }
   }
-  const body = payload ?? (await findEventType(tenantId, type))?.examplePayload ?? {}
-  await checkPublishable(tenantId, { type, payload: body }).catch((error: unknown) => {
-    if (!(error instanceof Error && /unknown event type/.test(error.message))) throw error
-  })
+  const body = payload ?? (await runtime().catalog.find(tenantId, type))?.examplePayload ?? {}
+  await runtime()
+    .publisher.check(tenantId, { type, payload: body })
+    .catch((error: unknown) => {
+      if (!(error instanceof Error && /unknown event type/.test(error.message))) throw error
+    })
   const result = await deliverTest(
     tenantId,
     { webhookId: null, integrationId: integration.id, maxConcurrency: integration.maxConcurrency },

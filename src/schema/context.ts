@@ -1,5 +1,18 @@
 import type { Scope } from '../auth/jwt.ts'
+import type { DeliveryService } from '../deliveries/service.ts'
+import type { EventService } from '../events/service.ts'
 import type { Logger } from '../logger.ts'
+import type { LiveStreams } from '../realtime/live.ts'
+import type { WebhookService } from '../webhooks/service.ts'
+
+/** The domain services resolvers use, built once at boot (hub.ts) with their dependencies. */
+export interface Services {
+  webhooks: WebhookService
+  events: EventService
+  deliveries: DeliveryService
+  /** Live subscription streams, counted against each tenant's limit. */
+  live: LiveStreams
+}
 
 export interface Context {
   /** The JWT `sub`; null for a request without a token, which every field but `__typename` refuses. */
@@ -9,6 +22,7 @@ export interface Context {
   /** When the token expires (ms since the epoch); live subscriptions end then. */
   expiresAt: number | undefined
   log: Logger
+  services: Services
 }
 
 /** A resolver's tenant, after scope-auth has guaranteed there is one. */
