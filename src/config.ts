@@ -169,7 +169,7 @@ export interface Config {
     webhooksPerTenant: number
     /** Event types one tenant may register (its deprecations of built-in types are not counted). */
     eventTypesPerTenant: number
-    /** Deliveries one replayDeliveries call may requeue. */
+    /** Deliveries one replayDeliveries or recoverDeliveries call may requeue. */
     replayDeliveries: number
   }
   events: {
