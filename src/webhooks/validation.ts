@@ -2,8 +2,7 @@
 // is stored.
 import { Prisma } from '#generated/prisma/client.ts'
 import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
-import type { RetryPolicyInput } from '../delivery/retry.ts'
-import { checkRetryPolicy } from '../delivery/retry.ts'
+import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { SIGNATURE_HEADERS } from '../delivery/signing.ts'
 import { assertPublicUrl, parseWebhookUrl, SsrfError } from '../delivery/ssrf.ts'
 import { badInput, inRange } from '../errors.ts'

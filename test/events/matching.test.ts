@@ -10,6 +10,7 @@ import {
   isValidPattern,
   MAX_FILTER_CONDITIONS,
   matchesPattern,
+  patternsFor,
   resolveKey,
   testCondition,
   validateFilters,
@@ -46,6 +47,12 @@ describe('event patterns', () => {
   it('names the first of a webhook’s patterns that matches', () => {
     expect(firstMatchingPattern(['customer.*', 'order.*', '*'], 'order.created')).toBe('order.*')
     expect(firstMatchingPattern(['customer.*'], 'order.created')).toBeUndefined()
+  })
+
+  it('lists every pattern that matches a type, for looking webhooks up by the type they receive', () => {
+    expect(patternsFor('order.item.added')).toEqual(['*', 'order.*', 'order.item.*', 'order.item.added'])
+    for (const pattern of patternsFor('order.item.added'))
+      expect(matchesPattern(pattern, 'order.item.added')).toBe(true)
   })
 
   it('accepts names, prefix patterns and `*`, and nothing else', () => {
