@@ -33,10 +33,9 @@ export async function createWebhook(
   const id = uuidv7()
   const columns = await webhookColumns(deps, id, input, true)
   const secret = input.secret ? validateSecret(input.secret) : generateSecret()
-  const limit = deps.webhooksPerTenant
   const webhook = await withinQuota(
     tenantId,
-    { name: 'webhooks', limit, used: (tx) => tx.webhook.count({ where: { tenantId } }) },
+    { name: 'webhooks', limit: deps.webhooksPerTenant, used: (tx) => tx.webhook.count({ where: { tenantId } }) },
     (tx) =>
       tx.webhook.create({
         data: {
