@@ -9,10 +9,8 @@ import pg from 'pg'
 import { loadConfig } from '../src/config.ts'
 import { startEmbeddedPostgres } from '../src/db/embedded.ts'
 import { migrate } from '../src/db/migrate.ts'
-import { publishEvent } from '../src/events/publish.ts'
 import { startHub } from '../src/hub.ts'
 import { createLogger } from '../src/logger.ts'
-import { createWebhook } from '../src/webhooks/service.ts'
 import { startReceiver } from '../test/helpers/receiver.ts'
 
 const events = Number(process.argv[2] ?? 3000)
@@ -46,7 +44,12 @@ const hub = await startHub(
 const sink = await startReceiver()
 await admin.query("INSERT INTO tenants (id) VALUES ('profile')")
 for (let i = 0; i < fanout; i++) {
-  await createWebhook('profile', { name: `w${i}`, url: sink.url, events: ['order.*'], maxConcurrency: 50 })
+  await hub.services.webhooks.create('profile', {
+    name: `w${i}`,
+    url: sink.url,
+    events: ['order.*'],
+    maxConcurrency: 50,
+  })
 }
 await admin.query('SELECT pg_stat_statements_reset()')
 const started = performance.now()
@@ -55,7 +58,10 @@ await Promise.all(
   Array.from({ length: 16 }, async () => {
     while (next < events) {
       next += 1
-      await publishEvent('profile', { type: 'order.updated', payload: { order_id: `P-${next}`, status: 'confirmed' } })
+      await hub.services.events.publisher.publish('profile', {
+        type: 'order.updated',
+        payload: { order_id: `P-${next}`, status: 'confirmed' },
+      })
     }
   }),
 )

@@ -15,7 +15,6 @@ import { signToken } from '../src/auth/jwt.ts'
 import { loadConfig } from '../src/config.ts'
 import { startEmbeddedPostgres } from '../src/db/embedded.ts'
 import { migrate } from '../src/db/migrate.ts'
-import { publishEvent } from '../src/events/publish.ts'
 import { startHub } from '../src/hub.ts'
 import { createLogger } from '../src/logger.ts'
 import { closedLoop, openLoop } from './lib/load.ts'
@@ -645,7 +644,7 @@ async function measureAll() {
   log(`raw HTTP ${ceilings.http.requestsPerSecond} req/s, raw queue ${ceilings.queue.jobsPerSecond} jobs/s`)
 
   // The API in its own process (GraphQL publishes), one worker process, and the internal publish path
-  // in this process (publishEvent, as an embedding application would call it).
+  // in this process (the hub's publisher, as an embedding application would call it).
   const env = hubEnv(databaseUrl)
   // PORT=0: the API takes a free port itself (picking one here could race with other processes).
   const apiProcess = spawnChild('api', ['src/main.ts', 'api'], { ...env, PORT: '0' })
@@ -656,7 +655,8 @@ async function measureAll() {
   cleanups.push(() => inProcess.stop())
   const api = apiClient(apiUrl, await signToken(JWT_SECRET, TENANT))
 
-  const internal: Publish = (payload) => publishEvent(TENANT, { type: 'order.updated', payload })
+  const internal: Publish = (payload) =>
+    inProcess.services.events.publisher.publish(TENANT, { type: 'order.updated', payload })
   const viaGraphql: Publish = (payload) =>
     api.gql(
       'mutation ($p: JSON!) { publishEvent(input: { type: "order.updated", payload: $p }) { deliveriesQueued } }',

@@ -1,8 +1,9 @@
 // Every setting comes from the environment (and `.env`, when present), validated once at boot.
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { CronExpressionParser } from 'cron-parser'
 import { z } from 'zod'
-import { headerProblem } from './delivery/headers.ts'
+import { headerProblem } from './http-fields.ts'
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
@@ -49,6 +50,18 @@ const headerObject = z
         }
       }),
   )
+
+/** A cron expression as pg-boss reads it (with the same cron-parser, in UTC), so the schedule it is given runs. */
+const cronExpression = z.string().superRefine((value, ctx) => {
+  try {
+    CronExpressionParser.parse(value, { tz: 'UTC', strict: false })
+  } catch (error) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a cron expression such as "17 3 * * *" (minute hour day-of-month month day-of-week): ${(error as Error).message}`,
+    })
+  }
+})
 
 /** The current key first, then older ones that stored values may still be sealed under. */
 const encryptionKeys = z
@@ -106,7 +119,7 @@ const envSchema = z.object({
   SWITCHYARD_MAX_CONSECUTIVE_FAILURES: integer(1, 100_000).default(20),
   SWITCHYARD_RESPONSE_BODY_LIMIT_BYTES: integer(0, 1_048_576).default(4096),
   SWITCHYARD_RETENTION_DAYS: integer(1, 3650).default(30),
-  SWITCHYARD_RETENTION_CRON: z.string().min(9).default('17 3 * * *'),
+  SWITCHYARD_RETENTION_CRON: cronExpression.default('17 3 * * *'),
   SWITCHYARD_METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   SWITCHYARD_METRICS_PORT: integer(0, 65535).optional(),
 })
@@ -156,7 +169,7 @@ export interface Config {
     webhooksPerTenant: number
     /** Event types one tenant may register (its deprecations of built-in types are not counted). */
     eventTypesPerTenant: number
-    /** Deliveries one replayDeliveries call may requeue. */
+    /** Deliveries one replayDeliveries or recoverDeliveries call may requeue. */
     replayDeliveries: number
   }
   events: {

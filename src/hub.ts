@@ -9,6 +9,7 @@ import type { Config, Role } from './config.ts'
 import { connectDatabase, useDatabase } from './db/client.ts'
 import { migrate } from './db/migrate.ts'
 import { openDatabase } from './db/open.ts'
+import { createDeliveryService } from './deliveries/service.ts'
 import { createHttpSender } from './delivery/http.ts'
 import { createDeliveryJobs } from './delivery/jobs.ts'
 import { QUEUE_NAMES, queueDepth, startQueue } from './delivery/queue.ts'
@@ -17,8 +18,10 @@ import { scheduleRetention } from './delivery/retention.ts'
 import { publicAddressesOnly } from './delivery/ssrf.ts'
 import { scheduleSweeper } from './delivery/sweeper.ts'
 import { startDeliveryWorker } from './delivery/worker/index.ts'
-import { useConnectorEventTypes } from './events/built-in-types.ts'
-import { checkPublishable, publishChecked, publishEvent } from './events/publish.ts'
+import { builtInEventTypes } from './events/built-in-types.ts'
+import { createEventCatalog } from './events/catalog.ts'
+import { createPublisher, type Publisher } from './events/publish.ts'
+import { createEventService } from './events/service.ts'
 import { forgetAllTenants, forgetTenants } from './events/tenant-cache.ts'
 import { checkStoredConfigs } from './integrations/config-check.ts'
 import { createInboundHandler } from './integrations/inbound.ts'
@@ -29,11 +32,13 @@ import { observeQueueDepth, rateLimited } from './observability/metrics.ts'
 import { serveMetrics } from './observability/metrics-http.ts'
 import { CHANNELS } from './realtime/channels.ts'
 import { startListener } from './realtime/listener.ts'
-import { useRuntime } from './runtime.ts'
+import { createLiveStreams } from './realtime/live.ts'
+import type { Services } from './schema/context.ts'
 import { withOpenCache } from './sealing/open-cache.ts'
 import { assertKeysListed, sealPlainWebhooks } from './sealing/reseal.ts'
 import { createSealer } from './sealing/sealer.ts'
 import { buildApp } from './server.ts'
+import { createWebhookService } from './webhooks/service.ts'
 
 export interface Hub {
   /** The GraphQL endpoint; undefined for a worker-only process. */
@@ -46,6 +51,8 @@ export interface Hub {
   databaseUrl: string
   embedded: boolean
   jwtSecret: string | undefined
+  /** The domain services, for an application that embeds the hub (publishing without HTTP, say). */
+  services: Services
   stop(): Promise<void>
 }
 
@@ -99,14 +106,44 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     const openingSealer = withOpenCache(sealer)
     const { boss } = queue
     const jobs = createDeliveryJobs(boss, { notify: config.queue.notify })
-    useRuntime({ config, boss, jobs, sender, logger, listener, sealer: openingSealer })
-    cleanups.push(async () => useRuntime(undefined))
-
     // The connectors load: their inbound event types join the catalog, and every stored config is checked.
-    useConnectorEventTypes(connectors.flatMap((connector) => connector.inboundEventTypes))
+    const catalog = createEventCatalog({
+      builtInTypes: builtInEventTypes(connectors.flatMap((connector) => connector.inboundEventTypes)),
+      maxTypesPerTenant: config.limits.eventTypesPerTenant,
+    })
+    const publisher = createPublisher({
+      catalog,
+      jobs,
+      allowUnknownTypes: config.events.allowUnknownTypes,
+      connectorDefaults: new Map(connectors.map((connector) => [connector.name, connector.defaultEvents])),
+    })
+    const live = createLiveStreams(config.subscriptions)
     await checkStoredConfigs(sealer, logger)
-    const publishing = { checkPublishable, publishChecked }
     const caller = createConnectorCaller({ sealer: openingSealer, dispatcher: sender.dispatcher })
+    const services: Services = {
+      events: createEventService({ catalog, publisher, listener, live }),
+      webhooks: createWebhookService({
+        catalog,
+        publisher,
+        sealer: openingSealer,
+        sender,
+        jobs,
+        defaultHeaders: config.defaultHeaders,
+        maxConsecutiveFailures: config.delivery.maxConsecutiveFailures,
+        allowPrivateUrls: config.allowPrivateUrls,
+        webhooksPerTenant: config.limits.webhooksPerTenant,
+      }),
+      deliveries: createDeliveryService({ jobs, maxRequeued: config.limits.replayDeliveries, listener, live }),
+      integrations: createIntegrationsService({
+        sealer: openingSealer,
+        caller,
+        jobs,
+        publishing: publisher,
+        catalog,
+        config,
+      }),
+      live,
+    }
 
     if (role !== 'api') {
       // Stopped before the queue (cleanups run in reverse): attempts in flight finish and are recorded.
@@ -119,7 +156,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
         sealer: openingSealer,
         sender,
         callConnector: caller.deliver,
-        onDisabled: announceDisabled,
+        onDisabled: (disabled) => announceDisabled(publisher, disabled),
       })
       cleanups.push(() => worker.stop())
       await scheduleRetention(boss, config.delivery, logger)
@@ -144,10 +181,8 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       }
       const app = buildApp({
         logger,
-        services: {
-          integrations: createIntegrationsService({ sealer: openingSealer, caller, jobs, publishing, config }),
-        },
-        inbound: createInboundHandler({ sealer: openingSealer, caller, publishing, logger }),
+        services,
+        inbound: createInboundHandler({ sealer: openingSealer, caller, publishing: publisher, logger }),
         metrics: metricsOnApiPort ? { token: config.metrics.token } : undefined,
         verifier: createTokenVerifier({
           secret: secrets.jwtSecret,
@@ -187,6 +222,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       databaseUrl: database.url,
       embedded: database.embedded,
       jwtSecret: secrets.jwtSecret,
+      services,
       stop,
     }
   } catch (error) {
@@ -199,10 +235,10 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
  * When the hub disables a webhook, the tenant hears of it as a `webhook.disabled` event, delivered to its
  * other webhooks and subscribers like any other.
  */
-async function announceDisabled(disabled: DisabledWebhook): Promise<void> {
+async function announceDisabled(publisher: Publisher, disabled: DisabledWebhook): Promise<void> {
   // Not to the webhook just disabled: this process forgets the tenant now, not when the NOTIFY comes back.
   forgetTenants([disabled.tenantId])
-  await publishEvent(disabled.tenantId, {
+  await publisher.publish(disabled.tenantId, {
     type: 'webhook.disabled',
     payload: {
       webhook_id: disabled.webhookId,

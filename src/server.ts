@@ -6,6 +6,7 @@ import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql'
 import { CloseCode, type OperationResult } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
+import { LRUCache } from 'lru-cache'
 import { WebSocketServer } from 'ws'
 import { type Admission, createAdmission } from './auth/admission.ts'
 import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
@@ -87,16 +88,11 @@ export function buildApp({
 }: AppOptions): App {
   const log = logger.child({ component: 'api' })
   const tenants = createTenantRegistry()
-  const tenantLogs = new Map<string, Logger>()
-  const logFor = (tenantId: string) => {
-    let child = tenantLogs.get(tenantId)
-    if (!child) {
-      child = log.child({ tenant: tenantId })
-      if (tenantLogs.size >= 10_000) tenantLogs.clear()
-      tenantLogs.set(tenantId, child)
-    }
-    return child
-  }
+  const tenantLogs = new LRUCache<string, Logger>({
+    max: 10_000,
+    memoMethod: (tenantId) => log.child({ tenant: tenantId }),
+  })
+  const logFor = (tenantId: string) => tenantLogs.memo(tenantId)
 
   const admission = createAdmission(verifier, limiter)
   /** HTTP requests admitted (see admitGraphQLRequests), for the context factory. */

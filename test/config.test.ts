@@ -62,6 +62,17 @@ describe('loadConfig', () => {
     expect(problems({ SWITCHYARD_DEFAULT_HEADERS: 'not json' })).toHaveLength(1)
   })
 
+  it('checks the retention schedule as pg-boss reads it, not by its length', () => {
+    expect(loadConfig({}).delivery.retentionCron).toBe('17 3 * * *')
+    expect(loadConfig({ SWITCHYARD_RETENTION_CRON: '0 4 * * 1' }).delivery.retentionCron).toBe('0 4 * * 1')
+    expect(loadConfig({ SWITCHYARD_RETENTION_CRON: '@daily' }).delivery.retentionCron).toBe('@daily')
+    for (const bad of ['every night', '61 3 * * *', '0 4 * * * * *', '0 0 30 2 *x']) {
+      expect(problems({ SWITCHYARD_RETENTION_CRON: bad }), bad).toEqual([
+        expect.stringMatching(/^SWITCHYARD_RETENTION_CRON must be a cron expression such as "17 3 \* \* \*"/),
+      ])
+    }
+  })
+
   it('requires a JWT secret (or a JWKS URL) and an encryption key in production', () => {
     expect(problems({ NODE_ENV: 'production' })).toEqual([
       'SWITCHYARD_JWT_SECRET or SWITCHYARD_JWKS_URL must be set when NODE_ENV=production',

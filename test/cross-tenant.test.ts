@@ -1,6 +1,8 @@
 // Tenant isolation, generated from the schema itself: every query, mutation and subscription that takes an
 // id is called by tenant B with each of tenant A's ids, and must answer NOT_FOUND, change none of A's rows,
-// and write nothing of A's under B. A new operation is covered without anyone adding it here.
+// and write nothing of A's under B. Every mutation that takes no id (a tenant-wide one, such as
+// recoverDeliveries) is called by tenant B too, and must change none of A's rows. A new operation is covered
+// without anyone adding it here.
 import {
   type GraphQLArgument,
   type GraphQLField,
@@ -41,13 +43,20 @@ const MARKER = 'only-tenant-a-knows-this'
 let before: Record<string, string>
 
 beforeAll(async () => {
-  receiver = await startReceiver()
+  receiver = await startReceiver((request) => (request.path.endsWith('/failing') ? { status: 500 } : undefined))
   const hook = await createWebhook(t, { url: `${receiver.url}/${MARKER}`, name: MARKER, events: ['*'] }, A)
   ids.webhook = hook.id
+  // A failed delivery of A's too, which a tenant-wide recovery by B must leave alone.
+  const failing = await createWebhook(
+    t,
+    { url: `${receiver.url}/failing`, name: MARKER, events: ['order.created'], retryPolicy: { maxRetries: 0 } },
+    A,
+  )
   const event = await publish(t, 'order.created', { order_id: MARKER, status: 'confirmed', amount: 1 }, { tenant: A })
   ids.event = event.id
   const delivery = await deliveryReaches(t, hook.id, 'SUCCEEDED', undefined, A)
   ids.delivery = delivery.id
+  await deliveryReaches(t, failing.id, 'FAILED', undefined, A)
   // B has data of its own, so an answer from B's rows cannot pass for a refusal.
   const hookOfB = await createWebhook(t, { url: receiver.url, name: 'b-hook', events: ['*'] }, B)
   const eventOfB = await publish(t, 'order.created', { order_id: 'B-1', status: 'confirmed', amount: 1 }, { tenant: B })
@@ -149,6 +158,21 @@ const cases = [
   ...casesFor('subscription', schema.getSubscriptionType()),
 ]
 
+/** The mutations that take no id: each called once, with its required arguments only. */
+const tenantWide = Object.values(schema.getMutationType()?.getFields() ?? {})
+  .filter((field) => !field.args.some((arg) => isId(arg) || namesEventType(field, arg)))
+  .map((field) => {
+    const required = field.args.filter((arg) => isNonNullType(arg.type) && arg.defaultValue === undefined)
+    const declared = required.map((arg) => `$${arg.name}: ${arg.type.toString()}`)
+    const passed = required.map((arg) => `${arg.name}: $${arg.name}`)
+    const selection = isLeafType(getNamedType(field.type)) ? '' : ' { __typename }'
+    const document = `mutation${declared.length ? ` (${declared.join(', ')})` : ''} { ${field.name}${
+      passed.length ? `(${passed.join(', ')})` : ''
+    }${selection} }`
+    const variables = Object.fromEntries(required.map((arg) => [arg.name, sample(arg.type, arg.name)]))
+    return { field: field.name, document, variables }
+  })
+
 /** Every row of A's, hashed per table: a change anywhere shows. */
 async function snapshotOfA(): Promise<Record<string, string>> {
   const client = new pg.Client({ connectionString: t.db.url })
@@ -222,6 +246,19 @@ describe('tenant B with tenant A’s ids', () => {
     async (_name, testCase) => {
       const result = await run(B, testCase)
       expect(result.errors?.map((error) => error.extensions?.code)).toEqual(['NOT_FOUND'])
+    },
+  )
+
+  it('finds the tenant-wide mutations', () => {
+    expect(tenantWide.map((c) => c.field)).toContain('recoverDeliveries')
+  })
+
+  it.each(tenantWide.map((c) => [c.field, c] as const))(
+    'mutation %s by B changes none of A’s rows',
+    async (_name, c) => {
+      const result = await t.gql(c.document, c.variables, B)
+      expect(result.errors?.map((error) => error.extensions?.code) ?? []).not.toContain('INTERNAL_SERVER_ERROR')
+      expect(await snapshotOfA()).toEqual(before)
     },
   )
 

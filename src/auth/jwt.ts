@@ -1,6 +1,15 @@
 // Bearer tokens: HS256 with the configured secret, or RS256/ES256 from an identity provider's JWKS.
 // The token's `sub` is the tenant; its `scope` (or `scp`) says what the tenant may do with it.
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify, SignJWT } from 'jose'
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  jwtVerify,
+  SignJWT,
+} from 'jose'
+import { LRUCache } from 'lru-cache'
 
 /** The issuer `npm run token` signs with when SWITCHYARD_JWT_ISSUER is not set. */
 export const ISSUER = 'switchyard'
@@ -65,19 +74,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     requiredClaims: options.requireExpiry ? ['exp'] : [],
   }
   // A client sends the same token with every request: its signature is checked once, then remembered.
-  const verified = new Map<string, { identity: Identity; until: number }>()
+  const verified = new LRUCache<string, Identity>({ max: REMEMBER_AT_MOST, ttl: REMEMBER_MS })
 
   return {
     async verify(token) {
       const known = verified.get(token)
-      if (known && known.until > Date.now()) return known.identity
-      if (known) verified.delete(token)
+      if (known) return known
       const identity = await verifyToken(token)
-      if (verified.size >= REMEMBER_AT_MOST) verified.delete(verified.keys().next().value as string)
-      verified.set(token, {
-        identity,
-        until: Math.min(Date.now() + REMEMBER_MS, identity.expiresAt ?? Number.POSITIVE_INFINITY),
-      })
+      const untilExpiry = (identity.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now()
+      // A ttl of 0 would mean "forever": a token about to expire is simply not remembered.
+      if (untilExpiry >= 1) verified.set(token, identity, { ttl: Math.min(REMEMBER_MS, Math.floor(untilExpiry)) })
       return identity
     },
   }
@@ -85,10 +91,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   async function verifyToken(token: string): Promise<Identity> {
     let payload: JWTPayload
     try {
-      const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as {
-        alg?: string
-      }
-      if (header.alg === 'HS256' && secret) {
+      if (decodeProtectedHeader(token).alg === 'HS256' && secret) {
         ;({ payload } = await jwtVerify(token, await secret, { ...claims, algorithms: ['HS256'] }))
       } else if (jwks) {
         ;({ payload } = await jwtVerify(token, jwks, { ...claims, algorithms: ['RS256', 'ES256'] }))

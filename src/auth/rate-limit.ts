@@ -15,6 +15,7 @@
 // When PostgreSQL cannot be reached, or takes longer than STORE_TIMEOUT_MS to answer, an in-memory limiter
 // with the same limit decides, per process (rate-limiter-flexible's RLWrapperTimeouts and insuranceLimiter).
 import ipaddr from 'ipaddr.js'
+import { LRUCache } from 'lru-cache'
 import type pg from 'pg'
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible'
 import type { Logger } from '../logger.ts'
@@ -63,7 +64,7 @@ interface Allowance {
 /** A lease the database has not granted by then is decided in memory: the limiter never stalls a request. */
 const STORE_TIMEOUT_MS = 500
 
-/** Keys held in memory at most; past that they are dropped, which only costs fresh leases. */
+/** Keys held in memory at most; past that the least recently used are dropped, which only costs fresh leases. */
 const ALLOWANCES_AT_MOST = 10_000
 
 export function createRequestLimiter({
@@ -80,7 +81,7 @@ export function createRequestLimiter({
     insuranceLimiter: new RateLimiterMemory(window),
   })
   const leaseSize = Math.max(1, Math.floor(burst / 20))
-  const allowances = new Map<string, Allowance>()
+  const allowances = new LRUCache<string, Allowance>({ max: ALLOWANCES_AT_MOST })
   const leasing = new Map<string, Promise<void>>()
 
   async function lease(by: LimitedBy, id: string, key: string): Promise<void> {
@@ -93,7 +94,6 @@ export function createRequestLimiter({
     }
     const granted = Math.min(leaseSize, Math.max(0, burst - (counted.consumedPoints - leaseSize)))
     const full = granted < leaseSize
-    if (allowances.size >= ALLOWANCES_AT_MOST) allowances.clear()
     allowances.set(key, { left: granted, until: Date.now() + counted.msBeforeNext, full })
     if (full) {
       log.info({ [by]: id, retryAfterMs: counted.msBeforeNext }, 'over the request rate limit until its window ends')

@@ -3,12 +3,13 @@
 import type { DeliveryStatus } from '#generated/prisma/enums.ts'
 import type { HubEvent } from '../../connectors/types.ts'
 import { openHeaders, previousSecretContext, secretContext } from '../sealing/fields.ts'
+import { maskSecret } from '../sealing/mask.ts'
 import { SealError, type Sealer } from '../sealing/sealer.ts'
 import { envelope } from './envelope.ts'
 import type { AttemptOutcome, HttpAttempt, HttpSender } from './http.ts'
 import { nextRetryDelayMs, type RetryPolicy } from './retry.ts'
 import { SIGNATURE_HEADERS, sign } from './signing.ts'
-import { cutText, storableText } from './text.ts'
+import { storableText } from './text.ts'
 
 /** A webhook as stored: its secrets and header values sealed. */
 export interface StoredWebhook {
@@ -70,8 +71,8 @@ function buildRequest(
       logged[key] = shown(value)
     }
   }
-  put(defaultHeaders, maskHeaderValue)
-  put(opened.headers, maskHeaderValue)
+  put(defaultHeaders, maskSecret)
+  put(opened.headers, maskSecret)
   put(
     {
       'content-type': 'application/json',
@@ -132,14 +133,6 @@ export async function attemptWebhook(
   return { outcome: await sender.send(request), requestHeaders: logged }
 }
 
-/**
- * A header value as shown masked (and stored as jsonb): its first few characters, cut on a character
- * boundary, when far more stay hidden; nothing of a shorter one.
- */
-export function maskHeaderValue(value: string): string {
-  return value.length >= 16 ? `${cutText(value, 6)}…` : '…'
-}
-
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password/i
 
 /** A webhook's configured headers as the API shows them: what the tenant set, credentials masked. */
@@ -147,7 +140,7 @@ export function displayHeaders(headers: Record<string, string>): Record<string, 
   return Object.fromEntries(
     Object.entries(headers).map(([name, value]) => [
       name,
-      SENSITIVE_HEADER.test(name) ? maskHeaderValue(value) : storableText(value),
+      SENSITIVE_HEADER.test(name) ? maskSecret(value) : storableText(value),
     ]),
   )
 }

@@ -1,9 +1,7 @@
-// Queues deliveries again (a retry on demand, a replay, a target enabled again): each gets a fresh job,
-// due now, which makes any older job of the delivery stale.
+// Queues deliveries again (a retry on demand, a replay or recovery, a target enabled again): each gets a
+// fresh job, due now, which makes any older job of the delivery stale. The operations that decide which
+// deliveries go again live in src/deliveries/.
 import type pg from 'pg'
-import { validate as isUuid } from 'uuid'
-import { transaction } from '../db/client.ts'
-import { badInput, notFound } from '../errors.ts'
 import { type DeliveryJobs, newJobId } from './jobs.ts'
 
 export interface DeliveryTarget {
@@ -11,19 +9,21 @@ export interface DeliveryTarget {
   maxConcurrency: number
 }
 
-export async function requeueDeliveries(
+/** A delivery to queue again, with its target (a webhook or an integration). */
+export interface RequeuedDelivery {
+  deliveryId: string
+  targetId: string
+  maxConcurrency: number
+}
+
+/** Queues the deliveries again, in the caller's transaction; they may go to different targets. */
+export async function requeue(
   client: pg.PoolClient,
-  target: DeliveryTarget,
-  deliveryIds: readonly string[],
+  deliveries: readonly RequeuedDelivery[],
   jobs: DeliveryJobs,
 ): Promise<void> {
-  if (deliveryIds.length === 0) return
-  const attempts = deliveryIds.map((deliveryId) => ({
-    deliveryId,
-    targetId: target.id,
-    maxConcurrency: target.maxConcurrency,
-    jobId: newJobId(),
-  }))
+  if (deliveries.length === 0) return
+  const attempts = deliveries.map((delivery) => ({ ...delivery, jobId: newJobId() }))
   await client.query(
     `UPDATE deliveries d
         SET job_id = j.job_id, parked_at = NULL, completed_at = NULL, next_retry_at = now(),
@@ -33,6 +33,20 @@ export async function requeueDeliveries(
     [attempts.map((attempt) => attempt.deliveryId), attempts.map((attempt) => attempt.jobId)],
   )
   await jobs.enqueue(client, attempts)
+}
+
+/** Queues the deliveries of one target again. */
+export function requeueDeliveries(
+  client: pg.PoolClient,
+  target: DeliveryTarget,
+  deliveryIds: readonly string[],
+  jobs: DeliveryJobs,
+): Promise<void> {
+  return requeue(
+    client,
+    deliveryIds.map((deliveryId) => ({ deliveryId, targetId: target.id, maxConcurrency: target.maxConcurrency })),
+    jobs,
+  )
 }
 
 /** Resumes the deliveries parked while their target was disabled. */
@@ -52,32 +66,4 @@ export async function resumeParked(
     rows.map((row) => row.id),
     jobs,
   )
-}
-
-/** Attempts a delivery again now, whatever its status (retryDelivery). Its target must be enabled. */
-export async function retryDelivery(tenantId: string, id: string, jobs: DeliveryJobs): Promise<void> {
-  await transaction(async (client) => {
-    const { rows } = await client.query<{
-      is_test: boolean
-      target_id: string
-      is_active: boolean
-      max_concurrency: number
-    }>(
-      `SELECT d.is_test, coalesce(w.id, i.id) AS target_id, coalesce(w.is_active, i.is_active) AS is_active,
-              coalesce(w.max_concurrency, i.max_concurrency) AS max_concurrency
-         FROM deliveries d
-         LEFT JOIN webhooks w ON w.id = d.webhook_id
-         LEFT JOIN integrations i ON i.id = d.integration_id
-        WHERE d.id = $1 AND d.tenant_id = $2
-          FOR UPDATE OF d`,
-      [isUuid(id) ? id : null, tenantId],
-    )
-    const delivery = rows[0]
-    if (!delivery) throw notFound('delivery', id)
-    if (delivery.is_test) throw badInput('test deliveries are not retried; run the test again', { field: 'id' })
-    if (!delivery.is_active) {
-      throw badInput('its webhook or integration is disabled; enable it to resume its deliveries', { field: 'id' })
-    }
-    await requeueDeliveries(client, { id: delivery.target_id, maxConcurrency: delivery.max_concurrency }, [id], jobs)
-  })
 }

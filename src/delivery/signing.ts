@@ -59,6 +59,3 @@ export const SIGNATURE_HEADERS: ReadonlySet<string> = new Set([
   'webhook-signature',
   'x-webhook-signature',
 ])
-
-/** A display form of a secret: enough to recognise it, never enough to use it. */
-export const maskSecret = (secret: string) => `${secret.slice(0, secret.startsWith(PREFIX) ? 10 : 4)}…`

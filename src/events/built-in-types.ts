@@ -198,22 +198,16 @@ const HUB_EVENT_TYPES: readonly BuiltInEventType[] = [
   },
 ]
 
-let builtIn: readonly BuiltInEventType[] = HUB_EVENT_TYPES
-
 /**
- * Adds the event types the installed connectors declare to the built-in ones, in place of any added
- * before; hub.ts calls it at boot. A name declared twice is a mistake in a connector, refused here.
+ * The catalog every tenant starts with: the hub's own types and those the installed connectors declare
+ * (hub.ts hands them in at boot). A name declared twice is a mistake in a connector, refused here.
  */
-export function useConnectorEventTypes(declared: readonly BuiltInEventType[]): void {
+export function builtInEventTypes(declaredByConnectors: readonly BuiltInEventType[]): readonly BuiltInEventType[] {
+  const all = [...HUB_EVENT_TYPES, ...declaredByConnectors]
   const names = new Set<string>()
-  for (const type of [...HUB_EVENT_TYPES, ...declared]) {
+  for (const type of all) {
     if (names.has(type.name)) throw new Error(`the event type ${type.name} is declared twice`)
     names.add(type.name)
   }
-  builtIn = [...HUB_EVENT_TYPES, ...declared]
-}
-
-/** The catalog every tenant starts with; a new list each time connectors' types are added. */
-export function builtInEventTypes(): readonly BuiltInEventType[] {
-  return builtIn
+  return all
 }

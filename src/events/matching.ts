@@ -1,8 +1,8 @@
 // Which webhooks an event reaches: event patterns (`order.created`, `order.*`, `*`) and payload filters.
 //
-// Filters come in two forms, freely mixed:
+// Filters come in two forms, freely mixed, at the top and inside `$and` and `$or` alike:
 // - the shorthand `{ "order_status": ["confirmed", "shipped"], "min_amount": 100 }`: a list means
-//   "one of", `min_`/`max_` prefixes are inclusive bounds, anything else is equality;
+//   "one of", `min_`/`max_` prefixes on a number are inclusive bounds, anything else is equality;
 // - the operator form `{ "amount": { "$gte": 100 }, "$or": [...] }` over payload paths.
 // Both compile to a sift query run with an allow-list of operators (no `$where`, nothing that runs code).
 // `$regex` runs on RE2, and never matches a string longer than MAX_REGEX_INPUT_LENGTH (regex.ts).
@@ -64,6 +64,13 @@ export function matchesPattern(pattern: string, type: string): boolean {
   if (pattern === '*') return true
   if (pattern.endsWith('.*')) return type.startsWith(pattern.slice(0, -1))
   return pattern === type
+}
+
+/** The patterns that can match `type`: `*`, every `prefix.*`, and the name itself. */
+export function patternsFor(type: string): string[] {
+  const segments = type.split('.')
+  const prefixes = segments.slice(0, -1).map((_, index) => `${segments.slice(0, index + 1).join('.')}.*`)
+  return ['*', ...prefixes, type]
 }
 
 export function firstMatchingPattern(patterns: readonly string[], type: string): string | undefined {
@@ -176,21 +183,42 @@ export interface Condition {
   query: Query<unknown>
 }
 
-/** One condition per filter entry, each compiled to a sift query. */
+/**
+ * One filter entry as a sift query. The shorthand is read at every level: inside `$and` and `$or` as at
+ * the top.
+ */
+function conditionOf(key: string, value: unknown, eventType: string, payload: unknown): Omit<Condition, 'filter'> {
+  if (key === '$and' || key === '$or') {
+    const documents = value as Filters[]
+    return { path: null, query: { [key]: documents.map((each) => documentQuery(each, eventType, payload)) } }
+  }
+  if (isOperatorObject(value)) return { path: key, query: { [key]: value } as Query<unknown> }
+  const bound = /^(min|max)_(.+)$/.exec(key)
+  if (bound?.[1] && bound[2] && typeof value === 'number') {
+    const path = resolveKey(bound[2], eventType, payload)
+    return { path, query: { [path]: { [bound[1] === 'min' ? '$gte' : '$lte']: value } } as Query<unknown> }
+  }
+  const path = resolveKey(key, eventType, payload)
+  const query = Array.isArray(value) ? { [path]: { $in: value } } : { [path]: { $eq: value } }
+  return { path, query: query as Query<unknown> }
+}
+
+/**
+ * A filter document whose entries must all hold, each entry its own query: `min_amount` and `max_amount`
+ * test the same path, so they cannot share one object.
+ */
+function documentQuery(filters: Filters, eventType: string, payload: unknown): Query<unknown> {
+  return {
+    $and: Object.entries(filters).map(([key, value]) => conditionOf(key, value, eventType, payload).query),
+  } as Query<unknown>
+}
+
+/** One condition per top-level filter entry, each compiled to a sift query. */
 export function conditionsOf(filters: Filters, eventType: string, payload: unknown): Condition[] {
-  return Object.entries(filters).map(([key, value]) => {
-    const filter = { [key]: value }
-    if (key === '$and' || key === '$or') return { filter, path: null, query: filter as Query<unknown> }
-    if (isOperatorObject(value)) return { filter, path: key, query: { [key]: value } as Query<unknown> }
-    const bound = /^(min|max)_(.+)$/.exec(key)
-    if (bound?.[1] && bound[2] && typeof value === 'number') {
-      const path = resolveKey(bound[2], eventType, payload)
-      return { filter, path, query: { [path]: { [bound[1] === 'min' ? '$gte' : '$lte']: value } } as Query<unknown> }
-    }
-    const path = resolveKey(key, eventType, payload)
-    const query = Array.isArray(value) ? { [path]: { $in: value } } : { [path]: { $eq: value } }
-    return { filter, path, query: query as Query<unknown> }
-  })
+  return Object.entries(filters).map(([key, value]) => ({
+    filter: { [key]: value },
+    ...conditionOf(key, value, eventType, payload),
+  }))
 }
 
 export const testCondition = (condition: Condition, payload: unknown): boolean =>

@@ -1,20 +1,19 @@
-// publishEvent: validate, store the event, create its deliveries (to webhooks and integrations) and queue
+// Publishing: validate, store the event, create its deliveries (to webhooks and integrations) and queue
 // their first attempts, all in one transaction. An event is never stored without its deliveries, nor
-// delivered without being stored.
+// delivered without being stored. One publisher is built at boot (hub.ts) and serves the API, inbound
+// provider webhooks and the hub's own events alike.
 import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
-import { findConnector } from '../../connectors/registry.ts'
 import { pool, transaction } from '../db/client.ts'
 import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
-import { newJobId } from '../delivery/jobs.ts'
+import { type DeliveryJobs, newJobId } from '../delivery/jobs.ts'
 import { badInput } from '../errors.ts'
-import { type Notifications, notificationsAllow } from '../integrations/notifications.ts'
 import { assertJsonDepth, MAX_JSON_DEPTH } from '../json-limits.ts'
 import { eventsPublished } from '../observability/metrics.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
-import { runtime } from '../runtime.ts'
-import { EVENT_TYPE_NAME, findEventType, validatePayload } from './catalog.ts'
+import { EVENT_TYPE_NAME, type EventCatalog } from './catalog.ts'
 import { type Filters, filtersMatch, firstMatchingPattern } from './matching.ts'
+import { type Notifications, notificationsAllow } from './notifications.ts'
 import { TenantCache } from './tenant-cache.ts'
 
 export interface PublishInput {
@@ -62,54 +61,6 @@ const toEvent = (row: EventRow): StoredEvent => ({
   createdAt: row.created_at,
 })
 
-/** The patterns that can match `type`: `*`, every `prefix.*`, and the name itself. */
-export function patternsFor(type: string): string[] {
-  const segments = type.split('.')
-  const prefixes = segments.slice(0, -1).map((_, index) => `${segments.slice(0, index + 1).join('.')}.*`)
-  return ['*', ...prefixes, type]
-}
-
-export async function checkPublishable(tenantId: string, input: PublishInput): Promise<void> {
-  if (!EVENT_TYPE_NAME.test(input.type) || input.type.length > 100) {
-    throw badInput('type must be dot-separated lower-case segments, such as "order.created"', { field: 'type' })
-  }
-  if (typeof input.payload !== 'object' || input.payload === null || Array.isArray(input.payload)) {
-    throw badInput('payload must be a JSON object', { field: 'payload' })
-  }
-  assertJsonDepth(input.payload, MAX_JSON_DEPTH, 'payload')
-  if (input.idempotencyKey !== undefined && input.idempotencyKey !== null) {
-    if (input.idempotencyKey.length < 1 || input.idempotencyKey.length > 255) {
-      throw badInput('idempotencyKey must be 1 to 255 characters', { field: 'idempotencyKey' })
-    }
-  }
-  const size = Buffer.byteLength(
-    envelope({
-      id: '00000000-0000-0000-0000-000000000000',
-      type: input.type,
-      createdAt: new Date(),
-      data: input.payload,
-    }),
-  )
-  if (size > MAX_BODY_BYTES) {
-    throw badInput(`the delivered body would be ${size} bytes; the limit is ${MAX_BODY_BYTES} (512 KiB)`, {
-      field: 'payload',
-      reason: 'PAYLOAD_TOO_LARGE',
-    })
-  }
-  const type = await findEventType(tenantId, input.type)
-  if (!type) {
-    if (runtime().config.events.allowUnknownTypes) return
-    throw badInput(`unknown event type ${input.type}; register it with registerEventType first`, { field: 'type' })
-  }
-  const problems = validatePayload(type, input.payload)
-  if (problems.length > 0) {
-    throw badInput(
-      `payload does not match the ${input.type} schema: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`,
-      { field: 'payload', validationErrors: problems },
-    )
-  }
-}
-
 interface TargetRow {
   webhook_id: string | null
   integration_id: string | null
@@ -135,44 +86,114 @@ const tenantTargets = new TenantCache(async (tenantId) => {
   return rows
 })
 
-/** The active webhooks and integrations an event goes to. */
-async function targetsOf(tenantId: string, type: string, payload: unknown) {
-  return (await tenantTargets.get(tenantId)).filter((target) => {
-    if (target.webhook_id) {
-      return (
-        firstMatchingPattern(target.events ?? [], type) !== undefined && filtersMatch(target.filters, type, payload)
-      )
-    }
-    const connector = findConnector(target.connector ?? '')
-    return connector !== undefined && notificationsAllow(target.notifications, connector.defaultEvents, type)
-  })
+export interface PublisherOptions {
+  catalog: EventCatalog
+  jobs: DeliveryJobs
+  /** Publishing a type missing from the catalog: refused (BAD_USER_INPUT) unless this is set. */
+  allowUnknownTypes: boolean
+  /** Each installed connector's default event patterns, by name: what an integration without notifications gets. */
+  connectorDefaults: ReadonlyMap<string, readonly string[]>
 }
 
-export async function publishEvent(tenantId: string, input: PublishInput): Promise<PublishResult> {
-  await checkPublishable(tenantId, input)
-  const targets = await targetsOf(tenantId, input.type, input.payload)
-  // An event for no one is one statement; one with deliveries adds their jobs, in the same transaction.
-  const result =
-    targets.length === 0
-      ? await publishChecked(pool(), tenantId, input, targets)
-      : await transaction((client) => publishChecked(client, tenantId, input, targets))
-  if (!result.duplicate) eventsPublished.inc({ source: input.source ?? 'api' })
-  return result
+export interface Publisher {
+  /** Throws BAD_USER_INPUT when the event cannot be published as it is; stores nothing. */
+  check(tenantId: string, input: PublishInput): Promise<void>
+  /** Checks and stores the event, its deliveries and their first jobs. */
+  publish(tenantId: string, input: PublishInput): Promise<PublishResult>
+  /**
+   * Stores an already checked event, its deliveries and their first jobs, in the caller's transaction, to
+   * commit other rows with the event (an inbound receipt).
+   */
+  publishChecked(client: pg.PoolClient, tenantId: string, input: PublishInput): Promise<PublishResult>
+}
+
+export function createPublisher({ catalog, jobs, allowUnknownTypes, connectorDefaults }: PublisherOptions): Publisher {
+  async function check(tenantId: string, input: PublishInput): Promise<void> {
+    if (!EVENT_TYPE_NAME.test(input.type) || input.type.length > 100) {
+      throw badInput('type must be dot-separated lower-case segments, such as "order.created"', { field: 'type' })
+    }
+    if (typeof input.payload !== 'object' || input.payload === null || Array.isArray(input.payload)) {
+      throw badInput('payload must be a JSON object', { field: 'payload' })
+    }
+    assertJsonDepth(input.payload, MAX_JSON_DEPTH, 'payload')
+    if (input.idempotencyKey !== undefined && input.idempotencyKey !== null) {
+      if (input.idempotencyKey.length < 1 || input.idempotencyKey.length > 255) {
+        throw badInput('idempotencyKey must be 1 to 255 characters', { field: 'idempotencyKey' })
+      }
+    }
+    const size = Buffer.byteLength(
+      envelope({
+        id: '00000000-0000-0000-0000-000000000000',
+        type: input.type,
+        createdAt: new Date(),
+        data: input.payload,
+      }),
+    )
+    if (size > MAX_BODY_BYTES) {
+      throw badInput(`the delivered body would be ${size} bytes; the limit is ${MAX_BODY_BYTES} (512 KiB)`, {
+        field: 'payload',
+        reason: 'PAYLOAD_TOO_LARGE',
+      })
+    }
+    const type = await catalog.find(tenantId, input.type)
+    if (!type) {
+      if (allowUnknownTypes) return
+      throw badInput(`unknown event type ${input.type}; register it with registerEventType first`, { field: 'type' })
+    }
+    const problems = catalog.validatePayload(type, input.payload)
+    if (problems.length > 0) {
+      throw badInput(
+        `payload does not match the ${input.type} schema: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`,
+        { field: 'payload', validationErrors: problems },
+      )
+    }
+  }
+
+  /** The active webhooks and integrations an event goes to. */
+  async function targetsOf(tenantId: string, type: string, payload: unknown) {
+    return (await tenantTargets.get(tenantId)).filter((target) => {
+      if (target.webhook_id) {
+        return (
+          firstMatchingPattern(target.events ?? [], type) !== undefined && filtersMatch(target.filters, type, payload)
+        )
+      }
+      const defaults = connectorDefaults.get(target.connector ?? '')
+      return defaults !== undefined && notificationsAllow(target.notifications, defaults, type)
+    })
+  }
+
+  return {
+    check,
+    async publish(tenantId, input) {
+      await check(tenantId, input)
+      const targets = await targetsOf(tenantId, input.type, input.payload)
+      // An event for no one is one statement; one with deliveries adds their jobs, in the same transaction.
+      const result =
+        targets.length === 0
+          ? await store(pool(), jobs, tenantId, input, targets)
+          : await transaction((client) => store(client, jobs, tenantId, input, targets))
+      if (!result.duplicate) eventsPublished.inc({ source: input.source ?? 'api' })
+      return result
+    },
+    async publishChecked(client, tenantId, input) {
+      return store(client, jobs, tenantId, input, await targetsOf(tenantId, input.type, input.payload))
+    },
+  }
 }
 
 /**
- * Stores an already checked event, its deliveries and their first jobs. The event, its deliveries and
- * the NOTIFY that wakes workers and subscribers are one statement; the jobs are pg-boss's insert. A
- * caller may pass its own transaction, to commit other rows with the event (an inbound receipt).
+ * Stores a checked event, its deliveries and their first jobs. The event, its deliveries and the NOTIFY
+ * that wakes workers and subscribers are one statement; the jobs are pg-boss's insert.
  */
-export async function publishChecked(
+async function store(
   client: pg.PoolClient | pg.Pool,
+  jobs: DeliveryJobs,
   tenantId: string,
   input: PublishInput,
-  matched?: TargetRow[],
+  matched: readonly TargetRow[],
 ): Promise<PublishResult> {
   const idempotencyKey = input.idempotencyKey ?? null
-  const targets = (matched ?? (await targetsOf(tenantId, input.type, input.payload))).map((target) => ({
+  const targets = matched.map((target) => ({
     deliveryId: uuidv7(),
     webhookId: target.webhook_id,
     integrationId: target.integration_id,
@@ -226,7 +247,7 @@ export async function publishChecked(
   if (targets.length > 0) {
     if (!('release' in client)) throw new Error('deliveries and their jobs need a transaction')
     // The event's NOTIFY already wakes the workers; the jobs need no NOTIFY of their own.
-    await runtime().jobs.enqueue(client, targets, { notify: false })
+    await jobs.enqueue(client, targets, { notify: false })
   }
   return { event: toEvent(row), deliveriesQueued: targets.length, duplicate: false }
 }

@@ -2,27 +2,35 @@
 // integrations — kept in memory per tenant. Every change to them is announced with NOTIFY
 // (`tenantChanged`), and every hub process drops that tenant's entry when it hears of it; a short
 // lifetime bounds the staleness if a notice is ever missed (a listener reconnecting).
+import { LRUCache } from 'lru-cache'
 import type pg from 'pg'
 import { pool } from '../db/client.ts'
 import { CHANNELS, notifyTenantsChanged } from '../realtime/channels.ts'
 
 const TTL_MS = 30_000
 
-export class TenantCache<T> {
-  readonly #entries = new Map<string, { value: Promise<T>; at: number }>()
+/** Tenants one cache holds at most; the least recently used is forgotten first. */
+const MAX_TENANTS = 10_000
+
+export class TenantCache<T extends object> {
+  /** The load in flight or done, so that concurrent first reads of a tenant share one query. */
+  readonly #entries = new LRUCache<string, Promise<T>>({ max: MAX_TENANTS, ttl: TTL_MS })
   readonly #load: (tenantId: string) => Promise<T>
 
   constructor(load: (tenantId: string) => Promise<T>) {
     this.#load = load
-    caches.add(this as TenantCache<unknown>)
+    caches.add(this)
   }
 
   get(tenantId: string): Promise<T> {
-    const entry = this.#entries.get(tenantId)
-    if (entry && performance.now() - entry.at < TTL_MS) return entry.value
+    const cached = this.#entries.get(tenantId)
+    if (cached) return cached
     const value = this.#load(tenantId)
-    this.#entries.set(tenantId, { value, at: performance.now() })
-    value.catch(() => this.#entries.delete(tenantId))
+    this.#entries.set(tenantId, value)
+    // A failed load is not kept (unless a newer one has taken its place meanwhile).
+    value.catch(() => {
+      if (this.#entries.peek(tenantId) === value) this.#entries.delete(tenantId)
+    })
     return value
   }
 
@@ -35,7 +43,7 @@ export class TenantCache<T> {
   }
 }
 
-const caches = new Set<TenantCache<unknown>>()
+const caches = new Set<{ drop(tenantId: string): void; clear(): void }>()
 
 /** Forgets what this process cached for the tenants (called on their NOTIFY). */
 export function forgetTenants(tenantIds: readonly string[]): void {

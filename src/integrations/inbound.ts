@@ -73,7 +73,7 @@ export function createInboundHandler({ sealer, caller, publishing, logger }: Inb
       source: connectorName,
     }))
     try {
-      for (const event of events) await publishing.checkPublishable(tenantId, event)
+      for (const event of events) await publishing.check(tenantId, event)
     } catch (error) {
       // The provider's request is authentic, but one of its events cannot be published as it is.
       if (!(error instanceof UserError && error.extensions.code === 'BAD_USER_INPUT')) throw error

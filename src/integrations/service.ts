@@ -4,6 +4,7 @@
 import type { Integration } from '#generated/prisma/client.ts'
 import type { Config } from '../config.ts'
 import type { DeliveryJobs } from '../delivery/jobs.ts'
+import type { EventCatalog } from '../events/catalog.ts'
 import type { Sealer } from '../sealing/sealer.ts'
 import { configureIntegration, disableIntegration } from './configure.ts'
 import { type Activity, type IntegrationStats, integrationStatsFor, recentActivity } from './figures.ts'
@@ -36,6 +37,7 @@ export interface IntegrationsDeps {
   caller: ConnectorCaller
   jobs: DeliveryJobs
   publishing: Publishing
+  catalog: Pick<EventCatalog, 'find'>
   config: Pick<Config, 'allowPrivateUrls' | 'delivery'>
 }
 
@@ -44,10 +46,11 @@ export function createIntegrationsService({
   caller,
   jobs,
   publishing,
+  catalog,
   config,
 }: IntegrationsDeps): IntegrationsService {
   const configuring = { sealer, jobs, allowPrivateUrls: config.allowPrivateUrls }
-  const testing = { caller, jobs, publishing, maxConsecutiveFailures: config.delivery.maxConsecutiveFailures }
+  const testing = { caller, jobs, publishing, catalog, maxConsecutiveFailures: config.delivery.maxConsecutiveFailures }
   return {
     list: listIntegrations,
     view: viewIntegration,

@@ -2,6 +2,7 @@
 // the secret ones sealed at rest, opened for a call, masked in every answer and scrubbed from messages.
 import type { ConfigIssue, ConnectorCalls, InstalledConnector } from '../../connectors/types.ts'
 import { integrationSecretsContext } from '../sealing/fields.ts'
+import { maskSecret } from '../sealing/mask.ts'
 import type { Sealer } from '../sealing/sealer.ts'
 
 export type ConnectorConfig = Record<string, unknown>
@@ -39,8 +40,7 @@ export function openConfig(sealer: Sealer, integration: StoredIntegration): Conn
 
 /** Enough of a secret to recognise it, never enough to use it. */
 export function maskValue(value: unknown): string {
-  const text = String(value)
-  return text.length >= 16 ? `••••••••${text.slice(-4)}` : '••••••••'
+  return maskSecret(String(value))
 }
 
 export function maskConfig(connector: InstalledConnector, config: ConnectorConfig): ConnectorConfig {

@@ -1,6 +1,7 @@
 // Message templates: Liquid (liquidjs), which runs no code and, with ownPropertyOnly, reaches no
 // prototype. Limits bound what a template may cost. Templates are parsed once and cached.
 import { Liquid, Tag, type Template } from 'liquidjs'
+import { LRUCache } from 'lru-cache'
 import type { HubEvent } from '../../connectors/types.ts'
 import { badInput } from '../errors.ts'
 
@@ -28,17 +29,10 @@ for (const name of ['include', 'render', 'layout']) {
 }
 
 const MAX_TEMPLATE_LENGTH = 4000
-const cache = new Map<string, Template[]>()
+/** Parsed templates, the most recently used kept; one that does not parse throws and is not kept. */
+const parsed = new LRUCache<string, Template[]>({ max: 1000, memoMethod: (template) => engine.parse(template) })
 
-function parse(template: string): Template[] {
-  let parsed = cache.get(template)
-  if (!parsed) {
-    parsed = engine.parse(template)
-    if (cache.size > 1000) cache.clear()
-    cache.set(template, parsed)
-  }
-  return parsed
-}
+const parse = (template: string): Template[] => parsed.memo(template)
 
 /** Checks a template at configure time; a template that does not parse is refused with the parse error. */
 export function checkTemplate(template: string, field: string): void {

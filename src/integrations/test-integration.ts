@@ -2,7 +2,7 @@
 // delivery, never retried, not counted); without one, it checks the config against the provider.
 import type { DeliveryJobs } from '../delivery/jobs.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
-import { findEventType } from '../events/catalog.ts'
+import type { EventCatalog } from '../events/catalog.ts'
 import type { Publishing } from './publishing.ts'
 import type { ConnectorCaller } from './runner.ts'
 import { findIntegration } from './views.ts'
@@ -11,6 +11,8 @@ export interface TestIntegrationDeps {
   caller: ConnectorCaller
   jobs: DeliveryJobs
   publishing: Publishing
+  /** Where a test without a payload finds the type's example. */
+  catalog: Pick<EventCatalog, 'find'>
   /** Recorded as for any delivery, though a test counts in no failure streak. */
   maxConsecutiveFailures: number
 }
@@ -37,8 +39,8 @@ export async function testIntegration(
       deliveryId: null,
     }
   }
-  const body = payload ?? (await findEventType(tenantId, type))?.examplePayload ?? {}
-  await deps.publishing.checkPublishable(tenantId, { type, payload: body }).catch((error: unknown) => {
+  const body = payload ?? (await deps.catalog.find(tenantId, type))?.examplePayload ?? {}
+  await deps.publishing.check(tenantId, { type, payload: body }).catch((error: unknown) => {
     if (!(error instanceof Error && /unknown event type/.test(error.message))) throw error
   })
   const result = await deliverTest(

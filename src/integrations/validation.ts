@@ -6,7 +6,7 @@ import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { assertPublicUrl, SsrfError } from '../delivery/ssrf.ts'
 import { badInput, inRange } from '../errors.ts'
-import { validateNotifications } from './notifications.ts'
+import { validateNotifications } from '../events/notifications.ts'
 import { type ConnectorConfig, describeIssues, maskValue, secretNames } from './stored-config.ts'
 import { checkTemplate } from './templates.ts'
 

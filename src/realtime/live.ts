@@ -1,31 +1,51 @@
 // The source stream of every live subscription (graphql-ws and SSE alike), with two limits:
-// - a tenant holds at most `subscriptions.maxPerTenant` of them at once in this process; one more is
-//   refused with RATE_LIMITED;
-// - each buffers at most `subscriptions.buffer` values its subscriber has not taken yet. One that falls
-//   further behind gets what was buffered, then a SUBSCRIBER_TOO_SLOW error, and ends. Nothing is dropped
-//   silently, and a slow subscriber never holds up the listener or the others.
+// - a tenant holds at most `maxPerTenant` of them at once in this process; one more is refused with
+//   RATE_LIMITED;
+// - each buffers at most `buffer` values its subscriber has not taken yet. One that falls further behind
+//   gets what was buffered, then a SUBSCRIBER_TOO_SLOW error, and ends. Nothing is dropped silently, and a
+//   slow subscriber never holds up the listener or the others.
 import { FixedBuffer, Repeater } from 'graphql-yoga'
 import { UserError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { rateLimited, subscriptionsActive } from '../observability/metrics.ts'
-import { runtime } from '../runtime.ts'
 
 /** What a subscription's stream yields: a value, or last, the error that closed it. */
 export type Live<T> = T | UserError
 
-/** Live subscriptions open per tenant in this process. */
-const open = new Map<string, number>()
+export interface LiveLimits {
+  /** Live subscriptions one tenant may hold open at once in this process. */
+  maxPerTenant: number
+  /** Values buffered for one subscriber; a subscriber further behind is closed with an error. */
+  buffer: number
+}
 
-/**
- * A subscription's stream for the tenant. `listen` starts sending values to `emit` and returns what stops
- * it; it runs when the subscriber starts reading, and its stop runs however the subscription ends.
- * Resolvers pass each value through `liveValue`.
- */
-export function liveStream<T>(
-  { tenantId, log }: { tenantId: string; log: Logger },
+/** Who a stream is for: the tenant it counts against, and the log its closing is told to. */
+export interface LiveOwner {
+  tenantId: string
+  log: Logger
+}
+
+export interface LiveStreams {
+  /**
+   * A subscription's stream for the owner. `listen` starts sending values to `emit` and returns what stops
+   * it; it runs when the subscriber starts reading, and its stop runs however the subscription ends.
+   * Resolvers pass each value through `liveValue`.
+   */
+  open<T>(owner: LiveOwner, listen: (emit: (value: T) => void) => () => void): AsyncIterableIterator<Live<T>>
+}
+
+export function createLiveStreams(limits: LiveLimits): LiveStreams {
+  /** Live subscriptions open per tenant. */
+  const open = new Map<string, number>()
+  return { open: (owner, listen) => liveStream(limits, open, owner, listen) }
+}
+
+function liveStream<T>(
+  { maxPerTenant, buffer: capacity }: LiveLimits,
+  open: Map<string, number>,
+  { tenantId, log }: LiveOwner,
   listen: (emit: (value: T) => void) => () => void,
 ): AsyncIterableIterator<Live<T>> {
-  const { maxPerTenant, buffer: capacity } = runtime().config.subscriptions
   const count = open.get(tenantId) ?? 0
   if (count >= maxPerTenant) {
     rateLimited.inc()

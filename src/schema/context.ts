@@ -1,10 +1,19 @@
 import type { Scope } from '../auth/jwt.ts'
+import type { DeliveryService } from '../deliveries/service.ts'
+import type { EventService } from '../events/service.ts'
 import type { IntegrationsService } from '../integrations/service.ts'
 import type { Logger } from '../logger.ts'
+import type { LiveStreams } from '../realtime/live.ts'
+import type { WebhookService } from '../webhooks/service.ts'
 
-/** The domain services resolvers use, built once in hub.ts. */
+/** The domain services resolvers use, built once at boot (hub.ts) with their dependencies. */
 export interface Services {
+  webhooks: WebhookService
+  events: EventService
+  deliveries: DeliveryService
   integrations: IntegrationsService
+  /** Live subscription streams, counted against each tenant's limit. */
+  live: LiveStreams
 }
 
 export interface Context {

@@ -1,20 +1,14 @@
-// Deliveries: the log of every event on its way to every webhook, its attempts, stats, retries and
-// replays, and the live `deliveryUpdates` subscription.
+// Deliveries: the log of every event on its way to every webhook and integration, its attempts, stats,
+// retries, replays and recovery, and the live `deliveryUpdates` subscription.
 import { queryFromInfo } from '@pothos/plugin-prisma'
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
 import { validate as isUuid } from 'uuid'
 import type { Prisma } from '#generated/prisma/client.ts'
-import type { DeliveryStatus } from '#generated/prisma/enums.ts'
 import { db } from '../db/client.ts'
-import { retryDelivery } from '../delivery/requeue.ts'
-import { badInput, notFound } from '../errors.ts'
-import { isValidPattern } from '../events/matching.ts'
-import { findIntegration } from '../integrations/views.ts'
-import { type AttemptNotice, CHANNELS } from '../realtime/channels.ts'
-import { type Live, liveStream, liveValue } from '../realtime/live.ts'
-import { runtime } from '../runtime.ts'
-import { findWebhook, replayDeliveries } from '../webhooks/service.ts'
-import { type StatsBucket, type WebhookStats, webhookStats } from '../webhooks/stats.ts'
+import type { DeliverySummary } from '../deliveries/list.ts'
+import { notFound } from '../errors.ts'
+import { type Live, liveValue } from '../realtime/live.ts'
+import type { StatsBucket, WebhookStats } from '../webhooks/stats.ts'
 import { builder } from './builder.ts'
 import { tenantOf } from './context.ts'
 import { AttemptErrorTypeEnum, DeliveryStatusEnum } from './enums.ts'
@@ -84,14 +78,6 @@ export const DeliveryRef = builder.prismaObject('Delivery', {
   }),
 })
 
-interface DeliverySummary {
-  total: number
-  successful: number
-  failed: number
-  pending: number
-  pendingRetry: number
-}
-
 const DeliverySummaryRef = builder.objectRef<DeliverySummary>('DeliverySummary').implement({
   description: 'Counts over every delivery the connection’s filters select (whatever the status filter).',
   fields: (t) => ({
@@ -102,19 +88,6 @@ const DeliverySummaryRef = builder.objectRef<DeliverySummary>('DeliverySummary')
     pendingRetry: t.exposeInt('pendingRetry', { description: 'Failed so far, with a retry scheduled.' }),
   }),
 })
-
-async function summarize(where: Prisma.DeliveryWhereInput): Promise<DeliverySummary> {
-  const groups = await db().delivery.groupBy({ by: ['status'], where, _count: { _all: true } })
-  const count = (...statuses: DeliveryStatus[]) =>
-    groups.filter((group) => statuses.includes(group.status)).reduce((sum, group) => sum + group._count._all, 0)
-  return {
-    total: count('PENDING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'DEAD'),
-    successful: count('SUCCEEDED'),
-    failed: count('FAILED', 'DEAD'),
-    pending: count('PENDING'),
-    pendingRetry: count('RETRYING'),
-  }
-}
 
 /** The connection as resolved, with the filters its summary counts over. */
 const summaryFilters = new WeakMap<object, Prisma.DeliveryWhereInput>()
@@ -134,29 +107,7 @@ builder.queryFields((t) => ({
         ...timeRangeArgs,
       },
       resolve: async (_root, args, context, info) => {
-        const tenantId = tenantOf(context)
-        if (args.webhookId != null) await findWebhook(tenantId, args.webhookId)
-        if (args.eventId != null) {
-          const owned =
-            isUuid(args.eventId) &&
-            (await db().event.findFirst({ where: { id: args.eventId, tenantId }, select: { id: true } }))
-          if (!owned) throw notFound('event', args.eventId)
-        }
-        const event = args.event ?? undefined
-        if (event !== undefined && !isValidPattern(event)) throw badInput(`"${event}" is not an event type or pattern`)
-        const where: Prisma.DeliveryWhereInput = {
-          tenantId,
-          webhookId: args.webhookId ?? undefined,
-          ...(args.integration == null ? {} : { integration: { connector: args.integration } }),
-          eventId: args.eventId ?? undefined,
-          isTest: args.test ?? undefined,
-          createdAt: { gte: args.from ?? undefined, lt: args.to ?? undefined },
-          ...(event === undefined || event === '*'
-            ? {}
-            : event.endsWith('.*')
-              ? { eventType: { startsWith: event.slice(0, -1) } }
-              : { eventType: event }),
-        }
+        const where = await context.services.deliveries.filter(tenantOf(context), args)
         const query = queryFromInfo({ context, info, path: ['edges', 'node'], typeName: 'Delivery' })
         const connection = await resolveCursorConnection(
           { args: checkedCursors(args), toCursor: (delivery) => delivery.id },
@@ -178,7 +129,7 @@ builder.queryFields((t) => ({
         summary: tc.field({
           type: DeliverySummaryRef,
           resolve: (connection, _args, context) =>
-            summarize(summaryFilters.get(connection) ?? { tenantId: tenantOf(context) }),
+            context.services.deliveries.summarize(summaryFilters.get(connection) ?? { tenantId: tenantOf(context) }),
         }),
       }),
     },
@@ -203,10 +154,8 @@ builder.queryFields((t) => ({
       groupBy: t.arg({ type: StatsGroupByEnum, required: true, defaultValue: 'DAY' }),
       ...timeRangeArgs,
     },
-    resolve: async (_root, args, context) => {
-      const webhook = await findWebhook(tenantOf(context), args.id)
-      return webhookStats(webhook.id, args.from, args.to, args.groupBy)
-    },
+    resolve: (_root, args, context) =>
+      context.services.webhooks.stats(tenantOf(context), args.id, args.from, args.to, args.groupBy),
   }),
 }))
 
@@ -268,10 +217,10 @@ const WebhookStatsRef = builder.objectRef<WebhookStats>('WebhookStats').implemen
 builder.mutationFields((t) => ({
   retryDelivery: t.prismaField({
     type: 'Delivery',
-    description: 'Attempts the delivery again now, whatever its status. Its webhook must be enabled.',
+    description: 'Attempts the delivery again now, whatever its status. Its webhook or integration must be enabled.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, context) => {
-      await retryDelivery(tenantOf(context), id, runtime().jobs)
+      await context.services.deliveries.retry(tenantOf(context), id)
       return db().delivery.findUniqueOrThrow({ ...query, where: { id } })
     },
   }),
@@ -287,8 +236,22 @@ builder.mutationFields((t) => ({
       until: t.arg({ type: 'DateTime' }),
       status: t.arg({ type: [DeliveryStatusEnum] }),
     },
-    resolve: (_root, args, context) =>
-      replayDeliveries(tenantOf(context), args.webhookId, args.since, args.until, args.status),
+    resolve: (_root, { webhookId, ...window }, context) =>
+      context.services.deliveries.replay(tenantOf(context), webhookId, window),
+  }),
+  recoverDeliveries: t.int({
+    description:
+      'Queues again every delivery of the tenant, to its webhooks and integrations alike, that ended FAILED or ' +
+      'DEAD (or only those of the given statuses) and was created in [since, until), in batches; like Svix’s ' +
+      'recover. Deliveries of a disabled webhook or integration, and test deliveries, are left as they are. ' +
+      'Returns how many were queued. One call requeues at most SWITCHYARD_MAX_REPLAY_DELIVERIES (default 10000); ' +
+      'a larger recovery is refused with BAD_USER_INPUT (`extensions.limit`): narrow since and until.',
+    args: {
+      since: t.arg({ type: 'DateTime', required: true }),
+      until: t.arg({ type: 'DateTime' }),
+      status: t.arg({ type: [DeliveryStatusEnum], description: 'FAILED, DEAD or both (the default).' }),
+    },
+    resolve: (_root, args, context) => context.services.deliveries.recover(tenantOf(context), args),
   }),
 }))
 
@@ -298,24 +261,11 @@ builder.subscriptionField('deliveryUpdates', (t) =>
     description:
       'Each delivery as an attempt of it completes: of one webhook, of one integration, or (with neither) all the tenant’s.',
     args: { webhookId: t.arg.id(), integration: t.arg.string({ description: 'A connector name.' }) },
-    subscribe: async (_root, { webhookId, integration }, context) => {
-      const tenantId = tenantOf(context)
-      if (webhookId != null) await findWebhook(tenantId, webhookId)
-      const integrationId = integration == null ? null : (await findIntegration(tenantId, integration)).id
-      return liveStream<string>({ tenantId, log: context.log }, (emit) =>
-        runtime().listener.on(CHANNELS.attempts, (notices) => {
-          for (const notice of notices as AttemptNotice[]) {
-            if (
-              notice.tenantId === tenantId &&
-              (webhookId == null || notice.webhookId === webhookId) &&
-              (integrationId == null || notice.integrationId === integrationId)
-            ) {
-              emit(notice.deliveryId)
-            }
-          }
-        }),
-      )
-    },
+    subscribe: (_root, { webhookId, integration }, context) =>
+      context.services.deliveries.updates(
+        { tenantId: tenantOf(context), log: context.log },
+        { webhookId, integration },
+      ),
     resolve: (query, deliveryId: Live<string>) =>
       db().delivery.findUniqueOrThrow({ ...query, where: { id: liveValue(deliveryId) } }),
   }),

@@ -5,20 +5,9 @@ import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@poth
 import { validate as isUuid } from 'uuid'
 import { db } from '../db/client.ts'
 import { badInput, notFound } from '../errors.ts'
-import {
-  categoriesOf,
-  deprecateEventType,
-  type EventTypeView,
-  findEventType,
-  lastTriggeredAt,
-  listEventTypes,
-  registerEventType,
-} from '../events/catalog.ts'
+import type { EventTypeView } from '../events/catalog.ts'
 import { isValidPattern, matchesPattern } from '../events/matching.ts'
-import { publishEvent } from '../events/publish.ts'
-import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
-import { type Live, liveStream, liveValue } from '../realtime/live.ts'
-import { runtime } from '../runtime.ts'
+import { type Live, liveValue } from '../realtime/live.ts'
 import { builder } from './builder.ts'
 import { tenantOf } from './context.ts'
 import { checkedCursors, timeRangeArgs } from './pagination.ts'
@@ -71,7 +60,7 @@ const EventTypeRef = builder.objectRef<EventTypeView>('EventType').implement({
       type: 'DateTime',
       nullable: true,
       load: async (names: string[], context) => {
-        const times = await lastTriggeredAt(tenantOf(context), names)
+        const times = await context.services.events.catalog.lastTriggeredAt(tenantOf(context), names)
         return names.map((name) => times.get(name) ?? null)
       },
       resolve: (type) => type.name,
@@ -94,20 +83,23 @@ builder.queryFields((t) => ({
     type: [EventTypeRef],
     description: 'The event catalog, optionally of one category.',
     args: { category: t.arg.string() },
-    resolve: (_root, { category }, context) => listEventTypes(tenantOf(context), category),
+    resolve: (_root, { category }, context) => context.services.events.catalog.list(tenantOf(context), category),
   }),
   eventType: t.field({
     type: EventTypeRef,
     args: { name: t.arg.string({ required: true }) },
     resolve: async (_root, { name }, context) => {
-      const type = await findEventType(tenantOf(context), name)
+      const type = await context.services.events.catalog.find(tenantOf(context), name)
       if (!type) throw notFound('event type', name)
       return type
     },
   }),
   eventCategories: t.field({
     type: [EventCategoryRef],
-    resolve: async (_root, _args, context) => categoriesOf(await listEventTypes(tenantOf(context))),
+    resolve: async (_root, _args, context) => {
+      const { catalog } = context.services.events
+      return catalog.categories(await catalog.list(tenantOf(context)))
+    },
   }),
   event: t.prismaField({
     type: 'Event',
@@ -209,7 +201,7 @@ builder.mutationFields((t) => ({
     description: 'Stores the event and fans it out to every matching active webhook, in one transaction.',
     args: { input: t.arg({ type: PublishEventInput, required: true }) },
     resolve: async (_root, { input }, context) => {
-      const result = await publishEvent(tenantOf(context), {
+      const result = await context.services.events.publisher.publish(tenantOf(context), {
         type: input.type,
         payload: input.payload,
         idempotencyKey: input.idempotencyKey,
@@ -226,13 +218,13 @@ builder.mutationFields((t) => ({
       'may register SWITCHYARD_MAX_EVENT_TYPES_PER_TENANT types (default 500); one more is refused with ' +
       'CONFLICT (`extensions.quota`, `extensions.limit`).',
     args: { input: t.arg({ type: RegisterEventTypeInput, required: true }) },
-    resolve: (_root, { input }, context) => registerEventType(tenantOf(context), input),
+    resolve: (_root, { input }, context) => context.services.events.catalog.register(tenantOf(context), input),
   }),
   deprecateEventType: t.field({
     type: EventTypeRef,
     description: 'Marks an event type deprecated. Publishing it still works; the catalog says to move on.',
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, context) => deprecateEventType(tenantOf(context), name),
+    resolve: (_root, { name }, context) => context.services.events.catalog.deprecate(tenantOf(context), name),
   }),
 }))
 
@@ -242,19 +234,10 @@ builder.subscriptionField('events', (t) =>
     description: 'Every event the tenant publishes from now on, of the given types or patterns (default: all).',
     args: { types: t.arg.stringList() },
     subscribe: (_root, { types }, context) => {
-      const tenantId = tenantOf(context)
       const patterns = types?.length ? types : ['*']
       const invalid = patterns.find((pattern) => !isValidPattern(pattern))
       if (invalid) throw badInput(`"${invalid}" is not an event type or pattern`, { field: 'types' })
-      return liveStream<string>({ tenantId, log: context.log }, (emit) =>
-        runtime().listener.on(CHANNELS.events, (notices) => {
-          for (const notice of notices as EventNotice[]) {
-            if (notice.tenantId === tenantId && patterns.some((pattern) => matchesPattern(pattern, notice.type))) {
-              emit(notice.eventId)
-            }
-          }
-        }),
-      )
+      return context.services.events.subscribe({ tenantId: tenantOf(context), log: context.log }, patterns)
     },
     resolve: (query, eventId) =>
       db().event.findUniqueOrThrow({ ...query, where: { id: liveValue(eventId as unknown as Live<string>) } }),

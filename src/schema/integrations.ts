@@ -9,7 +9,7 @@ import type { IntegrationView } from '../integrations/views.ts'
 import { builder } from './builder.ts'
 import { type Context, tenantOf } from './context.ts'
 import { DeliveryStatusEnum } from './enums.ts'
-import { RetryPolicyInput } from './webhooks.ts'
+import { RetryPolicyInput } from './retry-policy.ts'
 
 const ConfigFieldRef = builder.objectRef<ConfigField>('ConfigField').implement({
   description: 'A field of a connector’s config, as declared by the connector.',

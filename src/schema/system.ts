@@ -1,6 +1,6 @@
 // Who am I, and a heartbeat subscription that proves the WebSocket transport end to end.
 import { badInput } from '../errors.ts'
-import { liveStream, liveValue } from '../realtime/live.ts'
+import { liveValue } from '../realtime/live.ts'
 import { builder } from './builder.ts'
 import { tenantOf } from './context.ts'
 
@@ -29,7 +29,7 @@ builder.subscriptionField('heartbeat', (t) =>
     args: { intervalMs: t.arg.int({ defaultValue: 1000, required: true }) },
     subscribe: (_root, { intervalMs }, context) => {
       if (intervalMs < 100 || intervalMs > 60_000) throw badInput('intervalMs must be from 100 to 60000')
-      return liveStream<Date>({ tenantId: tenantOf(context), log: context.log }, (emit) => {
+      return context.services.live.open<Date>({ tenantId: tenantOf(context), log: context.log }, (emit) => {
         emit(new Date())
         const timer = setInterval(() => emit(new Date()), intervalMs)
         return () => clearInterval(timer)

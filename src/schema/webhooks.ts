@@ -3,33 +3,21 @@ import { queryFromInfo } from '@pothos/plugin-prisma'
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
 import type { Webhook } from '#generated/prisma/client.ts'
 import { db } from '../db/client.ts'
-import { scheduleOf } from '../delivery/retry.ts'
 import type { TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { badInput } from '../errors.ts'
-import { isValidPattern } from '../events/matching.ts'
-import { patternsFor } from '../events/publish.ts'
-import {
-  createWebhook,
-  deleteWebhook,
-  explainMatch,
-  findWebhook,
-  type MatchExplanation,
-  rotateWebhookSecret,
-  secretHintOf,
-  setWebhookActive,
-  shownHeaders,
-  testWebhook,
-  updateWebhook,
-} from '../webhooks/service.ts'
-import { type DeliveryStats, deliveryStatsFor, type WebhooksSummary, webhooksSummary } from '../webhooks/stats.ts'
+import { isValidPattern, patternsFor } from '../events/matching.ts'
+import type { MatchExplanation } from '../webhooks/explain.ts'
+import type { WebhookWithSecret } from '../webhooks/service.ts'
+import type { DeliveryStats, WebhooksSummary } from '../webhooks/stats.ts'
 import { builder } from './builder.ts'
 import { type Context, tenantOf } from './context.ts'
 import { AttemptErrorTypeEnum, DeliveryStatusEnum } from './enums.ts'
 import { checkedCursors } from './pagination.ts'
+import { RetryPolicyInput, RetryPolicyRef } from './retry-policy.ts'
 
 const DeliveryStatsRef = builder.loadableObject('DeliveryStats', {
   description: 'Lifetime delivery figures of a webhook. Test deliveries are left out.',
-  load: (webhookIds: string[]) => deliveryStatsFor(webhookIds),
+  load: (webhookIds: string[], context: Context) => context.services.webhooks.deliveryStats(webhookIds),
   sort: (stats: DeliveryStats) => stats.webhookId,
   fields: (t) => ({
     totalDeliveries: t.exposeInt('totalDeliveries'),
@@ -45,23 +33,6 @@ const DeliveryStatsRef = builder.loadableObject('DeliveryStats', {
   }),
 })
 
-const RetryPolicyRef = builder
-  .objectRef<Pick<Webhook, 'maxRetries' | 'retryDelayMs' | 'backoffMultiplier'>>('RetryPolicy')
-  .implement({
-    description:
-      'Retries after a failed attempt. Without retryDelayMs the Standard Webhooks schedule applies ' +
-      '(5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); delays get ±20% jitter, and a 429/503 Retry-After is honoured.',
-    fields: (t) => ({
-      maxRetries: t.exposeInt('maxRetries'),
-      retryDelayMs: t.exposeInt('retryDelayMs', { nullable: true }),
-      backoffMultiplier: t.exposeFloat('backoffMultiplier', { nullable: true }),
-      scheduleMs: t.intList({
-        description: 'The nominal delay before each retry, in milliseconds.',
-        resolve: (policy) => scheduleOf(policy),
-      }),
-    }),
-  })
-
 const stats = (webhook: Webhook, context: Context) => DeliveryStatsRef.getDataloader(context).load(webhook.id)
 
 export const WebhookRef = builder.prismaObject('Webhook', {
@@ -74,14 +45,14 @@ export const WebhookRef = builder.prismaObject('Webhook', {
     headers: t.field({
       type: 'JSON',
       description: 'Headers sent with every delivery; credentials are shown masked.',
-      resolve: (webhook) => shownHeaders(webhook),
+      resolve: (webhook, _args, context) => context.services.webhooks.shownHeaders(webhook),
     }),
     isActive: t.exposeBoolean('isActive'),
     disabledReason: t.exposeString('disabledReason', { nullable: true }),
     disabledAt: t.expose('disabledAt', { type: 'DateTime', nullable: true }),
     secretHint: t.string({
       description: 'The start of the signing secret, to tell secrets apart. The whole secret is shown only once.',
-      resolve: (webhook) => secretHintOf(webhook),
+      resolve: (webhook, _args, context) => context.services.webhooks.secretHint(webhook),
     }),
     previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
       type: 'DateTime',
@@ -169,7 +140,7 @@ builder.queryFields((t) => ({
       fields: (tc) => ({
         summary: tc.field({
           type: WebhooksSummaryRef,
-          resolve: (_connection, _args, context) => webhooksSummary(tenantOf(context)),
+          resolve: (_connection, _args, context) => context.services.webhooks.summary(tenantOf(context)),
         }),
       }),
     },
@@ -178,7 +149,7 @@ builder.queryFields((t) => ({
   webhook: t.prismaField({
     type: 'Webhook',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_query, _root, { id }, context) => findWebhook(tenantOf(context), id),
+    resolve: (_query, _root, { id }, context) => context.services.webhooks.find(tenantOf(context), id),
   }),
   explainWebhookMatch: t.field({
     type: MatchExplanationRef,
@@ -191,7 +162,7 @@ builder.queryFields((t) => ({
       payload: t.arg({ type: 'JSON' }),
     },
     resolve: (_root, args, context) =>
-      explainMatch(tenantOf(context), args.webhookId, {
+      context.services.webhooks.explain(tenantOf(context), args.webhookId, {
         eventId: args.eventId,
         type: args.type,
         payload: args.payload,
@@ -221,15 +192,6 @@ const MatchExplanationRef = builder.objectRef<MatchExplanation>('MatchExplanatio
     patterns: t.exposeStringList('patterns'),
     conditions: t.field({ type: [MatchConditionRef], resolve: (explanation) => explanation.conditions }),
     reasons: t.exposeStringList('reasons', { description: 'The verdict, one sentence per check.' }),
-  }),
-})
-
-/** A webhook's or an integration's retry policy, as given. */
-export const RetryPolicyInput = builder.inputType('RetryPolicyInput', {
-  fields: (t) => ({
-    maxRetries: t.int({ description: 'Retries after the first attempt, 0 to 20. Default 7.' }),
-    retryDelayMs: t.int({ description: 'First retry delay, 100 ms to 24 h. Unset: the Standard Webhooks schedule.' }),
-    backoffMultiplier: t.float({ description: 'Each retry waits this much longer than the one before, 1 to 10.' }),
   }),
 })
 
@@ -269,21 +231,19 @@ const webhookFields = (required: boolean) =>
 const CreateWebhookInput = webhookFields(true)
 const UpdateWebhookInput = webhookFields(false)
 
-const CreateWebhookPayload = builder.objectRef<{ webhook: Webhook; secret: string }>('CreateWebhookPayload').implement({
+const CreateWebhookPayload = builder.objectRef<WebhookWithSecret>('CreateWebhookPayload').implement({
   fields: (t) => ({
     webhook: t.field({ type: WebhookRef, resolve: (payload) => payload.webhook }),
     secret: t.exposeString('secret', { description: 'The signing secret. It is shown this once; keep it.' }),
   }),
 })
 
-const RotateWebhookSecretPayload = builder
-  .objectRef<{ webhook: Webhook; secret: string }>('RotateWebhookSecretPayload')
-  .implement({
-    fields: (t) => ({
-      webhook: t.field({ type: WebhookRef, resolve: (payload) => payload.webhook }),
-      secret: t.exposeString('secret', { description: 'The new signing secret. It is shown this once.' }),
-    }),
-  })
+const RotateWebhookSecretPayload = builder.objectRef<WebhookWithSecret>('RotateWebhookSecretPayload').implement({
+  fields: (t) => ({
+    webhook: t.field({ type: WebhookRef, resolve: (payload) => payload.webhook }),
+    secret: t.exposeString('secret', { description: 'The new signing secret. It is shown this once.' }),
+  }),
+})
 
 const WebhookTestResultRef = builder.objectRef<TestDeliveryResult>('WebhookTestResult').implement({
   fields: (t) => ({
@@ -309,25 +269,25 @@ builder.mutationFields((t) => ({
       'A tenant may have SWITCHYARD_MAX_WEBHOOKS_PER_TENANT webhooks (default 100); one more is refused with ' +
       'CONFLICT (`extensions.quota`, `extensions.limit`).',
     args: { input: t.arg({ type: CreateWebhookInput, required: true }) },
-    resolve: (_root, { input }, context) => createWebhook(tenantOf(context), input),
+    resolve: (_root, { input }, context) => context.services.webhooks.create(tenantOf(context), input),
   }),
   updateWebhook: t.field({
     type: WebhookRef,
     description: 'Changes the fields given; the others stay as they are.',
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateWebhookInput, required: true }) },
-    resolve: (_root, { id, input }, context) => updateWebhook(tenantOf(context), id, input),
+    resolve: (_root, { id, input }, context) => context.services.webhooks.update(tenantOf(context), id, input),
   }),
   deleteWebhook: t.id({
     description: 'Deletes the webhook and its delivery log; returns its id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, context) => deleteWebhook(tenantOf(context), id),
+    resolve: (_root, { id }, context) => context.services.webhooks.delete(tenantOf(context), id),
   }),
   setWebhookActive: t.field({
     type: WebhookRef,
     description:
       'Disabled webhooks receive nothing; their pending retries wait. Enabling resumes them and resets the failure streak.',
     args: { id: t.arg.id({ required: true }), active: t.arg.boolean({ required: true }) },
-    resolve: (_root, { id, active }, context) => setWebhookActive(tenantOf(context), id, active),
+    resolve: (_root, { id, active }, context) => context.services.webhooks.setActive(tenantOf(context), id, active),
   }),
   rotateWebhookSecret: t.field({
     type: RotateWebhookSecretPayload,
@@ -338,7 +298,7 @@ builder.mutationFields((t) => ({
       secret: t.arg.string({ description: 'The new secret; generated when omitted.' }),
     },
     resolve: (_root, args, context) =>
-      rotateWebhookSecret(tenantOf(context), args.id, args.gracePeriodSeconds, args.secret),
+      context.services.webhooks.rotateSecret(tenantOf(context), args.id, args.gracePeriodSeconds, args.secret),
   }),
   testWebhook: t.field({
     type: WebhookTestResultRef,
@@ -349,6 +309,7 @@ builder.mutationFields((t) => ({
       event: t.arg.string({ description: 'Defaults to the webhook’s first event name.' }),
       payload: t.arg({ type: 'JSON', description: 'Defaults to the event type’s example payload.' }),
     },
-    resolve: (_root, args, context) => testWebhook(tenantOf(context), args.id, args.event, args.payload ?? undefined),
+    resolve: (_root, args, context) =>
+      context.services.webhooks.test(tenantOf(context), args.id, args.event, args.payload ?? undefined),
   }),
 }))

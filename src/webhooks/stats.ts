@@ -1,13 +1,16 @@
 // Delivery statistics, computed in PostgreSQL. Test deliveries are left out everywhere.
 import type { AttemptErrorType } from '#generated/prisma/enums.ts'
 import { pool } from '../db/client.ts'
+import {
+  failedCountSql,
+  succeededCountSql,
+  successRate,
+  successRateSql,
+  TERMINAL_STATUSES_SQL,
+} from '../delivery/figures.ts'
 import { badInput } from '../errors.ts'
 
 export type StatsBucket = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH'
-
-/** Percent of finished deliveries that succeeded, to one decimal; null before any finished. */
-export const rate = (successful: number, failed: number) =>
-  successful + failed === 0 ? null : Math.round((successful / (successful + failed)) * 1000) / 10
 
 export interface DeliveryStats {
   webhookId: string
@@ -30,8 +33,8 @@ export async function deliveryStatsFor(webhookIds: readonly string[]): Promise<D
        FROM unnest($1::uuid[]) AS w(id)
        LEFT JOIN (
          SELECT webhook_id, count(*)::int AS total,
-                count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS successful,
-                count(*) FILTER (WHERE status IN ('FAILED', 'DEAD'))::int AS failed,
+                ${succeededCountSql()} AS successful,
+                ${failedCountSql()} AS failed,
                 max(created_at) AS last_triggered_at
            FROM deliveries WHERE webhook_id = ANY($1::uuid[]) AND NOT is_test GROUP BY webhook_id
        ) d ON d.webhook_id = w.id
@@ -54,7 +57,7 @@ export async function deliveryStatsFor(webhookIds: readonly string[]): Promise<D
       totalDeliveries: row?.total ?? 0,
       successfulDeliveries: row?.successful ?? 0,
       failedDeliveries: row?.failed ?? 0,
-      successRate: rate(row?.successful ?? 0, row?.failed ?? 0),
+      successRate: successRate(row?.successful ?? 0, row?.failed ?? 0),
       avgResponseTimeMs: row?.avg_ms ?? null,
       p95ResponseTimeMs: row?.p95_ms ?? null,
       lastResponseTimeMs: row?.last_ms ?? null,
@@ -123,9 +126,9 @@ export async function webhookStats(
     pool().query(
       `SELECT d.total, d.successful, d.failed, d.pending, d.retries, a.avg_ms, a.p95_ms
          FROM (SELECT count(*)::int AS total,
-                      count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS successful,
-                      count(*) FILTER (WHERE status IN ('FAILED', 'DEAD'))::int AS failed,
-                      count(*) FILTER (WHERE status IN ('PENDING', 'RETRYING'))::int AS pending,
+                      ${succeededCountSql()} AS successful,
+                      ${failedCountSql()} AS failed,
+                      count(*) FILTER (WHERE status NOT IN (${TERMINAL_STATUSES_SQL}))::int AS pending,
                       coalesce(sum(greatest(attempt_count - 1, 0)), 0)::int AS retries
                  FROM deliveries WHERE ${inRange}) d,
               (SELECT round(avg(response_time_ms))::int AS avg_ms,
@@ -135,8 +138,8 @@ export async function webhookStats(
     ),
     pool().query(
       `SELECT event_type, count(*)::int AS count,
-              count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS successful,
-              count(*) FILTER (WHERE status IN ('FAILED', 'DEAD'))::int AS failed
+              ${succeededCountSql()} AS successful,
+              ${failedCountSql()} AS failed
          FROM deliveries WHERE ${inRange}
         GROUP BY event_type ORDER BY count DESC, event_type`,
       range,
@@ -147,8 +150,8 @@ export async function webhookStats(
                                 ('1 ' || $4::text)::interval) AS bucket
        ), d AS (
          SELECT date_trunc($4::text, created_at AT TIME ZONE 'UTC') AS bucket, count(*)::int AS total,
-                count(*) FILTER (WHERE status = 'SUCCEEDED')::int AS successful,
-                count(*) FILTER (WHERE status IN ('FAILED', 'DEAD'))::int AS failed
+                ${succeededCountSql()} AS successful,
+                ${failedCountSql()} AS failed
            FROM deliveries WHERE ${inRange} GROUP BY 1
        ), a AS (
          SELECT date_trunc($4::text, started_at AT TIME ZONE 'UTC') AS bucket, round(avg(response_time_ms))::int AS avg_ms
@@ -179,7 +182,7 @@ export async function webhookStats(
       successfulDeliveries: s.successful,
       failedDeliveries: s.failed,
       pendingDeliveries: s.pending,
-      successRate: rate(s.successful, s.failed),
+      successRate: successRate(s.successful, s.failed),
       avgResponseTimeMs: s.avg_ms,
       p95ResponseTimeMs: s.p95_ms,
       totalRetries: s.retries,
@@ -187,7 +190,7 @@ export async function webhookStats(
     eventsByType: byType.rows.map((row) => ({
       event: row.event_type,
       count: row.count,
-      successRate: rate(row.successful, row.failed),
+      successRate: successRate(row.successful, row.failed),
     })),
     timeSeries: series.rows.map((row) => ({
       bucket: row.bucket,
@@ -217,9 +220,10 @@ export async function webhooksSummary(tenantId: string): Promise<WebhooksSummary
             (SELECT count(*)::int FROM webhooks WHERE tenant_id = $1 AND is_active) AS active,
             (SELECT count(*)::int FROM events WHERE tenant_id = $1 AND source <> 'test') AS events,
             (SELECT round(avg(r.rate)::numeric, 1)::float FROM (
-               SELECT 100.0 * count(*) FILTER (WHERE d.status = 'SUCCEEDED')
-                      / nullif(count(*) FILTER (WHERE d.status IN ('SUCCEEDED', 'FAILED', 'DEAD')), 0) AS rate
-                 FROM deliveries d WHERE d.tenant_id = $1 AND NOT d.is_test GROUP BY d.webhook_id) r) AS avg_rate`,
+               SELECT ${successRateSql()} AS rate
+                 FROM deliveries
+                WHERE tenant_id = $1 AND webhook_id IS NOT NULL AND NOT is_test
+                GROUP BY webhook_id) r) AS avg_rate`,
     [tenantId],
   )
   const row = rows[0]

@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { pool } from '../../src/db/client.ts'
 import { pruneOlderThan } from '../../src/delivery/retention.ts'
-import { runtime } from '../../src/runtime.ts'
 import { createWebhook, deliveriesOf, eventually, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
+import { useTestQueue } from '../helpers/queue.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 const t = useTestHub({ env: { SWITCHYARD_RETENTION_DAYS: '7', SWITCHYARD_RETENTION_CRON: '0 4 * * *' } })
@@ -12,10 +12,11 @@ let sink: Receiver
 beforeAll(async () => {
   sink = await startReceiver()
 })
+const testQueue = useTestQueue(() => t.db.url)
 afterAll(() => sink.close())
 
 it('schedules the pruning job with the configured cron', async () => {
-  const schedules = await runtime().boss.getSchedules()
+  const schedules = await (await testQueue()).boss.getSchedules()
   expect(schedules).toEqual([expect.objectContaining({ name: 'retention', cron: '0 4 * * *', timezone: 'UTC' })])
 })
 

@@ -4,9 +4,9 @@ import { afterEach, expect, it } from 'vitest'
 import { pool } from '../../src/db/client.ts'
 import { QUEUE_NAMES } from '../../src/delivery/queue.ts'
 import { sweepStuckDeliveries } from '../../src/delivery/sweeper.ts'
-import { runtime } from '../../src/runtime.ts'
 import { createWebhook, deliveriesOf, deliveryReaches, eventually, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
+import { useTestQueue } from '../helpers/queue.ts'
 import { type Receiver, type Responder, startReceiver } from '../helpers/receiver.ts'
 
 // Each test publishes its own event type, so that its webhooks get only its events.
@@ -23,18 +23,19 @@ afterEach(async () => {
 })
 
 const queue = QUEUE_NAMES.delivery
-const sweeper = () => {
-  const { boss, config, jobs } = runtime()
-  return { boss, jobs, queueSchema: config.queue.schema }
+const testQueue = useTestQueue(() => t.db.url)
+const sweeper = async () => {
+  const { boss, jobs, schema } = await testQueue()
+  return { boss, jobs, queueSchema: schema }
 }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The delivery queue's job table. */
 async function jobs(): Promise<string> {
-  const { boss, config } = runtime()
+  const { boss, schema } = await testQueue()
   const found = await boss.getQueue(queue)
   if (!found) throw new Error('no delivery queue')
-  return `${config.queue.schema}.${found.table}`
+  return `${schema}.${found.table}`
 }
 
 interface Row {
@@ -100,7 +101,7 @@ it('gives a delivery whose job was deleted a new one, at its retry time, and del
   await pool().query(`DELETE FROM ${await jobs()} WHERE name = $1 AND id = $2`, [queue, stuck?.job_id])
   up()
 
-  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0 })).toBe(1)
+  expect(await sweepStuckDeliveries(await sweeper(), { graceSeconds: 0 })).toBe(1)
   const [swept] = await rowsOf(hook.id)
   expect(swept?.job_id).not.toBe(stuck?.job_id)
   expect(swept).toMatchObject({ status: 'RETRYING', next_retry_at: stuck?.next_retry_at })
@@ -111,7 +112,7 @@ it('gives a delivery whose job was deleted a new one, at its retry time, and del
   await sleep(1000)
   expect(accepted).toEqual([event.id])
   expect(sink.requests).toHaveLength(2)
-  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0 })).toBe(0)
+  expect(await sweepStuckDeliveries(await sweeper(), { graceSeconds: 0 })).toBe(0)
 })
 
 it('gives deliveries whose job failed or was cancelled new ones, and delivers each once', async () => {
@@ -130,12 +131,12 @@ it('gives deliveries whose job failed or was cancelled new ones, and delivers ea
     queue,
     failed?.job_id,
   ])
-  await runtime().boss.cancel(queue, cancelled?.job_id ?? '')
+  await (await testQueue()).boss.cancel(queue, cancelled?.job_id ?? '')
   expect((await jobOf(failed?.job_id ?? null))?.state).toBe('failed')
   expect((await jobOf(cancelled?.job_id ?? null))?.state).toBe('cancelled')
   up()
 
-  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0 })).toBe(2)
+  expect(await sweepStuckDeliveries(await sweeper(), { graceSeconds: 0 })).toBe(2)
   const swept = await rowsOf(hook.id)
   expect(swept.map((row) => row.job_id)).not.toContain(failed?.job_id)
   expect(swept.map((row) => row.job_id)).not.toContain(cancelled?.job_id)
@@ -166,7 +167,7 @@ it('requeues a backlog in batches, each delivery once', async () => {
   ])
   up()
 
-  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0, batchSize: 2 })).toBe(5)
+  expect(await sweepStuckDeliveries(await sweeper(), { graceSeconds: 0, batchSize: 2 })).toBe(5)
   await eventually(async () => {
     const deliveries = await deliveriesOf(t, hook.id)
     expect(deliveries.map((d) => d.status)).toEqual(Array(5).fill('SUCCEEDED'))
@@ -232,11 +233,11 @@ it('leaves alone deliveries with a live job, parked ones and ones just created',
       ...(await rowsOf(parkedHook.id)),
       ...(await rowsOf(freshHook.id)),
     ].map((row) => row.job_id)
-  expect(await sweepStuckDeliveries(sweeper())).toBe(0)
+  expect(await sweepStuckDeliveries(await sweeper())).toBe(0)
   expect(await now()).toEqual(before.map((row) => row?.job_id))
 
   // Without the grace period, only the one whose job is lost is requeued.
-  expect(await sweepStuckDeliveries(sweeper(), { graceSeconds: 0 })).toBe(1)
+  expect(await sweepStuckDeliveries(await sweeper(), { graceSeconds: 0 })).toBe(1)
   const after = await now()
   expect(after.slice(0, 3)).toEqual(before.slice(0, 3).map((row) => row?.job_id))
   expect(after[3]).not.toBe(young?.job_id)
@@ -244,7 +245,7 @@ it('leaves alone deliveries with a live job, parked ones and ones just created',
 })
 
 it('sweeps by itself every SWITCHYARD_SWEEP_INTERVAL_SECONDS, one sweep per interval', async () => {
-  const found = await runtime().boss.getQueue(QUEUE_NAMES.deliverySweep)
+  const found = await (await testQueue()).boss.getQueue(QUEUE_NAMES.deliverySweep)
   expect(found?.policy).toBe('stately')
 
   const { sink, accepted, up } = await flakyReceiver()
@@ -266,7 +267,7 @@ it('sweeps by itself every SWITCHYARD_SWEEP_INTERVAL_SECONDS, one sweep per inte
   // Every worker process sends a sweep each interval; pg-boss keeps one per interval (its singleton slot).
   const { rows } = await pool().query(
     `SELECT count(*)::int AS sweeps, count(DISTINCT singleton_on)::int AS slots
-       FROM ${runtime().config.queue.schema}.${found?.table} WHERE name = $1 AND state = 'completed'`,
+       FROM ${(await testQueue()).schema}.${found?.table} WHERE name = $1 AND state = 'completed'`,
     [QUEUE_NAMES.deliverySweep],
   )
   expect(rows[0].sweeps).toBeGreaterThanOrEqual(2)

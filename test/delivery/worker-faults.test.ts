@@ -7,9 +7,9 @@ import type { AddressInfo, Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { QUEUE_NAMES } from '../../src/delivery/queue.ts'
-import { runtime } from '../../src/runtime.ts'
 import { createWebhook, deliveriesOf, eventually, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
+import { useTestQueue } from '../helpers/queue.ts'
 import { startReceiver } from '../helpers/receiver.ts'
 
 const CAPACITY = 20
@@ -23,6 +23,8 @@ const t = useTestHub({
     SWITCHYARD_SHUTDOWN_TIMEOUT_SECONDS: '3',
   },
 })
+
+const testQueue = useTestQueue(() => t.db.url)
 
 let admin: pg.Client
 beforeAll(async () => {
@@ -179,7 +181,7 @@ describe('a record PostgreSQL refuses', () => {
       await publish(t, 'test.fault', { poison: true }, { tenant: 'mixed-tenant' })
       await poisonous.waitFor(1)
       // A job whose delivery is gone: the worker completes it with the batch, writing nothing else.
-      stale = await runtime().boss.send(QUEUE_NAMES.delivery, { deliveryId: randomUUID() })
+      stale = await (await testQueue()).boss.send(QUEUE_NAMES.delivery, { deliveryId: randomUUID() })
       await eventually(async () => {
         const { rows } = await admin.query('SELECT state FROM pgboss.job WHERE id = $1', [stale])
         expect(rows[0]?.state).toBe('active')

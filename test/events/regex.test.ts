@@ -3,7 +3,7 @@
 // `^(a|a)*$` on 34 or more characters ending in a mismatch backtracks for about a minute on V8.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MAX_REGEX_INPUT_LENGTH } from '../../src/events/regex.ts'
-import { MAX_SHOWN_VALUE_LENGTH } from '../../src/webhooks/service.ts'
+import { MAX_SHOWN_VALUE_LENGTH } from '../../src/webhooks/explain.ts'
 import { createWebhook, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 

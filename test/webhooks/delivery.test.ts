@@ -414,7 +414,7 @@ describe('testWebhook', () => {
       errorType: null,
     })
     expect(testWebhook.headersSent['x-webhook-signature']).toMatch(/^sha256=[0-9a-f]{64}$/)
-    expect(testWebhook.headersSent.authorization).toBe('Bearer…')
+    expect(testWebhook.headersSent.authorization).toBe('Bear…')
     expect(sink.requests).toHaveLength(1)
     expect(verifyStandard(hook.secret, sink.requests[0] as ReceivedRequest)).toMatchObject({ data: { order_id: 'T' } })
 

@@ -48,7 +48,7 @@ describe('createWebhook', () => {
       retryPolicy: { maxRetries: 3, retryDelayMs: 5000, backoffMultiplier: 2, scheduleMs: [5000, 10000, 20000] },
       deliveryStats: { totalDeliveries: 0, successfulDeliveries: 0, failedDeliveries: 0, avgResponseTimeMs: null },
     })
-    expect(created.webhook.secretHint).toBe(`${created.secret.slice(0, 10)}…`)
+    expect(created.webhook.secretHint).toBe(`${created.secret.slice(0, 9)}…`)
     const read = await t.data('query ($id: ID!) { webhook(id: $id) { secretHint } }', { id: created.webhook.id })
     expect(JSON.stringify(read)).not.toContain(created.secret)
   })

@@ -193,3 +193,42 @@ it('refuses a period that is empty or holds too many buckets', async () => {
   })
   expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT')
 })
+
+it('averages the success rates of the tenant’s webhooks, its integrations left out', async () => {
+  const tenant = 'tenant-summary'
+  const failing = await startReceiver(() => ({ status: 500 }))
+  try {
+    const hook = await createWebhook(t, { url: sink.url, events: ['order.created'] }, tenant)
+    // Each of the integration's deliveries fails at once: as many failures as the webhook has successes.
+    await t.data(
+      `mutation ($input: ConfigureIntegrationInput!) {
+         configureIntegration(name: "zapier", input: $input) { integration { id } }
+       }`,
+      {
+        input: {
+          config: { hook_url: failing.url },
+          notifications: { 'order.created': true },
+          retryPolicy: { maxRetries: 0 },
+        },
+      },
+      tenant,
+    )
+    for (let i = 0; i < 2; i++) {
+      await publish(t, 'order.created', { order_id: `S-${i}`, status: 'confirmed', amount: 1, mode: 'ok' }, { tenant })
+    }
+    await eventually(async () => {
+      const { deliveries } = await t.data('{ deliveries(first: 10) { summary { successful failed } } }', {}, tenant)
+      expect(deliveries.summary).toEqual({ successful: 2, failed: 2 })
+    })
+    const { webhooks } = await t.data(
+      '{ webhooks { summary { totalWebhooks activeWebhooks totalEvents avgSuccessRate } } }',
+      {},
+      tenant,
+    )
+    expect(webhooks.summary).toEqual({ totalWebhooks: 1, activeWebhooks: 1, totalEvents: 2, avgSuccessRate: 100 })
+    const { webhook } = await t.data('query ($id: ID!) { webhook(id: $id) { successRate } }', { id: hook.id }, tenant)
+    expect(webhook.successRate).toBe(100)
+  } finally {
+    await failing.close()
+  }
+})

@@ -3,7 +3,7 @@
 // decides (an exact name, then the longest prefix, then `*`). With no notifications set, the
 // connector's default patterns are on.
 import { badInput } from '../errors.ts'
-import { isValidPattern, matchesPattern } from '../events/matching.ts'
+import { isValidPattern, matchesPattern } from './matching.ts'
 
 export type Notifications = Record<string, boolean>
 

@@ -1,4 +1,5 @@
-// Headers the hub may send with a delivery: what HTTP allows (RFC 9110 field syntax) and undici accepts.
+// HTTP header fields the hub may send (a webhook's own headers, the server's default headers): what HTTP
+// allows (RFC 9110 field syntax) and undici accepts. Checked by the config and by webhook management alike.
 import { validateHeaderName, validateHeaderValue } from 'node:http'
 
 /** The target and the framing: the HTTP client sets them from the URL and the body. */

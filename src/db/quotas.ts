@@ -2,8 +2,8 @@
 // one transaction holding the tenant's advisory lock for that quota, so concurrent creates, in any
 // number of processes, cannot all pass the count.
 import type { Prisma } from '#generated/prisma/client.ts'
-import { db } from './db/client.ts'
-import { conflict } from './errors.ts'
+import { conflict } from '../errors.ts'
+import { db } from './client.ts'
 
 export interface Quota {
   /** What is counted, in the plural: "webhooks". */
