@@ -53,10 +53,22 @@ export interface Hub {
   jwtSecret: string | undefined
   /** The domain services, for an application that embeds the hub (publishing without HTTP, say). */
   services: Services
+  /** The API's requests answered in-process, with no socket (yoga's fetch); undefined for a worker. */
+  fetch: ((request: Request) => Promise<Response>) | undefined
   stop(): Promise<void>
 }
 
-export async function startHub(config: Config, role: Role, logger: Logger): Promise<Hub> {
+export interface HubOptions {
+  /** Listen on config.port (default). Off: the API answers only through `fetch`, as tests use it. */
+  listen?: boolean
+}
+
+export async function startHub(
+  config: Config,
+  role: Role,
+  logger: Logger,
+  { listen = true }: HubOptions = {},
+): Promise<Hub> {
   const cleanups: Array<() => Promise<void>> = []
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) {
@@ -169,6 +181,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
     }
 
     let url: string | undefined
+    let fetch: Hub['fetch']
     if (role !== 'worker') {
       // In production the API port does not serve metrics to anyone who asks (each scrape counts the queue).
       const metricsOff =
@@ -211,10 +224,15 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
           queue: () => queue.isReachable(),
         },
       })
-      // The HTTP server stops first, so no new work arrives while the queue drains.
-      ;({ url } = await app.start(config.port, config.host))
-      if (metricsOnApiPort) metricsUrl = new URL('/metrics', url).toString()
-      cleanups.push(() => app.stop())
+      fetch = (request) => Promise.resolve(app.yoga.fetch(request))
+      if (listen) {
+        // The HTTP server stops first, so no new work arrives while the queue drains.
+        ;({ url } = await app.start(config.port, config.host))
+        if (metricsOnApiPort) metricsUrl = new URL('/metrics', url).toString()
+        cleanups.push(() => app.stop())
+      } else {
+        cleanups.push(async () => app.yoga.dispose())
+      }
     }
     return {
       url,
@@ -223,6 +241,7 @@ export async function startHub(config: Config, role: Role, logger: Logger): Prom
       embedded: database.embedded,
       jwtSecret: secrets.jwtSecret,
       services,
+      fetch,
       stop,
     }
   } catch (error) {

@@ -7,7 +7,7 @@ import { MAX_JSON_DEPTH } from '../src/json-limits.ts'
 import { createWebhook } from './helpers/api.ts'
 import { type GraphQLResponse, useTestHub } from './helpers/hub.ts'
 
-const t = useTestHub({ role: 'api' })
+const t = useTestHub({ role: 'api', socket: false })
 
 const TYPE = 'nesting.checked'
 const PUBLISH =
@@ -25,7 +25,7 @@ const arrays = (levels: number) => `${'['.repeat(levels)}1${']'.repeat(levels)}`
 
 /** POST /graphql with variables given as JSON text. */
 async function gqlWithJson(query: string, variablesJson: string): Promise<GraphQLResponse> {
-  const response = await fetch(t.url, {
+  const response = await t.fetch(t.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${await t.token('tenant-a')}` },
     body: `{"query":${JSON.stringify(query)},"variables":${variablesJson}}`,

@@ -5,19 +5,19 @@ const t = useTestHub()
 
 describe('HTTP routes', () => {
   it('answers /healthz while the process is up', async () => {
-    const response = await fetch(new URL('/healthz', t.url))
+    const response = await t.fetch(new URL('/healthz', t.url))
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ status: 'ok' })
   })
 
   it('answers /readyz once the database and the queue are reachable', async () => {
-    const response = await fetch(new URL('/readyz', t.url))
+    const response = await t.fetch(new URL('/readyz', t.url))
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ status: 'ok', database: 'ok', queue: 'ok' })
   })
 
   it('serves GraphiQL to a browser at /graphql', async () => {
-    const response = await fetch(t.url, { headers: { accept: 'text/html' } })
+    const response = await t.fetch(t.url, { headers: { accept: 'text/html' } })
     expect(response.status).toBe(200)
     expect(await response.text()).toContain('Switchyard')
   })
@@ -38,7 +38,7 @@ describe('authentication', () => {
   it('refuses a token signed with another secret', async () => {
     const { signToken } = await import('../src/auth/jwt.ts')
     const forged = await signToken('another-secret-that-is-long-enough-too', 'acme')
-    const response = await fetch(t.url, {
+    const response = await t.fetch(t.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${forged}` },
       body: JSON.stringify({ query: '{ viewer { tenant } }' }),
@@ -48,7 +48,7 @@ describe('authentication', () => {
   })
 
   it('refuses a malformed Authorization header', async () => {
-    const response = await fetch(t.url, {
+    const response = await t.fetch(t.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Basic dXNlcjpwYXNz' },
       body: JSON.stringify({ query: '{ viewer { tenant } }' }),

@@ -25,7 +25,7 @@ async function asToken(
   query: string,
   variables?: Record<string, unknown>,
 ): Promise<GraphQLResponse<Record<string, unknown>>> {
-  const response = await fetch(t.url, {
+  const response = await t.fetch(t.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),

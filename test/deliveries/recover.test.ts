@@ -7,7 +7,7 @@ import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 const LIMIT = 3
-const t = useTestHub({ env: { SWITCHYARD_MAX_REPLAY_DELIVERIES: String(LIMIT) } })
+const t = useTestHub({ socket: false, env: { SWITCHYARD_MAX_REPLAY_DELIVERIES: String(LIMIT) } })
 const TENANT = 'tenant-recover'
 const OTHER = 'tenant-bystander'
 

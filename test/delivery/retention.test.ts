@@ -7,7 +7,7 @@ import { useTestHub } from '../helpers/hub.ts'
 import { useTestQueue } from '../helpers/queue.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub({ env: { SWITCHYARD_RETENTION_DAYS: '7', SWITCHYARD_RETENTION_CRON: '0 4 * * *' } })
+const t = useTestHub({ socket: false, env: { SWITCHYARD_RETENTION_DAYS: '7', SWITCHYARD_RETENTION_CRON: '0 4 * * *' } })
 let sink: Receiver
 beforeAll(async () => {
   sink = await startReceiver()

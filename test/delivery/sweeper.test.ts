@@ -10,7 +10,10 @@ import { useTestQueue } from '../helpers/queue.ts'
 import { type Receiver, type Responder, startReceiver } from '../helpers/receiver.ts'
 
 // Each test publishes its own event type, so that its webhooks get only its events.
-const t = useTestHub({ env: { SWITCHYARD_SWEEP_INTERVAL_SECONDS: '5', SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: 'true' } })
+const t = useTestHub({
+  socket: false,
+  env: { SWITCHYARD_SWEEP_INTERVAL_SECONDS: '5', SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: 'true' },
+})
 
 const receivers: Receiver[] = []
 async function receiver(responder?: Responder) {

@@ -9,7 +9,7 @@ import { createWebhook, deliveryReaches, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub()
+const t = useTestHub({ socket: false })
 let client: pg.Client
 beforeAll(async () => {
   client = new pg.Client({ connectionString: t.db.url })

@@ -9,7 +9,7 @@ import { canMultiply, MAX_FORMAT_INPUT_LENGTH, VALIDATION_TIME_LIMIT_MS } from '
 import type { GraphQLResponse } from '../helpers/hub.ts'
 import { useTestHub } from '../helpers/hub.ts'
 
-const t = useTestHub({ role: 'api' })
+const t = useTestHub({ role: 'api', socket: false })
 
 const REGISTER = 'mutation ($input: RegisterEventTypeInput!) { registerEventType(input: $input) { name } }'
 const PUBLISH = `mutation ($type: String!, $payload: JSON!) {

@@ -7,7 +7,7 @@ import { MAX_SHOWN_VALUE_LENGTH } from '../../src/webhooks/explain.ts'
 import { createWebhook, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 
-const t = useTestHub({ role: 'api' })
+const t = useTestHub({ role: 'api', socket: false })
 
 const EVIL = '^(a|a)*$'
 const STALLING_INPUT = `${'a'.repeat(40)}!`

@@ -21,6 +21,7 @@ import { useTestHub } from '../helpers/hub.ts'
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40)
 
 const t = useTestHub({
+  socket: false,
   role: 'api',
   env: { SWITCHYARD_ALLOW_PRIVATE_URLS: 'false', SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: 'false' },
 })
@@ -194,7 +195,7 @@ describe.each(mutations.map((field) => [field.name, field] as const))('%s', (_na
       { numRuns: RUNS },
     )
     expect(reachedResolver).toBeGreaterThan(RUNS / 10)
-    const health = await fetch(new URL('/healthz', t.url))
+    const health = await t.fetch(new URL('/healthz', t.url))
     expect(health.status).toBe(200)
   })
 })

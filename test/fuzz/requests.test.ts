@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TEST_JWT_SECRET, useTestHub } from '../helpers/hub.ts'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40)
-const t = useTestHub({ role: 'api' })
+const t = useTestHub({ role: 'api', socket: false })
 const PUBLISH = 'mutation { publishEvent(input: { type: "order.created", payload: { order_id: "F" } }) { duplicate } }'
 
 let admin: pg.Client
@@ -58,7 +58,7 @@ const badTokens = fc.oneof(
 )
 
 async function post(body: string | Blob, headers: Record<string, string> = {}) {
-  const response = await fetch(t.url, {
+  const response = await t.fetch(t.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body,
@@ -133,6 +133,6 @@ describe('bad bodies', () => {
       { numRuns: RUNS },
     )
     expect(await eventCount()).toBe(before)
-    expect((await fetch(new URL('/healthz', t.url))).status).toBe(200)
+    expect((await t.fetch(new URL('/healthz', t.url))).status).toBe(200)
   })
 })

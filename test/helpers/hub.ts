@@ -27,6 +27,8 @@ export interface TestHub {
   /** Every log line the hub wrote, when the hub was started with `captureLogs`. */
   logs(): string
   token(tenant: string): Promise<string>
+  /** A raw request to the hub: over its socket, or in-process for a hub started with `socket: false`. */
+  fetch(input: string | URL, init?: RequestInit): Promise<Response>
   /** POST /graphql as `tenant` (or anonymously when tenant is null). */
   gql<T = Record<string, unknown>>(
     query: string,
@@ -59,9 +61,16 @@ export async function testConfigEnv(databaseUrl: string, env: Record<string, str
   }
 }
 
-/** Starts a hub for the test file (beforeAll) and stops it (afterAll). */
+/** Where a socketless hub's requests are addressed: they never leave the process (yoga's fetch). */
+const IN_PROCESS_URL = 'http://hub.test/graphql'
+
+/**
+ * Starts a hub for the test file (beforeAll) and stops it (afterAll). With `socket: false` it listens on
+ * no port: requests go to yoga's fetch in-process, for tests that need no receiver of the hub's answers over
+ * a socket (no subscriptions, no raw HTTP).
+ */
 export function useTestHub(
-  options: { role?: Role; env?: Record<string, string>; captureLogs?: boolean } = {},
+  options: { role?: Role; env?: Record<string, string>; captureLogs?: boolean; socket?: boolean } = {},
 ): TestHub {
   const db = useTestDatabase()
   const handle = { db } as TestHub
@@ -72,8 +81,10 @@ export function useTestHub(
       ? createLogger('trace', { write: (line: string) => captured.push(line) })
       : createLogger(process.env.TEST_LOG_LEVEL ?? 'silent')
     const config = loadConfig(await testConfigEnv(db.url, options.env))
-    const hub = await startHub(config, options.role ?? 'all', logger)
-    const url = hub.url ?? ''
+    const socket = options.socket ?? true
+    const hub = await startHub(config, options.role ?? 'all', logger, { listen: socket })
+    const url = socket ? (hub.url ?? '') : IN_PROCESS_URL
+    const send = (request: Request) => (socket || !hub.fetch ? fetch(request) : hub.fetch(request))
     const token = (tenant: string) => signToken(TEST_JWT_SECRET, tenant)
     const wsClient = (connectionParams: () => Record<string, unknown> | Promise<Record<string, unknown>>) => {
       const client = createClient({
@@ -92,10 +103,13 @@ export function useTestHub(
       logger,
       logs: () => captured.join(''),
       token,
+      fetch: (input: string | URL, init?: RequestInit) => send(new Request(input, init)),
       async gql(query: string, variables?: Record<string, unknown>, tenant: string | null = 'tenant-a') {
         const headers: Record<string, string> = { 'content-type': 'application/json' }
         if (tenant !== null) headers.authorization = `Bearer ${await token(tenant)}`
-        const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) })
+        const response = await send(
+          new Request(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) }),
+        )
         return (await response.json()) as GraphQLResponse
       },
       async data(query: string, variables?: Record<string, unknown>, tenant = 'tenant-a') {

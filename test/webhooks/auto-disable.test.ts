@@ -4,7 +4,7 @@ import { createWebhook, deliveriesOf, eventually, publish } from '../helpers/api
 import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub({ env: { SWITCHYARD_MAX_CONSECUTIVE_FAILURES: '3' } })
+const t = useTestHub({ socket: false, env: { SWITCHYARD_MAX_CONSECUTIVE_FAILURES: '3' } })
 let failing: Receiver
 let watcher: Receiver
 beforeAll(async () => {

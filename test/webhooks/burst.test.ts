@@ -5,7 +5,7 @@ import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 const EVENTS = 5000
-const t = useTestHub()
+const t = useTestHub({ socket: false })
 let receivers: Receiver[] = []
 beforeAll(async () => {
   receivers = await Promise.all([startReceiver(), startReceiver(), startReceiver()])

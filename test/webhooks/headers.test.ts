@@ -11,7 +11,10 @@ import { TEST_ENCRYPTION_KEY, useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 const DEFAULT_HEADER_VALUE = 'default-header-secret-4242'
-const t = useTestHub({ env: { SWITCHYARD_DEFAULT_HEADERS: JSON.stringify({ 'X-Default-Ref': DEFAULT_HEADER_VALUE }) } })
+const t = useTestHub({
+  socket: false,
+  env: { SWITCHYARD_DEFAULT_HEADERS: JSON.stringify({ 'X-Default-Ref': DEFAULT_HEADER_VALUE }) },
+})
 let sink: Receiver
 beforeAll(async () => {
   sink = await startReceiver()

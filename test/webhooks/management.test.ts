@@ -4,7 +4,7 @@ import { createWebhook, errorCode, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub()
+const t = useTestHub({ socket: false })
 let sink: Receiver
 beforeAll(async () => {
   sink = await startReceiver()

@@ -13,7 +13,7 @@ import { TEST_ENCRYPTION_KEY, testConfigEnv, useTestHub } from '../helpers/hub.t
 import { spawnHub } from '../helpers/process.ts'
 import { type ReceivedRequest, type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub({ env: { SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: 'true' } })
+const t = useTestHub({ socket: false, env: { SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: 'true' } })
 const sealer = createSealer([TEST_ENCRYPTION_KEY])
 let sink: Receiver
 beforeAll(async () => {

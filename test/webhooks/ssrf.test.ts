@@ -8,7 +8,7 @@ import { createWebhook, deliveryReaches, eventually, publish } from '../helpers/
 import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub({ env: { SWITCHYARD_ALLOW_PRIVATE_URLS: 'false' } })
+const t = useTestHub({ socket: false, env: { SWITCHYARD_ALLOW_PRIVATE_URLS: 'false' } })
 let sink: Receiver
 beforeAll(async () => {
   sink = await startReceiver()

@@ -4,7 +4,7 @@ import { createWebhook, deliveriesOf, eventually, publish } from '../helpers/api
 import { useTestHub } from '../helpers/hub.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
-const t = useTestHub()
+const t = useTestHub({ socket: false })
 let sink: Receiver
 const seen = new Map<string, number>()
 

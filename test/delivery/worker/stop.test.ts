@@ -3,12 +3,12 @@
 // to the queue; no job stays active).
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { signToken } from '../../src/auth/jwt.ts'
-import { eventually } from '../helpers/api.ts'
-import { useTestDatabase } from '../helpers/db.ts'
-import { TEST_JWT_SECRET, testConfigEnv } from '../helpers/hub.ts'
-import { type HubProcess, spawnHub } from '../helpers/process.ts'
-import { type Receiver, startReceiver } from '../helpers/receiver.ts'
+import { signToken } from '../../../src/auth/jwt.ts'
+import { eventually } from '../../helpers/api.ts'
+import { useTestDatabase } from '../../helpers/db.ts'
+import { TEST_JWT_SECRET, testConfigEnv } from '../../helpers/hub.ts'
+import { type HubProcess, spawnHub } from '../../helpers/process.ts'
+import { type Receiver, startReceiver } from '../../helpers/receiver.ts'
 
 const db = useTestDatabase()
 const running: HubProcess[] = []

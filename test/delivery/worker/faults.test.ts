@@ -6,16 +6,17 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { QUEUE_NAMES } from '../../src/delivery/queue.ts'
-import { createWebhook, deliveriesOf, eventually, publish } from '../helpers/api.ts'
-import { useTestHub } from '../helpers/hub.ts'
-import { useTestQueue } from '../helpers/queue.ts'
-import { startReceiver } from '../helpers/receiver.ts'
+import { QUEUE_NAMES } from '../../../src/delivery/queue.ts'
+import { createWebhook, deliveriesOf, eventually, publish } from '../../helpers/api.ts'
+import { useTestHub } from '../../helpers/hub.ts'
+import { useTestQueue } from '../../helpers/queue.ts'
+import { startReceiver } from '../../helpers/receiver.ts'
 
 const CAPACITY = 20
 const TENANT_SHARE = 10
 
 const t = useTestHub({
+  socket: false,
   env: {
     SWITCHYARD_DELIVERY_CONCURRENCY: String(CAPACITY),
     SWITCHYARD_TENANT_CONCURRENCY: String(TENANT_SHARE),

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bearerToken, createTokenVerifier, signToken } from '../src/auth/jwt.ts'
+import { bearerToken, createTokenVerifier, signToken } from '../../src/auth/jwt.ts'
 
 const secret = 'a-test-secret-of-at-least-thirty-two-chars'
 

@@ -6,6 +6,7 @@ import { createWebhook } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 
 const t = useTestHub({
+  socket: false,
   role: 'api',
   env: {
     SWITCHYARD_MAX_WEBHOOKS_PER_TENANT: '3',

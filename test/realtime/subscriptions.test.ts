@@ -1,8 +1,8 @@
 // Live subscriptions over graphql-ws and SSE: published events and completed delivery attempts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createWebhook, eventually, publish } from './helpers/api.ts'
-import { subscribe, take, useTestHub, whenLive } from './helpers/hub.ts'
-import { type Receiver, startReceiver } from './helpers/receiver.ts'
+import { createWebhook, eventually, publish } from '../helpers/api.ts'
+import { subscribe, take, useTestHub, whenLive } from '../helpers/hub.ts'
+import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 const t = useTestHub()
 let sink: Receiver

@@ -148,12 +148,15 @@ describe('API and workers as separate processes on one database', () => {
       () => live,
     )
 
+    const before = sink.requests.length
     await gql(
       apiPort,
       'mutation { publishEvent(input: { type: "order.shipped", payload: { order_id: "P-1" } }) { event { id } } }',
     )
-    const [received] = await sink.waitFor(1 + sink.requests.length)
-    expect(received).toBeDefined()
+    const received = (await sink.waitFor(before + 1)).slice(before)
+    expect(received.map((request) => (request.json as { data?: { order_id?: string } }).data?.order_id)).toEqual([
+      'P-1',
+    ])
     expect((await updates.next()).deliveryUpdates).toEqual({
       status: 'SUCCEEDED',
       isTest: false,
