@@ -17,6 +17,7 @@ import { pool } from '../../db/client.ts'
 import type { Logger } from '../../logger.ts'
 import type { Listener } from '../../realtime/listener.ts'
 import type { Sealer } from '../../sealing/sealer.ts'
+import { createEndpointRates } from '../endpoint-rate.ts'
 import type { HttpSender } from '../http.ts'
 import type { DeliveryJobs } from '../jobs.ts'
 import { QUEUE_NAMES } from '../queue.ts'
@@ -67,6 +68,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     onError: (error) => log.warn({ err: error }, 'counting the tenants’ attempts in flight failed'),
   })
 
+  const rates = createEndpointRates(pool())
   const slots = createSlots(shares, () => fetchPump.refill())
   const writer = createBatchWriter({
     boss,
@@ -91,8 +93,10 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       webhooks: { sealer, sender, defaultHeaders: config.defaultHeaders },
       callConnector: deps.callConnector,
     },
+    rates,
     log,
     isRunning,
+    onRateLimited: (ms) => fetchPump.wakeIn(ms),
   })
   const fetchPump = createFetchPump({
     boss,
@@ -100,6 +104,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     listener,
     slots,
     shares,
+    rates,
     dispatch,
     log,
     capacity,
