@@ -5,6 +5,7 @@ import type pg from 'pg'
 import type { PgBoss } from 'pg-boss'
 import { v7 as uuidv7 } from 'uuid'
 import { CHANNELS, notify } from '../realtime/channels.ts'
+import { orderedJobKey } from './ordering.ts'
 import { QUEUE_NAMES } from './queue.ts'
 
 /** The highest maxConcurrency a webhook or an integration may set. */
@@ -27,6 +28,8 @@ export interface AttemptToQueue {
   maxConcurrency: number
   jobId: string
   startAfter?: Date
+  /** An ordered delivery's key (src/delivery/ordering.ts): its job goes to the ordered queue. */
+  orderingKey?: string | null
 }
 
 export const newJobId = () => uuidv7()
@@ -47,17 +50,26 @@ export function createDeliveryJobs(boss: PgBoss, settings: { notify: boolean }):
   return {
     async enqueue(client, attempts, options = {}) {
       const executeSql = (text: string, values?: unknown[]) => client.query(text, values)
-      for (let start = 0; start < attempts.length; start += INSERT_CHUNK) {
-        await boss.insert(
-          QUEUE_NAMES.delivery,
-          attempts.slice(start, start + INSERT_CHUNK).map((attempt) => ({
-            id: attempt.jobId,
-            data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData,
-            group: { id: attempt.targetId, tier: `c${attempt.maxConcurrency}` },
-            ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
-          })),
-          { db: { executeSql } },
-        )
+      const ordered = attempts.some((attempt) => attempt.orderingKey)
+      for (const [queue, queued] of ordered
+        ? [
+            [QUEUE_NAMES.delivery, attempts.filter((attempt) => !attempt.orderingKey)] as const,
+            [QUEUE_NAMES.orderedDelivery, attempts.filter((attempt) => attempt.orderingKey)] as const,
+          ]
+        : [[QUEUE_NAMES.delivery, attempts] as const]) {
+        for (let start = 0; start < queued.length; start += INSERT_CHUNK) {
+          await boss.insert(
+            queue,
+            queued.slice(start, start + INSERT_CHUNK).map((attempt) => ({
+              id: attempt.jobId,
+              data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData,
+              group: { id: attempt.targetId, tier: `c${attempt.maxConcurrency}` },
+              ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
+              ...(attempt.orderingKey ? { singletonKey: orderedJobKey(attempt.targetId, attempt.orderingKey) } : {}),
+            })),
+            { db: { executeSql } },
+          )
+        }
       }
       const now = Date.now()
       if (

@@ -8,6 +8,8 @@
 // would queue behind the later ones) but the same job failed into pg-boss's `retry` state, due when the
 // webhook's retry policy says; a delivery that ends completes its job, and the next of its key goes on.
 import { createHash } from 'node:crypto'
+import type pg from 'pg'
+import type { JobAttempt, PgBoss } from 'pg-boss'
 import { badInput } from '../errors.ts'
 
 /** A path is dot-separated segments: names, or indexes into lists. */
@@ -41,3 +43,44 @@ export function orderingKeyOf(value: unknown): string | null {
 
 /** The singleton key of an ordered delivery's job: its webhook's keys never hold another webhook's back. */
 export const orderedJobKey = (webhookId: string, orderingKey: string) => `${webhookId}:${orderingKey}`
+
+/**
+ * Fails ordered jobs into pg-boss's `retry` state, which holds their keys, due when the webhook's retry
+ * policy says (pg-boss's own backoff is replaced). In the caller's transaction.
+ */
+export async function retryInPlace(
+  boss: PgBoss,
+  queue: string,
+  db: { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> },
+  jobs: readonly JobAttempt[],
+  due: ReadonlyArray<{ jobId: string; startAfter: Date }>,
+): Promise<void> {
+  await boss.fail(queue, [...jobs], null, { db })
+  for (const { jobId, startAfter } of due) await boss.update(queue, undefined, { id: jobId, startAfter, db })
+}
+
+/**
+ * Notes, on ordered deliveries making their first attempt, the earlier delivery of their key that held them
+ * back: the one just before, when it failed an attempt and was still going when this one was published, or
+ * whatever held that one back, when it was itself held and still going then.
+ */
+export async function markHeld(client: pg.PoolClient, deliveryIds: readonly string[]): Promise<void> {
+  if (deliveryIds.length === 0) return
+  await client.query({
+    name: 'ordering-mark-held',
+    text: `UPDATE deliveries d SET held_by = CASE WHEN p.failed THEN p.id ELSE p.held_by END
+             FROM deliveries me
+            CROSS JOIN LATERAL (
+              SELECT p.id, p.held_by, p.last_attempt_at,
+                     p.attempt_count > CASE WHEN p.status = 'SUCCEEDED' THEN 1 ELSE 0 END AS failed
+                FROM deliveries p
+               WHERE p.webhook_id = me.webhook_id AND p.ordering_key = me.ordering_key
+                 AND (p.created_at, p.id) < (me.created_at, me.id)
+               ORDER BY p.created_at DESC, p.id DESC
+               LIMIT 1
+            ) p
+           WHERE me.id = ANY($1::uuid[]) AND me.ordering_key IS NOT NULL AND d.id = me.id AND d.held_by IS NULL
+             AND p.last_attempt_at > me.created_at AND (p.failed OR p.held_by IS NOT NULL)`,
+    values: [deliveryIds],
+  })
+}

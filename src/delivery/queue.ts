@@ -11,6 +11,11 @@ export const QUEUE_NAMES = {
    * predates integrations; it stays, so jobs queued before an upgrade are still worked after it.
    */
   delivery: 'webhook-delivery',
+  /**
+   * The jobs of ordered deliveries (a webhook with an orderingKey, an event with a value there): one key per
+   * webhook and value, whose oldest job alone runs, and none while one is retrying (src/delivery/ordering.ts).
+   */
+  orderedDelivery: 'webhook-delivery-ordered',
   /** Scheduled pruning of old delivery attempts. */
   retention: 'retention',
   /** Periodic requeue of deliveries whose job was lost (src/delivery/sweeper.ts). */
@@ -18,6 +23,9 @@ export const QUEUE_NAMES = {
 } as const
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES]
+
+/** The queues whose jobs are delivery attempts. */
+export const DELIVERY_QUEUES: readonly QueueName[] = [QUEUE_NAMES.delivery, QUEUE_NAMES.orderedDelivery]
 
 /**
  * A delivery job is one attempt; retries after a receiver's failure are the hub's, per target policy.
@@ -32,6 +40,18 @@ const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
     retryDelay: 2,
     retryBackoff: true,
     // The backstop; a crashed worker's jobs come back sooner, when their heartbeat goes stale.
+    expireInSeconds: 120,
+    deleteAfterSeconds: 3600,
+    notify: false,
+  },
+  // As the delivery queue, but a retry is pg-boss's (the same job, due when the webhook's policy says) and
+  // holds its key. pg-boss never fails one for good: a failed job would hold its key until deleted.
+  [QUEUE_NAMES.orderedDelivery]: {
+    policy: 'key_strict_fifo',
+    retryLimit: 1_000_000,
+    retryDelay: 2,
+    retryBackoff: true,
+    retryDelayMax: 300,
     expireInSeconds: 120,
     deleteAfterSeconds: 3600,
     notify: false,
@@ -83,8 +103,9 @@ export async function startQueue(
   await boss.start()
   for (const [name, { policy, ...defined }] of Object.entries(queueDefinitions)) {
     // Delivery workers touch the jobs in hand every half heartbeat (see worker/pump.ts).
-    const options =
-      name === QUEUE_NAMES.delivery ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds } : defined
+    const options = DELIVERY_QUEUES.includes(name as QueueName)
+      ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds }
+      : defined
     // createQueue leaves an existing queue as it is; updateQueue brings its settings up to date.
     await boss.createQueue(name, { policy, ...options })
     await boss.updateQueue(name, options)

@@ -7,12 +7,13 @@ import { v7 as uuidv7 } from 'uuid'
 import { pool, transaction } from '../db/client.ts'
 import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
 import { type DeliveryJobs, newJobId } from '../delivery/jobs.ts'
+import { orderingKeyOf } from '../delivery/ordering.ts'
 import { badInput } from '../errors.ts'
 import { assertJsonDepth, MAX_JSON_DEPTH } from '../json-limits.ts'
 import { eventsPublished } from '../observability/metrics.ts'
 import { CHANNELS, type EventNotice } from '../realtime/channels.ts'
 import { EVENT_TYPE_NAME, type EventCatalog } from './catalog.ts'
-import { type Filters, filtersMatch, firstMatchingPattern } from './matching.ts'
+import { type Filters, filtersMatch, firstMatchingPattern, valueAt } from './matching.ts'
 import { type Notifications, notificationsAllow } from './notifications.ts'
 import { TenantCache } from './tenant-cache.ts'
 
@@ -69,6 +70,8 @@ interface TargetRow {
   connector: string | null
   notifications: Notifications | null
   max_concurrency: number
+  /** A webhook's orderingKey path. */
+  ordering_key: string | null
 }
 
 /** Each tenant's active webhooks and integrations, which every publish matches its event against. */
@@ -76,10 +79,10 @@ const tenantTargets = new TenantCache(async (tenantId) => {
   const { rows } = await pool().query<TargetRow>({
     name: 'publish-targets',
     text: `SELECT id AS webhook_id, NULL::uuid AS integration_id, events, filters, NULL AS connector,
-                  NULL::json AS notifications, max_concurrency
+                  NULL::json AS notifications, max_concurrency, ordering_key
              FROM webhooks WHERE tenant_id = $1 AND is_active
            UNION ALL
-           SELECT NULL, id, NULL, NULL, connector, notifications, max_concurrency
+           SELECT NULL, id, NULL, NULL, connector, notifications, max_concurrency, NULL
              FROM integrations WHERE tenant_id = $1 AND is_active`,
     values: [tenantId],
   })
@@ -200,9 +203,17 @@ async function store(
     targetId: target.webhook_id ?? target.integration_id ?? '',
     maxConcurrency: target.max_concurrency,
     jobId: newJobId(),
+    orderingKey: target.ordering_key === null ? null : orderingKeyOf(valueAt(input.payload, target.ordering_key)),
   }))
   const eventId = uuidv7()
-  const notice: EventNotice = { tenantId, eventId, type: input.type, deliveries: targets.length }
+  const ordered = targets.filter((target) => target.orderingKey !== null).length
+  const notice: EventNotice = {
+    tenantId,
+    eventId,
+    type: input.type,
+    deliveries: targets.length,
+    ...(ordered > 0 ? { ordered } : {}),
+  }
   const inserted = await client.query<EventRow>({
     name: 'publish-event',
     text: `WITH event AS (
@@ -211,9 +222,12 @@ async function store(
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
              RETURNING *
            ), queued AS (
-             INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id, created_at)
-             SELECT t.id, event.tenant_id, t.webhook_id, t.integration_id, event.id, event.type, 'PENDING', t.job_id, event.created_at
-               FROM event, unnest($7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[]) AS t(id, webhook_id, integration_id, job_id)
+             INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id,
+                                     ordering_key, created_at)
+             SELECT t.id, event.tenant_id, t.webhook_id, t.integration_id, event.id, event.type, 'PENDING', t.job_id,
+                    t.ordering_key, event.created_at
+               FROM event, unnest($7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $13::text[])
+                 AS t(id, webhook_id, integration_id, job_id, ordering_key)
            ), notified AS (
              SELECT pg_notify($11, $12) FROM event
            )
@@ -231,6 +245,7 @@ async function store(
       targets.map((t) => t.jobId),
       CHANNELS.events,
       JSON.stringify([notice]),
+      targets.map((t) => t.orderingKey),
     ],
   })
   const row = inserted.rows[0]

@@ -58,6 +58,8 @@ export interface FetchPumpDeps {
   fetchSize: number
   pollingIntervalSeconds: number
   isRunning(): boolean
+  /** Whether a published event brought this queue work. */
+  wakesFor(notice: EventNotice): boolean
 }
 
 export function createFetchPump(deps: FetchPumpDeps): FetchPump {
@@ -181,7 +183,7 @@ export function createFetchPump(deps: FetchPumpDeps): FetchPump {
         () => clearInterval(poll),
         listener.on(CHANNELS.jobs, wake),
         listener.on(CHANNELS.events, (notices) => {
-          if ((notices as EventNotice[]).some((notice) => notice.deliveries > 0)) wake()
+          if ((notices as EventNotice[]).some(deps.wakesFor)) wake()
         }),
         // Notices sent while the listener was away are missed; look for the work they announced.
         listener.onReconnect(() => void pump()),
