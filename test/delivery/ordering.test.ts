@@ -163,3 +163,23 @@ it('holds a key behind a delivery that gives up, then lets the next go on and sh
   expect(byEvent.get(otherKey)).toMatchObject({ orderingKey: 'B', heldBy: null })
   expect(byEvent.get(noKey)).toMatchObject({ orderingKey: null, heldBy: null })
 })
+
+it('keeps a key in order under a rate limit too', { timeout: 120_000 }, async () => {
+  const hook = await receiver()
+  await createWebhook('tenant-c', {
+    url: hook.url,
+    events: ['sale.*'],
+    orderingKey: 'order_id',
+    rateLimitPerSecond: 2,
+    retryPolicy: { maxRetries: 3, retryDelayMs: 100, backoffMultiplier: 1 },
+  })
+  const ids: string[] = []
+  for (let n = 0; n < 6; n++) ids.push(await publish('tenant-c', 'sale.updated', { order_id: 'R', n }))
+  await hook.waitFor(6, 60_000)
+  expect(hook.requests.map((request) => String(request.headers['webhook-id']))).toEqual(ids)
+  const arrivals = hook.requests.map((request) => request.at)
+  // Two a second: the first and third of them a second apart (less the receiver's 200 ms allowance).
+  for (let i = 2; i < arrivals.length; i++) {
+    expect((arrivals[i] ?? 0) - (arrivals[i - 2] ?? 0)).toBeGreaterThanOrEqual(800)
+  }
+})
