@@ -50,13 +50,13 @@ export function createDeliveryJobs(boss: PgBoss, settings: { notify: boolean }):
   return {
     async enqueue(client, attempts, options = {}) {
       const executeSql = (text: string, values?: unknown[]) => client.query(text, values)
-      const ordered = attempts.some((attempt) => attempt.orderingKey)
-      for (const [queue, queued] of ordered
-        ? [
-            [QUEUE_NAMES.delivery, attempts.filter((attempt) => !attempt.orderingKey)] as const,
-            [QUEUE_NAMES.orderedDelivery, attempts.filter((attempt) => attempt.orderingKey)] as const,
-          ]
-        : [[QUEUE_NAMES.delivery, attempts] as const]) {
+      // Ordered deliveries' jobs go to their own queue, keyed by webhook and value.
+      const ordered = attempts.filter((attempt) => attempt.orderingKey)
+      const unordered = ordered.length === 0 ? attempts : attempts.filter((attempt) => !attempt.orderingKey)
+      for (const [queue, queued] of [
+        [QUEUE_NAMES.delivery, unordered],
+        [QUEUE_NAMES.orderedDelivery, ordered],
+      ] as const) {
         for (let start = 0; start < queued.length; start += INSERT_CHUNK) {
           await boss.insert(
             queue,

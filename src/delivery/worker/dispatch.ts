@@ -1,6 +1,6 @@
 // Dispatch: a fetched batch of jobs sorted into stale jobs (nothing to do but complete them), parked
-// deliveries (their target is disabled), surplus jobs (their tenant is at its share: back to the queue)
-// attempts over their webhook's rate limit (back to the queue, to wait for room), and attempts to make, each
+// deliveries (their target is disabled), surplus jobs (their tenant is at its share: back to the queue),
+// attempts over their webhook's rate limit (back to the queue, to wait for room) and attempts to make, each
 // of which goes to the batch writer when it is done.
 import type pg from 'pg'
 import type { Job, PgBoss } from 'pg-boss'
