@@ -210,13 +210,14 @@ function isClose(value: unknown): value is { code: number; reason: string } {
 
 function describeEnd(error: unknown): string {
   if (Array.isArray(error)) {
-    return error
-      .map((e: { message: string; extensions?: { code?: string } }) => `${e.message} (${e.extensions?.code})`)
-      .join('; ')
+    const errors = error as Array<{ message: string; extensions?: { code?: string } }>
+    // A token that expires ends the subscription with UNAUTHENTICATED (and then closes the socket with 4401).
+    if (errors[0]?.extensions?.code === 'UNAUTHENTICATED') return `the hub refused the token: ${errors[0].message}`
+    return errors.map((e) => `${e.message} (${e.extensions?.code})`).join('; ')
   }
   if (isClose(error)) {
     if (error.code === 4403) return 'the hub refused the token'
-    if (error.code === 4401) return `the token was refused: ${error.reason || 'unauthorized'}`
+    if (error.code === 4401) return `the hub refused the token: ${error.reason || 'unauthorized'}`
     return `the connection closed (${error.code}${error.reason ? ` ${error.reason}` : ''})`
   }
   return (error as Error).message
@@ -261,6 +262,7 @@ async function main() {
       closed: (event) => {
         if (!connected || stopping) return
         connected = false
+        if (isClose(event) && REFUSED.has(event.code)) return
         console.log(`Lost the connection to the hub (${describeEnd(event)}); reconnecting…`)
       },
     },

@@ -120,6 +120,22 @@ describe('npm run listen', () => {
     await receiver.close()
   })
 
+  it('says what went wrong when the local URL does not answer, and keeps going', async () => {
+    const tenant = 'listen-refused'
+    const url = `http://127.0.0.1:${await freePort()}/hook`
+    const child = await listenAs(tenant, ['--events', 'order.shipped', '--forward', url], {
+      SWITCHYARD_DATA_DIR: await dataDir(),
+    })
+    await child.waitFor(/^Forwarding/m)
+    await whenLive(
+      () => publish(t, 'order.shipped', { order_id: 'probe' }, { tenant }),
+      () => child.output().includes('CONNECTION_ERROR'),
+      20_000,
+    )
+    expect(child.output()).toMatch(new RegExp(`→ ${escapeRegExp(url)} CONNECTION_ERROR: .* \\(\\d+ ms\\)`))
+    expect(await child.stop('SIGINT')).toBe(0)
+  })
+
   it('follows a webhook’s attempts: code, time and error type', async () => {
     const tenant = 'listen-webhook'
     // The first attempt of each event fails with 503; the retry succeeds.
@@ -207,6 +223,16 @@ describe('npm run listen refuses', () => {
     const child = listen(['--url', t.url, '--token', forged])
     expect(await child.exited).toBe(1)
     expect(child.output()).toBe('switchyard listen: the hub refused the token: the token is not valid\n')
+  })
+
+  it('a token that expires while it listens, with exit code 1', async () => {
+    // Long enough for the process to start and subscribe on a busy machine.
+    const token = await signToken(TEST_JWT_SECRET, 'acme', { expiresIn: '10s' })
+    const child = listen(['--url', t.url, '--token', token])
+    await child.waitFor(/^Ready\./m)
+    expect(await child.exited).toBe(1)
+    expect(child.output()).toMatch(/\nswitchyard listen: the hub refused the token: the token has expired[^\n]*\n$/)
+    expect(child.output()).not.toMatch(/reconnecting/)
   })
 
   it('a hub that cannot be reached', async () => {
