@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, describe, expect, it } from 'vitest'
 import { signToken } from '../../src/auth/jwt.ts'
-import { createWebhook, publish } from '../helpers/api.ts'
+import { createWebhook, deliveryReaches, publish } from '../helpers/api.ts'
 import { useTestDatabase } from '../helpers/db.ts'
 import { TEST_JWT_SECRET, testConfigEnv, useTestHub, whenLive } from '../helpers/hub.ts'
 import { type NodeProcess, spawnHub, spawnNode } from '../helpers/process.ts'
@@ -136,7 +136,7 @@ describe('npm run listen', () => {
     expect(await child.stop('SIGINT')).toBe(0)
   })
 
-  it('follows a webhook’s attempts: code, time and error type', async () => {
+  it('follows a webhook’s attempts of the given event types: code, time and error type', async () => {
     const tenant = 'listen-webhook'
     // The first attempt of each event fails with 503; the retry succeeds.
     const receiver = await startReceiver((request) =>
@@ -147,17 +147,21 @@ describe('npm run listen', () => {
       { url: receiver.url, events: ['order.*'], retryPolicy: { maxRetries: 3, retryDelayMs: 100 } },
       tenant,
     )
-    const child = await listenAs(tenant, ['--webhook', webhook.id])
+    const child = await listenAs(tenant, ['--webhook', webhook.id, '--events', 'order.created'])
     await child.waitFor(/^Ready\. Following the attempts of webhook "test hook"/m)
     await whenLive(
-      () => publish(t, 'order.shipped', { order_id: 'probe' }, { tenant }),
+      () => publish(t, 'order.created', { order_id: 'probe', status: 'draft', amount: 1 }, { tenant }),
       () => /attempt \d/.test(child.output()),
       20_000,
     )
+    // An event the webhook gets but --events leaves out; its attempts are recorded before the next event's.
+    const other = await publish(t, 'order.shipped', { order_id: 'S-1' }, { tenant })
+    await deliveryReaches(t, webhook.id, 'SUCCEEDED', undefined, tenant)
     const event = await publish(t, 'order.created', { order_id: 'W-1', status: 'confirmed', amount: 10 }, { tenant })
     const first = `[^\\n]*order\\.created  ${escapeRegExp(event.id)}  attempt 1: 503 \\(\\d+ ms\\)  HTTP_5XX[^\\n]*→ RETRYING`
     await child.waitFor(new RegExp(first))
     await child.waitFor(new RegExp(`${escapeRegExp(event.id)}  attempt 2: 200 \\(\\d+ ms\\)  → SUCCEEDED`))
+    expect(child.output()).not.toContain(other.id)
     expect(await child.stop('SIGINT')).toBe(0)
     await receiver.close()
   })
