@@ -50,7 +50,6 @@ export interface Hub {
   metricsUrl: string | undefined
   databaseUrl: string
   embedded: boolean
-  jwtSecret: string | undefined
   /**
    * Signs a token for the tenant `dev`: on the embedded default outside production, with the hub's own
    * secret; undefined otherwise. GraphiQL is prefilled with one, and `npm start` prints one.
@@ -249,7 +248,6 @@ export async function startHub(
       metricsUrl,
       databaseUrl: database.url,
       embedded: database.embedded,
-      jwtSecret: secrets.jwtSecret,
       developmentToken,
       services,
       fetch,
