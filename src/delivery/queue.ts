@@ -52,6 +52,9 @@ const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
     retryDelay: 2,
     retryBackoff: true,
     retryDelayMax: 300,
+    // A key can be held for as long as a delivery retries (up to 20 retries a day apart): the jobs behind
+    // it must outlive that, or pg-boss drops them and they lose their place.
+    retentionSeconds: 30 * 86_400,
     expireInSeconds: 120,
     deleteAfterSeconds: 3600,
     notify: false,
