@@ -162,6 +162,18 @@ it('holds a key behind a delivery that gives up, then lets the next go on and sh
   expect(byEvent.get(third)).toMatchObject({ status: 'SUCCEEDED', attemptCount: 1, heldBy: failed?.id })
   expect(byEvent.get(otherKey)).toMatchObject({ orderingKey: 'B', heldBy: null })
   expect(byEvent.get(noKey)).toMatchObject({ orderingKey: null, heldBy: null })
+
+  // Sent again by hand, the failed one goes through the ordered queue once more, now behind nothing.
+  const firstEvent = failing
+  failing = ''
+  await gql.data('tenant-b', 'mutation ($id: ID!) { retryDelivery(id: $id) { id } }', { id: failed?.id })
+  await eventually(async () => {
+    const { delivery } = await gql.data('tenant-b', 'query ($id: ID!) { delivery(id: $id) { status } }', {
+      id: failed?.id,
+    })
+    expect(delivery.status).toBe('SUCCEEDED')
+  })
+  expect(arrived().filter((id) => id === firstEvent)).toHaveLength(4)
 })
 
 it('keeps a key in order under a rate limit too', { timeout: 120_000 }, async () => {
