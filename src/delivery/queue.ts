@@ -157,20 +157,20 @@ export async function returnJobs(
   return rowCount ?? 0
 }
 
-/** Jobs of a queue not yet settled, counted now: ready to run, deferred (a retry not yet due), and active. */
+/** Jobs of queues not yet settled, counted now: ready to run, deferred (a retry not yet due), and active. */
 export async function queueDepth(
   db: Pick<pg.Pool, 'query'>,
   schema: string,
-  name: QueueName,
+  names: readonly QueueName[],
 ): Promise<Record<'ready' | 'deferred' | 'active', number>> {
   const { rows } = await db.query<{ state: 'ready' | 'deferred' | 'active'; count: number }>({
     name: 'queue-depth',
     text: `SELECT CASE WHEN state = 'active' THEN 'active' WHEN start_after > now() THEN 'deferred' ELSE 'ready' END
                   AS state, count(*)::int AS count
              FROM ${pg.escapeIdentifier(schema)}.job
-            WHERE name = $1 AND state IN ('created', 'retry', 'active')
+            WHERE name = ANY($1::text[]) AND state IN ('created', 'retry', 'active')
             GROUP BY 1`,
-    values: [name],
+    values: [names],
   })
   const depth = { ready: 0, deferred: 0, active: 0 }
   for (const row of rows) depth[row.state] = row.count
