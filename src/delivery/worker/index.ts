@@ -1,4 +1,5 @@
-// The delivery worker: the same parts for each delivery queue (the ordered one has its own). It keeps up to `concurrency` jobs in hand, fetching from pg-boss as slots free up.
+// The delivery worker: the same parts for each delivery queue (ordered deliveries have one of their own).
+// It keeps up to `concurrency` jobs in hand, fetching from pg-boss as slots free up.
 // A slot is held from the fetch until the attempt is on record, so a stalled flush stops new attempts
 // instead of piling up records. pg-boss caps each target's attempts across processes, and TenantShares
 // each tenant's, so neither one slow receiver nor one tenant's many can take every slot.
