@@ -108,6 +108,9 @@ export function buildApp({
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
+    // bodyLimit (first among the plugins) bounds every body, declared or chunked; yoga's own limit would
+    // pipe each body through a second, counting stream for nothing.
+    maxRequestBodySize: false,
     graphiql: graphiql ? { title: 'Switchyard', subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
     logging: {
