@@ -113,6 +113,9 @@ export function buildApp({
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
+    // bodyLimit (first among the plugins) bounds every body, declared or chunked; yoga's own limit would
+    // pipe each body through a second, counting stream for nothing.
+    maxRequestBodySize: false,
     graphiql: graphiql ? graphiqlOptions(graphiql.developmentToken) : false,
     renderGraphiQL,
     landingPage: false,
