@@ -15,9 +15,13 @@ export interface GraphQLErrorShape {
 export class ApiError extends Error {
   readonly code: string | undefined
   readonly field: string | undefined
+  /** Per-path problems, when the hub lists them (a connector's config: `[{ path, message }]`). */
+  readonly issues: { path: string; message: string }[]
   constructor(error: GraphQLErrorShape) {
     super(error.message)
     this.code = error.extensions?.code
+    const issues = error.extensions?.validationErrors
+    this.issues = Array.isArray(issues) ? issues : []
     this.field = typeof error.extensions?.field === 'string' ? error.extensions.field : undefined
   }
 }
@@ -82,13 +86,15 @@ export function liveClient(): Client {
   client = createClient({
     url,
     lazy: false,
+    // A refused or expired token closes the socket for good: `closed` below signs out.
+    onNonLazyError: () => {},
     retryAttempts: Number.POSITIVE_INFINITY,
     connectionParams: { authorization: `Bearer ${token}` },
     on: {
       closed: (event) => {
         const { code, reason } = event as CloseEvent
         if (code === CloseCode.Unauthorized || code === CloseCode.Forbidden) {
-          endSession(reason || 'the hub refused the token')
+          onSessionEnded(reason || 'the hub refused the token')
         }
       },
     },

@@ -43,6 +43,17 @@ interface Integration {
   recentActivity: { at: string; event: string; status: string; message: string; isTest: boolean }[]
 }
 
+/** The hub's error, next to the fields it names (a config's issues, each at its path). */
+function fieldErrors(error: ApiError, fields: ConfigField[]): Record<string, string> {
+  const errors: Record<string, string> = {}
+  for (const issue of error.issues) {
+    const field = fields.find((f) => issue.path === f.name || issue.path.startsWith(`${f.name}.`))
+    if (field) errors[field.name] = issue.message
+  }
+  if (error.field === 'notifications' || error.field === 'messageTemplate') errors[error.field] = error.message
+  return errors
+}
+
 function inputType(field: ConfigField): string {
   if (field.secret) return 'password'
   return field.type === 'number' || field.type === 'url' ? field.type : 'text'
@@ -258,12 +269,7 @@ function Configure({ integration, onSaved }: { integration: Integration; onSaved
                 },
               )
             } catch (error) {
-              const field = error instanceof ApiError ? error.field : undefined
-              const named =
-                field && integration.configFields.find((f) => field === f.name || field.endsWith(`.${f.name}`))
-              if (named) setErrors({ [named.name]: (error as Error).message })
-              else if (field === 'notifications' || field === 'messageTemplate')
-                setErrors({ [field]: (error as Error).message })
+              if (error instanceof ApiError) setErrors(fieldErrors(error, integration.configFields))
               throw error
             }
             setValues({

@@ -30,6 +30,12 @@ const ATTEMPTS = `subscription LiveDeliveries($webhookId: ID) { deliveryUpdates(
   id event status webhookId integration webhook { name }
   lastAttempt { number startedAt responseCode responseTimeMs errorType } } }`
 
+/** Whether an event type matches one of the patterns (an exact name, `order.*` or `*`); none matches all. */
+function matches(patterns: string[], type: string): boolean {
+  if (!patterns.length) return true
+  return patterns.some((p) => p === '*' || p === type || (p.endsWith('.*') && type.startsWith(p.slice(0, -1))))
+}
+
 export function Live() {
   const hooks = useQuery<{ webhooks: { edges: { node: { id: string; name: string } }[] } }>(
     'query LiveWebhooks { webhooks(first: 100) { edges { node { id name } } } }',
@@ -94,6 +100,7 @@ export function Live() {
       ATTEMPTS,
       { webhookId: webhookId || undefined },
       ({ deliveryUpdates: d }) =>
+        matches(types, d.event) &&
         add({
           kind: 'attempt',
           key: `a-${d.id}-${d.lastAttempt?.number ?? 0}-${d.status}`,
