@@ -185,6 +185,9 @@ describe.skipIf(!hasChromium)('dashboard', () => {
       await page.getByLabel('Status').selectOption('SUCCEEDED')
       await eventually(async () => expect(await page.getByText('No deliveries match').count()).toBe(1))
       await page.getByLabel('Status').selectOption('')
+      await eventually(async () => expect(await log.locator('li').count()).toBe(1))
+      await log.locator('summary').first().click()
+      await log.getByRole('table', { name: 'Attempts' }).waitFor()
       await shot(page, 'webhook-detail')
 
       receiver.respond(() => ({ status: 200, body: 'ok now' }))

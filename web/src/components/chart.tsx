@@ -9,6 +9,9 @@ export interface Bucket {
   failed: number
 }
 
+/** Half-width bars, successful left of each bucket's tick and failed right of it. */
+const bars = (align: -1 | 1) => uPlot.paths.bars?.({ size: [0.35, 24], align })
+
 export function DeliveriesChart({ buckets, label }: { buckets: Bucket[]; label: string }) {
   const host = useRef<HTMLDivElement>(null)
   useEffect(() => {
@@ -19,16 +22,36 @@ export function DeliveriesChart({ buckets, label }: { buckets: Bucket[]; label: 
       buckets.map((b) => b.successful),
       buckets.map((b) => b.failed),
     ]
+    const times = data[0]
+    const step = times.length > 1 ? (times[1] ?? 0) - (times[0] ?? 0) : 3600
     const plot = new uPlot(
       {
         width: element.clientWidth || 600,
         height: 220,
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+        scales: {
+          // Half a bucket of room on each side, so the first and last buckets' bars show whole.
+          x: { time: true, range: (_u, min, max) => [min - step / 2, max + step / 2] },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+        },
         axes: [{}, { size: 50 }],
         series: [
           {},
-          { label: 'Successful', stroke: '#1a7f37', fill: 'rgba(26,127,55,0.12)', width: 2 },
-          { label: 'Failed', stroke: '#cf222e', fill: 'rgba(207,34,46,0.12)', width: 2 },
+          {
+            label: 'Successful',
+            stroke: '#1a7f37',
+            fill: 'rgba(26,127,55,0.55)',
+            width: 0,
+            paths: bars(-1),
+            points: { show: false },
+          },
+          {
+            label: 'Failed',
+            stroke: '#cf222e',
+            fill: 'rgba(207,34,46,0.55)',
+            width: 0,
+            paths: bars(1),
+            points: { show: false },
+          },
         ],
       },
       data,

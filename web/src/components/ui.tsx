@@ -83,7 +83,18 @@ export function DeliveryStatusBadge({ status }: { status: string }) {
   return <Badge tone={STATUS_TONES[status] ?? 'neutral'}>{status.toLowerCase()}</Badge>
 }
 
-export function WebhookStatusBadge({ hook }: { hook: { isActive: boolean; disabledReason?: string | null } }) {
+export function WebhookStatusBadge({
+  hook,
+}: {
+  hook: { isActive: boolean; disabledReason?: string | null; consecutiveFailures?: number }
+}) {
+  if (hook.isActive && hook.consecutiveFailures) {
+    return (
+      <Badge tone="warn" title={`${hook.consecutiveFailures} failed deliveries in a row`}>
+        active, failing
+      </Badge>
+    )
+  }
   if (hook.isActive) return <Badge tone="good">active</Badge>
   return (
     <Badge tone="bad" title={hook.disabledReason ?? undefined}>

@@ -166,7 +166,7 @@ export function WebhookDetail() {
         <div>
           <dt>Secret</dt>
           <dd>
-            <code>{webhook.secretHint}…</code>
+            <code>{webhook.secretHint}</code>
             {webhook.previousSecretExpiresAt && (
               <small class="muted">
                 {' '}
@@ -227,13 +227,7 @@ export function WebhookDetail() {
               }}
             />
           </label>
-          {log.data && (
-            <span class="muted">
-              {count(log.data.deliveries.summary.total ?? 0)} deliveries · {log.data.deliveries.summary.successful}{' '}
-              succeeded · {log.data.deliveries.summary.failed} failed · {log.data.deliveries.summary.pendingRetry}{' '}
-              retrying
-            </span>
-          )}
+          {log.data && <LogSummary summary={log.data.deliveries.summary} />}
         </div>
         {log.error && <Notice tone="bad">{log.error}</Notice>}
         {!log.data ? (
@@ -252,6 +246,16 @@ export function WebhookDetail() {
         )}
       </Panel>
     </Page>
+  )
+}
+
+function LogSummary({ summary }: { summary: Record<string, number> }) {
+  const total = summary.total ?? 0
+  return (
+    <span class="muted">
+      {count(total)} deliver{total === 1 ? 'y' : 'ies'} · {summary.successful} succeeded · {summary.failed} failed ·{' '}
+      {summary.pendingRetry} retrying · {summary.pending} pending
+    </span>
   )
 }
 
