@@ -44,7 +44,6 @@ describe.skipIf(!hasChromium)('dashboard', () => {
       expect(response.headers.get('content-security-policy')).toBe(DASHBOARD_CSP)
       expect(await response.text()).toContain('<script type="module" src="/assets/app.js">')
     }
-    expect(DASHBOARD_CSP).not.toMatch(/unsafe|https?:|\*/)
     expect((await t.fetch(`${base}/assets/app.js`)).headers.get('content-type')).toMatch(/^text\/javascript/)
     expect((await t.fetch(`${base}/assets/../package.json`)).status).not.toBe(200)
   })
