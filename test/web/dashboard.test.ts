@@ -35,6 +35,28 @@ describe.skipIf(!hasChromium)('dashboard', () => {
     return page
   }
 
+  /** The interactive elements Chromium's accessibility tree gives no name, as "role (html tag)". */
+  async function unnamedControls(page: Page): Promise<string[]> {
+    const cdp = await page.context().newCDPSession(page)
+    const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as {
+      nodes: { ignored: boolean; role?: { value: string }; name?: { value: string } }[]
+    }
+    await cdp.detach()
+    const interactive = new Set([
+      'button',
+      'link',
+      'textbox',
+      'searchbox',
+      'combobox',
+      'checkbox',
+      'radio',
+      'spinbutton',
+    ])
+    return nodes
+      .filter((node) => !node.ignored && interactive.has(node.role?.value ?? '') && !node.name?.value.trim())
+      .map((node) => node.role?.value ?? '')
+  }
+
   const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
 
   it('serves the page with a strict Content-Security-Policy, at / and at each screen', async () => {
@@ -58,7 +80,7 @@ describe.skipIf(!hasChromium)('dashboard', () => {
 
     const token = await signToken(TEST_JWT_SECRET, 'dash-sign-in')
     await page.getByLabel('Token').fill(token)
-    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByLabel('Token').press('Enter')
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
     expect(await page.evaluate(() => sessionStorage.getItem('switchyard.token'))).toBe(token)
     expect(page.url()).not.toContain(token)
@@ -204,12 +226,21 @@ describe.skipIf(!hasChromium)('dashboard', () => {
     }
   })
 
-  it('acts on a webhook: test, disable and enable, rotate the secret, delete with a confirmation', async () => {
+  it('acts on a webhook: edit, test, disable and enable, rotate the secret, delete with a confirmation', async () => {
     const receiver = await startReceiver(() => ({ status: 202, body: 'accepted' }))
     try {
       const hook = await createWebhook(t, { name: 'Acting', url: receiver.url, events: ['order.created'] }, 'dash-act')
       const page = await signIn('dash-act')
       await page.goto(`${base}/webhooks/${hook.id}`)
+      await page.getByRole('link', { name: 'Edit' }).click()
+      expect(await page.getByLabel('Name').inputValue()).toBe('Acting')
+      await page.getByLabel('Name').fill('Acting, renamed')
+      await page.getByLabel('Event patterns').fill('order.created, order.shipped')
+      await page.getByRole('button', { name: 'Save changes' }).click()
+      await page.getByRole('heading', { name: 'Acting, renamed' }).waitFor()
+      const { webhook } = await t.data('query ($id: ID!) { webhook(id: $id) { events } }', { id: hook.id }, 'dash-act')
+      expect(webhook.events).toEqual(['order.created', 'order.shipped'])
+
       await page.getByRole('button', { name: 'Send test' }).click()
       await page.getByText(/Test delivery succeeded: HTTP 202/).waitFor()
 
@@ -265,10 +296,10 @@ describe.skipIf(!hasChromium)('dashboard', () => {
     }
   })
 
-  it('shows the catalog with schemas and examples, and the recent events', async () => {
-    const published = await publish(t, 'order.created', order('ORD-EV'), {
-      tenant: 'dash-events',
-    })
+  it('shows the catalog with schemas and examples, and the recent events, page by page', async () => {
+    const first = await publish(t, 'order.created', order('ORD-FIRST'), { tenant: 'dash-events' })
+    for (let i = 0; i < 20; i++) await publish(t, 'inventory.low_stock', lowStock(i), { tenant: 'dash-events' })
+    const published = await publish(t, 'order.created', order('ORD-EV'), { tenant: 'dash-events' })
     const page = await signIn('dash-events')
     await page.getByRole('link', { name: 'Events' }).click()
     const recent = page.getByRole('list', { name: 'Recent events' })
@@ -280,6 +311,54 @@ describe.skipIf(!hasChromium)('dashboard', () => {
     expect(await type.textContent()).toContain('Example payload')
     expect(await type.textContent()).toContain('"properties"')
     await shot(page, 'events')
+
+    const pages = page.getByRole('navigation', { name: 'Event pages' })
+    expect(await recent.getByText(first.id).count()).toBe(0)
+    await pages.getByRole('button', { name: 'Older →' }).click()
+    await recent.getByText(first.id).waitFor()
+    expect(await recent.locator(':scope > li').count()).toBe(2)
+    expect(await pages.getByRole('button', { name: 'Older →' }).isDisabled()).toBe(true)
+    await pages.getByRole('button', { name: '← Newer' }).click()
+    await recent.getByText(published.id).waitFor()
+    expect(await recent.locator(':scope > li').count()).toBe(20)
+
+    await page.getByLabel('Type').fill('order.*')
+    await page.getByLabel('Type').press('Enter')
+    await eventually(async () => expect(await recent.locator(':scope > li').count()).toBe(2))
+  })
+
+  it("names every control, and fits a phone's width, on every screen", async () => {
+    const receiver = await startReceiver()
+    try {
+      const hook = await createWebhook(t, { name: 'Named', url: receiver.url, events: ['order.*'] }, 'dash-a11y')
+      await publish(t, 'order.created', order('ORD-A11Y'), { tenant: 'dash-a11y' })
+      await eventually(() => expect(receiver.requests).toHaveLength(1))
+      const page = await signIn('dash-a11y')
+      await page.setViewportSize({ width: 390, height: 844 })
+      const paths = [
+        '/',
+        '/webhooks',
+        '/webhooks/new',
+        `/webhooks/${hook.id}`,
+        `/webhooks/${hook.id}/edit`,
+        '/events',
+        '/integrations',
+        '/integrations/slack',
+        '/live',
+      ]
+      for (const path of paths) {
+        await page.goto(`${base}${path}`)
+        await page.getByRole('heading', { level: 1 }).waitFor()
+        await expect.poll(() => page.getByText(/^Loading/).count()).toBe(0)
+        expect(await unnamedControls(page), path).toEqual([])
+        expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(390)
+      }
+      // The check sees an unnamed control when there is one.
+      await page.evaluate(() => document.body.append(document.createElement('button')))
+      expect(await unnamedControls(page)).toEqual(['button'])
+    } finally {
+      await receiver.close()
+    }
   })
 
   it('draws the overview: totals, the chart, the errors, and the webhooks that need attention', async () => {
@@ -358,7 +437,7 @@ describe.skipIf(!hasChromium)('dashboard', () => {
       ]) {
         await page.goto(`${base}${path}`)
         await page.getByRole('heading', { level: 1 }).waitFor()
-        await page.getByText(/^Loading/).waitFor({ state: 'detached' })
+        await expect.poll(() => page.getByText(/^Loading/).count()).toBe(0)
         const controls = [
           ...(await page.getByRole('button').allTextContents()),
           ...(await page.getByRole('link').allTextContents()),
