@@ -75,7 +75,22 @@ function formOf(hook: Editable): Form {
 type Errors = Partial<Record<keyof Form | 'form', string>>
 
 /** The hub's field names, mapped to the form's. */
-const FIELD_OF: Record<string, keyof Form> = { retryPolicy: 'maxRetries', secret: 'name' }
+const FIELD_OF: Record<string, keyof Form> = {
+  retryPolicy: 'maxRetries',
+  'retryPolicy.maxRetries': 'maxRetries',
+  'retryPolicy.retryDelayMs': 'retryDelayMs',
+  'retryPolicy.backoffMultiplier': 'backoffMultiplier',
+}
+
+/** The fields inside "Retries and timeouts", opened when one of them has an error. */
+const ADVANCED: (keyof Form)[] = [
+  'maxRetries',
+  'retryDelayMs',
+  'backoffMultiplier',
+  'timeoutMs',
+  'connectTimeoutMs',
+  'maxConcurrency',
+]
 
 export function WebhookForm() {
   const { params } = useRoute()
@@ -252,7 +267,7 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
             : 'Header names to values, sent with every delivery; stored sealed.',
           '{ "X-Api-Key": "…" }',
         )}
-        <details>
+        <details open={ADVANCED.some((name) => errors[name]) || undefined}>
           <summary>Retries and timeouts</summary>
           <div class="grid">
             {text('maxRetries', 'Retries', '0 to 20; default 7.', 'number')}
