@@ -78,6 +78,14 @@ export async function gql<T>(query: string, variables?: Record<string, unknown>,
 
 let client: Client | undefined
 
+/** Whether the live connection is up; the shell says so while it is not. */
+export type Connection = 'connecting' | 'connected' | 'reconnecting'
+let connectionListener: (state: Connection) => void = () => {}
+
+export function whenConnectionChanges(listener: (state: Connection) => void): void {
+  connectionListener = listener
+}
+
 /** The one graphql-ws connection, open while signed in; the hub closes it when the token expires. */
 export function liveClient(): Client {
   if (client) return client
@@ -91,7 +99,9 @@ export function liveClient(): Client {
     retryAttempts: Number.POSITIVE_INFINITY,
     connectionParams: { authorization: `Bearer ${token}` },
     on: {
+      connected: () => connectionListener('connected'),
       closed: (event) => {
+        connectionListener('reconnecting')
         const { code, reason } = event as CloseEvent
         if (code === CloseCode.Unauthorized || code === CloseCode.Forbidden) {
           onSessionEnded(reason || 'the hub refused the token')

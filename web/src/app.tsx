@@ -1,7 +1,17 @@
 // The page: sign-in, or the signed-in shell (navigation, sign-out) around the screen the URL names.
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso'
-import { closeLiveClient, gql, liveClient, SessionEnded, storedToken, storeToken, whenSessionEnds } from './api.ts'
+import {
+  type Connection,
+  closeLiveClient,
+  gql,
+  liveClient,
+  SessionEnded,
+  storedToken,
+  storeToken,
+  whenConnectionChanges,
+  whenSessionEnds,
+} from './api.ts'
 import { Loading } from './components/ui.tsx'
 import { Events } from './screens/events.tsx'
 import { Integrations } from './screens/integrations.tsx'
@@ -77,6 +87,8 @@ export function App() {
 
 function Shell({ session }: { session: Session }) {
   const { path } = useLocation()
+  const [connection, setConnection] = useState<Connection>('connecting')
+  useEffect(() => whenConnectionChanges(setConnection), [])
   const current = (href: string) => (href === '/' ? path === '/' : path === href || path.startsWith(`${href}/`))
   useEffect(() => {
     document.getElementById('page-title')?.focus({ preventScroll: true })
@@ -109,6 +121,11 @@ function Shell({ session }: { session: Session }) {
           </button>
         </div>
       </header>
+      {connection === 'reconnecting' && (
+        <p class="connection" role="status">
+          The live connection to the hub was lost; reconnecting…
+        </p>
+      )}
       <main id="main">
         <Router>
           <Route path="/" component={Overview} />
