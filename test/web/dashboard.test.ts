@@ -7,16 +7,16 @@ import { DASHBOARD_CSP } from '../../src/dashboard.ts'
 import { buildDashboard } from '../../web/build.ts'
 import { startFakeZapier } from '../connectors/zapier/fake.ts'
 import { createWebhook, eventually, publish } from '../helpers/api.ts'
-import { hasChromium, NO_CHROMIUM, SCREENSHOTS, useBrowser } from '../helpers/browser.ts'
+import { HAS_CHROMIUM, NO_CHROMIUM_NOTICE, SCREENSHOTS, useBrowser } from '../helpers/browser.ts'
 import { TEST_JWT_SECRET, useTestHub } from '../helpers/hub.ts'
 import { startReceiver } from '../helpers/receiver.ts'
 
-if (!hasChromium) console.warn(NO_CHROMIUM)
+if (!HAS_CHROMIUM) console.warn(NO_CHROMIUM_NOTICE)
 
 const order = (orderId: string, amount = 10) => ({ order_id: orderId, status: 'confirmed', amount })
 const lowStock = (productId: number) => ({ product_id: productId, current_stock: 2 })
 
-describe.skipIf(!hasChromium)('dashboard', () => {
+describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
   const t = useTestHub()
   const browser = useBrowser()
   let base: string
@@ -485,7 +485,8 @@ describe.skipIf(!hasChromium)('dashboard', () => {
     expect(await page.evaluate(() => sessionStorage.getItem('switchyard.token'))).toBeNull()
   })
 
-  it('raised no console error and no Content-Security-Policy refusal', () => {
+  it('asked no other host for anything, and raised no console error or Content-Security-Policy refusal', () => {
+    expect(browser.elsewhere).toEqual([])
     expect(browser.problems).toEqual([])
   })
 })
