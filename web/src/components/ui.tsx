@@ -174,6 +174,34 @@ export function pageArgs(cursor: Cursor, size: number): Record<string, unknown> 
   return { first: size }
 }
 
+/**
+ * A search field that applies its text on Enter or when it loses focus. What is typed stays while the
+ * screen redraws (a live update) before it is applied.
+ */
+export function FilterInput({
+  label,
+  placeholder,
+  onApply,
+}: {
+  label: string
+  placeholder: string
+  onApply(value: string): void
+}) {
+  const [draft, setDraft] = useState('')
+  return (
+    <label>
+      {label}{' '}
+      <input
+        type="search"
+        placeholder={placeholder}
+        value={draft}
+        onInput={(event) => setDraft(event.currentTarget.value)}
+        onChange={(event) => onApply(event.currentTarget.value.trim())}
+      />
+    </label>
+  )
+}
+
 /** A button that asks first, in a modal dialog (focus stays inside it; Escape cancels). */
 export function ConfirmButton({
   label,

@@ -1,6 +1,16 @@
 // The event catalog (each type's schema and example payload) and the log of recent events.
 import { useState } from 'preact/hooks'
-import { type Cursor, JsonBlock, Loading, Notice, Page, Pager, Panel, pageArgs } from '../components/ui.tsx'
+import {
+  type Cursor,
+  FilterInput,
+  JsonBlock,
+  Loading,
+  Notice,
+  Page,
+  Pager,
+  Panel,
+  pageArgs,
+} from '../components/ui.tsx'
 import { ago, formatDateTime } from '../format.ts'
 import { useQuery } from '../hooks.ts'
 import { type Connection, PAGE_INFO } from '../queries.ts'
@@ -95,25 +105,21 @@ function RecentEvents() {
   const [type, setType] = useState('')
   const [cursor, setCursor] = useState<Cursor>({})
   const events = useQuery<{ events: Connection<EventRow> }>(RECENT, {
-    type: type.trim() || undefined,
+    type: type || undefined,
     ...pageArgs(cursor, 20),
   })
   return (
     <Panel
       title="Recent events"
       actions={
-        <label>
-          Type{' '}
-          <input
-            type="search"
-            placeholder="order.*"
-            value={type}
-            onChange={(e) => {
-              setType(e.currentTarget.value)
-              setCursor({})
-            }}
-          />
-        </label>
+        <FilterInput
+          label="Type"
+          placeholder="order.*"
+          onApply={(value) => {
+            setType(value)
+            setCursor({})
+          }}
+        />
       }
     >
       {events.error && <Notice tone="bad">{events.error}</Notice>}

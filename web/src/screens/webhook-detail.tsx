@@ -7,6 +7,7 @@ import {
   ConfirmButton,
   type Cursor,
   DeliveryStatusBadge,
+  FilterInput,
   JsonBlock,
   Loading,
   Notice,
@@ -116,7 +117,7 @@ export function WebhookDetail() {
   const log = useQuery<{ deliveries: Connection<DeliveryRow> & { summary: Record<string, number> } }>(DELIVERIES, {
     webhookId: id,
     status: status || undefined,
-    event: event.trim() || undefined,
+    event: event || undefined,
     ...pageArgs(cursor, PAGE_SIZE),
   })
 
@@ -215,18 +216,14 @@ export function WebhookDetail() {
               ))}
             </select>
           </label>
-          <label>
-            Event{' '}
-            <input
-              type="search"
-              placeholder="order.created or order.*"
-              value={event}
-              onChange={(e) => {
-                setEvent(e.currentTarget.value)
-                setCursor({})
-              }}
-            />
-          </label>
+          <FilterInput
+            label="Event"
+            placeholder="order.created or order.*"
+            onApply={(value) => {
+              setEvent(value)
+              setCursor({})
+            }}
+          />
           {log.data && <LogSummary summary={log.data.deliveries.summary} />}
         </div>
         {log.error && <Notice tone="bad">{log.error}</Notice>}

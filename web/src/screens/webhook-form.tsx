@@ -140,10 +140,7 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
       name: form.name.trim(),
       url: form.url.trim(),
       description: form.description,
-      events: form.events
-        .split(/[\s,]+/)
-        .map((pattern) => pattern.trim())
-        .filter(Boolean),
+      events: splitPatterns(form.events),
       timeoutMs: number('timeoutMs'),
       connectTimeoutMs: number('connectTimeoutMs'),
       maxConcurrency: number('maxConcurrency'),
@@ -253,6 +250,7 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
           'text',
           true,
         )}
+        <EventPicker value={form.events} onChange={(events) => setForm({ ...form, events })} />
         {area(
           'filters',
           'Filters (JSON)',
@@ -288,6 +286,41 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
         </div>
       </form>
     </Page>
+  )
+}
+
+const splitPatterns = (text: string) =>
+  text
+    .split(/[\s,]+/)
+    .map((pattern) => pattern.trim())
+    .filter(Boolean)
+
+/** The catalog's event types as checkboxes, each adding its name to the patterns or taking it out. */
+function EventPicker({ value, onChange }: { value: string; onChange(value: string): void }) {
+  const catalog = useQuery<{ eventTypes: { name: string; description: string; deprecated: boolean }[] }>(
+    'query EventNames { eventTypes { name description deprecated } }',
+  )
+  const chosen = splitPatterns(value)
+  const toggle = (name: string, on: boolean) =>
+    onChange((on ? [...chosen.filter((p) => p !== '*'), name] : chosen.filter((p) => p !== name)).join(', '))
+  return (
+    <details>
+      <summary>Choose from the event catalog</summary>
+      <fieldset class="picker">
+        <legend class="visually-hidden">Event types</legend>
+        {catalog.data?.eventTypes.map((type) => (
+          <label key={type.name} class="check" title={type.description}>
+            <input
+              type="checkbox"
+              checked={chosen.includes(type.name)}
+              onChange={(event) => toggle(type.name, event.currentTarget.checked)}
+            />
+            <code>{type.name}</code>
+            {type.deprecated && <span class="badge warn">deprecated</span>}
+          </label>
+        ))}
+      </fieldset>
+    </details>
   )
 }
 
