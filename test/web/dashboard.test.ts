@@ -166,14 +166,14 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
       await page.getByRole('link', { name: 'Live' }).click()
       await page.getByText('Listening').waitFor()
       const stream = page.getByRole('list', { name: 'Live stream' })
-      // graphql-ws has no acknowledgement of a subscribe: publish until the first event shows.
+      // graphql-ws has no acknowledgement of a subscribe: publish until an event and an attempt show.
       await eventually(async () => {
         await publish(t, 'order.created', order('ORD-LIVE'), { tenant: 'dash-live' })
-        expect(await stream.getByText('order.created').count()).toBeGreaterThan(0)
+        await eventually(async () => {
+          expect(await stream.locator('li.live-event').getByText('order.created').count()).toBeGreaterThan(0)
+          expect(await stream.getByRole('link', { name: 'Live hook' }).count()).toBeGreaterThan(0)
+        }, 2_000)
       })
-      await eventually(async () =>
-        expect(await stream.getByRole('link', { name: 'Live hook' }).count()).toBeGreaterThan(0),
-      )
       expect(await stream.textContent()).toContain('HTTP 200')
       await shot(page, 'live')
 
