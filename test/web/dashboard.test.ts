@@ -507,6 +507,17 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
     expect(await page.evaluate(() => sessionStorage.getItem('switchyard.token'))).toBeNull()
   })
 
+  it('goes back to sign-in, saying why, when the hub refuses the kept token', async () => {
+    const page = await signIn('dash-refused')
+    await page.evaluate(() => sessionStorage.setItem('switchyard.token', 'not-a-token'))
+    await page.reload()
+    await page.getByLabel('Token').waitFor()
+    expect(await page.getByRole('status').allTextContents()).toEqual([
+      expect.stringMatching(/^Your session ended \(.+\)\. Sign in again with a valid token\.$/),
+    ])
+    expect(await page.evaluate(() => sessionStorage.getItem('switchyard.token'))).toBeNull()
+  })
+
   it('asked no other host for anything, and raised no console error or Content-Security-Policy refusal', () => {
     expect(browser.elsewhere).toEqual([])
     expect(browser.problems).toEqual([])
