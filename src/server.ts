@@ -15,6 +15,7 @@ import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
 import { bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
 import type { RequestLimiter } from './auth/rate-limit.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
+import { dashboardRoutes } from './dashboard.ts'
 import { isDatabaseUnavailable } from './db/unavailable.ts'
 import { internalError, RETRY_AFTER_SECONDS, tooManyRequests, unavailable } from './errors.ts'
 import type { InboundHandler } from './integrations/inbound.ts'
@@ -156,6 +157,7 @@ export function buildApp({
       healthRoutes(readiness),
       ...(metrics ? [metricsRoute(metrics.token)] : []),
       inboundRoutes(admission, inbound, log),
+      dashboardRoutes(),
       endSubscriptionsAtExpiry(),
     ],
   })
