@@ -1,11 +1,12 @@
 // npm run bench [-- --quick] [-- --out results.json]
+// npm run bench -- --only graphql [--against <checkout>] [--rounds n] [--seconds s] [--webhooks n] [--cpu-prof <dir>]
 // Measures, in one run on this machine: the ceilings (raw HTTP to the sink, raw pg-boss), the hub's
 // sustained delivery rate (internal and GraphQL publishes, to 1 and to 10 webhooks), publish→receive
 // latency at fixed offered loads, retry timing, GraphQL rps against a bare yoga, 1 against 2 worker
 // processes, and the delivery rate with a large delivery log stored. See bench/README.md.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
@@ -21,8 +22,21 @@ import { closedLoop, openLoop } from './lib/load.ts'
 import { type Child, cpuBetween, projectRoot, sampleCpu, spawnChild, startListening } from './lib/processes.ts'
 
 const { values: options } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    only: { type: 'string' },
+    against: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    webhooks: { type: 'string', default: '1' },
+    seconds: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+  },
 })
+if (options.only !== undefined && options.only !== 'graphql') {
+  console.error(`bench: --only takes "graphql", not "${options.only}"`)
+  process.exit(2)
+}
 const quick = options.quick === true
 const T = quick
   ? {
@@ -473,9 +487,9 @@ async function retryTiming(api: Api, pool: pg.Pool, sinkUrl: string, publish: Pu
   return result
 }
 
-function graphqlRps(url: string, body: string, token: string | null, pool: pg.Pool) {
+function graphqlRps(url: string, body: string, token: string | null, pool: pg.Pool, durationMs = T.graphql) {
   const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }
-  return requestsPerSecond(pool, 32, T.graphql, async () => {
+  return requestsPerSecond(pool, 32, durationMs, async () => {
     const response = await request(url, { method: 'POST', body, headers, dispatcher: http })
     const text = await response.body.text()
     if (response.statusCode !== 200 || text.includes('"errors"')) throw new Error(text.slice(0, 200))
@@ -625,6 +639,78 @@ const formatCpu = (cpu: Record<string, number>) =>
     .map(([name, value]) => `${name} ${value}%`)
     .join(', ')
 
+// ---------------------------------------------------------------- the GraphQL window alone
+
+/** Starts an API process from `checkout`; resolves with its GraphQL URL. */
+async function startApi(name: string, databaseUrl: string, checkout = projectRoot, nodeArgs: string[] = []) {
+  const child = spawnChild(name, [...nodeArgs, 'src/main.ts', 'api'], { ...hubEnv(databaseUrl), PORT: '0' }, checkout)
+  children.push(child)
+  const [, url = ''] = await child.waitFor(/"url":"(http:\/\/[^"]+\/graphql)"/)
+  return url
+}
+
+const WEBHOOKS_QUERY = JSON.stringify({ query: '{ webhooks(first: 10) { edges { node { id name url isActive } } } }' })
+
+/**
+ * `--only graphql`: the GraphQL window, `--rounds` times for `--seconds` each (10 s as in the full run), the
+ * bare yoga and the API measured in turn in each round, with `--webhooks` webhooks stored (1, as in the full
+ * run). `--against <checkout>` adds that checkout's API (npm ci done there), on the same database, measured
+ * in the same rounds, in alternating order: an A/B on one machine at one time. `--cpu-prof <dir>` writes
+ * this checkout's API's CPU profile there when it stops.
+ */
+async function measureGraphqlOnly() {
+  const databaseUrl = await openDatabase()
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 })
+  cleanups.push(() => pool.end())
+  const profile = options['cpu-prof']
+  const durationMs = options.seconds ? Number(options.seconds) * 1000 : T.graphql
+  const ours = await startApi(
+    'api',
+    databaseUrl,
+    projectRoot,
+    profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : [],
+  )
+  const apis = [{ name: 'api', url: ours }]
+  if (options.against) {
+    apis.push({ name: 'against', url: await startApi('against', databaseUrl, resolve(options.against)) })
+  }
+  const token = await signToken(JWT_SECRET, TENANT)
+  await useWebhooks(apiClient(ours, token), 'http://127.0.0.1:9', Number(options.webhooks))
+  const { child: hello, port: helloPort } = await startListening('hello', 'bench/hello.ts')
+  children.push(hello)
+  const helloUrl = `http://127.0.0.1:${helloPort}/graphql`
+  // CPU µs per request of the serving process: less swayed by a busy machine than req/s.
+  const cpuPerRequest = (measured: Awaited<ReturnType<typeof graphqlRps>>, name: string) =>
+    Math.round(((measured.cpuPercent[name] ?? 0) * 10_000) / Math.max(1, measured.requestsPerSecond))
+  const rounds: Array<Record<string, number>> = []
+  for (let round = 1; round <= Number(options.rounds); round++) {
+    const hello = await graphqlRps(helloUrl, JSON.stringify({ query: '{ hello }' }), null, pool, durationMs)
+    const line: Record<string, number> = { hello: hello.requestsPerSecond, 'hello µs': cpuPerRequest(hello, 'hello') }
+    for (const { name, url } of round % 2 ? apis : [...apis].reverse()) {
+      const measured = await graphqlRps(url, WEBHOOKS_QUERY, token, pool, durationMs)
+      if (measured.errors) throw new Error(`${name}: ${measured.errors} errors, first: ${measured.firstError}`)
+      line[name] = measured.requestsPerSecond
+      line[`${name} ratio`] = Math.round((measured.requestsPerSecond / hello.requestsPerSecond) * 100) / 100
+      line[`${name} µs`] = cpuPerRequest(measured, name)
+    }
+    log(`round ${round}: ${JSON.stringify(line)}`)
+    rounds.push(line)
+  }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+  const column = (key: string) => rounds.map((line) => line[key] ?? 0)
+  console.log(`\nGraphQL webhooks(first: 10), ${options.webhooks} webhook(s) stored, against a bare yoga`)
+  for (const { name } of apis) {
+    console.log(
+      `  ${name.padEnd(8)} ratio ${column(`${name} ratio`).join(', ')} (median ${median(column(`${name} ratio`))}); ` +
+        `CPU µs per request: median ${median(column(`${name} µs`))} (hello ${median(column('hello µs'))})`,
+    )
+  }
+  if (options.against) {
+    const pairs = rounds.map((line) => Math.round(((line.api ?? 0) / (line.against ?? 1)) * 100) / 100)
+    console.log(`  api / against, round by round: ${pairs.join(', ')} (median ${median(pairs)})`)
+  }
+}
+
 // ---------------------------------------------------------------- run
 
 async function measureAll() {
@@ -678,8 +764,7 @@ async function measureAll() {
   log('GraphQL')
   const { child: hello, port: helloPort } = await startListening('hello', 'bench/hello.ts')
   children.push(hello)
-  const webhooksQuery = JSON.stringify({ query: '{ webhooks(first: 10) { edges { node { id name url isActive } } } }' })
-  const graphqlWebhooks = await graphqlRps(apiUrl, webhooksQuery, api.token, pool)
+  const graphqlWebhooks = await graphqlRps(apiUrl, WEBHOOKS_QUERY, api.token, pool)
   const graphqlHello = await graphqlRps(
     `http://127.0.0.1:${helloPort}/graphql`,
     JSON.stringify({ query: '{ hello }' }),
@@ -744,13 +829,8 @@ async function serverVersion(pool: pg.Pool) {
 }
 
 try {
-  const measured = await measureAll()
-  const results: Results = { ...measured, verdict: verdict(measured) }
-  print(results)
-  const out = options.out ?? join(projectRoot, 'bench', 'results', `${results.date.replace(/[:.]/g, '-')}.json`)
-  await mkdir(join(out, '..'), { recursive: true })
-  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`)
-  console.log(`\nwrote ${out} (${results.durationSeconds} s)`)
+  if (options.only === 'graphql') await measureGraphqlOnly()
+  else await runAll()
 } catch (error) {
   console.error('bench failed:', error)
   process.exitCode = 1
@@ -758,4 +838,14 @@ try {
   for (const child of children.reverse()) await child.stop()
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
   await http.close()
+}
+
+async function runAll() {
+  const measured = await measureAll()
+  const results: Results = { ...measured, verdict: verdict(measured) }
+  print(results)
+  const out = options.out ?? join(projectRoot, 'bench', 'results', `${results.date.replace(/[:.]/g, '-')}.json`)
+  await mkdir(join(out, '..'), { recursive: true })
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`)
+  console.log(`\nwrote ${out} (${results.durationSeconds} s)`)
 }

@@ -15,6 +15,7 @@ import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
 import { bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
 import type { RequestLimiter } from './auth/rate-limit.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
+import { dashboardRoutes } from './dashboard.ts'
 import { isDatabaseUnavailable } from './db/unavailable.ts'
 import { internalError, RETRY_AFTER_SECONDS, tooManyRequests, unavailable } from './errors.ts'
 import type { InboundHandler } from './integrations/inbound.ts'
@@ -113,6 +114,9 @@ export function buildApp({
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
+    // bodyLimit (first among the plugins) bounds every body, declared or chunked; yoga's own limit would
+    // pipe each body through a second, counting stream for nothing.
+    maxRequestBodySize: false,
     graphiql: graphiql ? graphiqlOptions(graphiql.developmentToken) : false,
     renderGraphiQL,
     landingPage: false,
@@ -153,6 +157,7 @@ export function buildApp({
       healthRoutes(readiness),
       ...(metrics ? [metricsRoute(metrics.token)] : []),
       inboundRoutes(admission, inbound, log),
+      dashboardRoutes(),
       endSubscriptionsAtExpiry(),
     ],
   })
