@@ -1,4 +1,4 @@
-// Dispatch: a fetched batch of jobs sorted into stale jobs (nothing to do but complete them), parked
+// Dispatch: a fetched batch of jobs sorted into stale jobs (nothing to do but delete them), parked
 // deliveries (their target is disabled), surplus jobs (their tenant is at its share: back to the queue)
 // and attempts to make, each of which goes to the batch writer when it is done.
 import type pg from 'pg'
