@@ -154,6 +154,17 @@ for (const row of wal) {
     `${String(Math.round(Number(row.bytes) / deliveries)).padStart(6)} ${String(Math.round(Number(row.fpi) / deliveries)).padStart(6)}  ${row.relation}`,
   )
 }
+const { rows: records } = await admin.query<{ record: string; count: string; bytes: string }>(
+  `SELECT "resource_manager/record_type" AS record, count, combined_size AS bytes
+     FROM pg_get_wal_stats($1::pg_lsn, $2::pg_lsn, true) WHERE count > 0 ORDER BY combined_size DESC LIMIT 12`,
+  [lsn0[0]?.lsn, lsn1[0]?.lsn],
+)
+console.log('\n records  bytes  WAL record type (per delivery, headers included)')
+for (const row of records) {
+  console.log(
+    `${(Number(row.count) / deliveries).toFixed(2).padStart(8)} ${String(Math.round(Number(row.bytes) / deliveries)).padStart(6)}  ${row.record}`,
+  )
+}
 await admin.end()
 await server.stop()
 await rm(dir, { recursive: true, force: true })

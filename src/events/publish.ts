@@ -208,7 +208,7 @@ async function store(
     text: `WITH event AS (
              INSERT INTO events (id, tenant_id, type, payload, idempotency_key, source)
              VALUES ($1, $2, $3, $4::json, $5, $6)
-             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+             ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
              RETURNING *
            ), queued AS (
              INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id, created_at)
