@@ -56,6 +56,7 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
     writer.toRecord(entry, {
       tenantId: row.tenant_id,
       eventId: row.event_id,
+      eventType: row.type,
       deliveryId: row.id,
       webhookId: row.webhook_id,
       integrationId: row.integration_id,
