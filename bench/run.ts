@@ -150,18 +150,37 @@ async function walBytesBetween(pool: pg.Pool, from: string, to: string): Promise
   return Number(rows[0]?.bytes ?? 0)
 }
 
-/** Mean and p99 time delivery jobs waited between being due and being fetched, over a window. */
-async function queueWait(pool: pg.Pool, from: Date, to: Date) {
-  const { rows } = await pool
-    .query<{ mean: number | null; p99: number | null }>(
-      `SELECT round(avg(extract(epoch FROM started_on - start_after) * 1000)::numeric, 1)::float AS mean,
-            round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_on - start_after) * 1000))::numeric, 1)::float AS p99
-       FROM pgboss.job WHERE name = 'webhook-delivery' AND started_on BETWEEN $1 AND $2`,
-      [from, to],
-    )
-    // Before the hub has installed pg-boss there is no queue to wait in.
-    .catch(() => ({ rows: [] }))
-  return { meanMs: rows[0]?.mean ?? null, p99Ms: rows[0]?.p99 ?? null }
+/**
+ * How long delivery jobs waited between being due and being fetched. A job is deleted as soon as its
+ * attempt is on record, so the jobs in hand are sampled every 100 ms: the waits of those seen active.
+ */
+function sampleQueueWait(pool: pg.Pool) {
+  const waits = new Map<string, number>()
+  let stopped = false
+  const sampling = (async () => {
+    while (!stopped) {
+      const { rows } = await pool
+        .query<{ id: string; wait: number }>(
+          `SELECT id, extract(epoch FROM started_on - start_after)::float * 1000 AS wait
+             FROM pgboss.job WHERE name = 'webhook-delivery' AND state = 'active'`,
+        )
+        // Before the hub has installed pg-boss there is no queue to wait in.
+        .catch(() => ({ rows: [] }))
+      for (const row of rows) waits.set(row.id, row.wait)
+      await sleep(100)
+    }
+  })()
+  return async (): Promise<{ meanMs: number | null; p99Ms: number | null }> => {
+    stopped = true
+    await sampling
+    const sorted = [...waits.values()].sort((a, b) => a - b)
+    if (sorted.length === 0) return { meanMs: null, p99Ms: null }
+    const round = (ms: number) => Math.round(ms * 10) / 10
+    return {
+      meanMs: round(sorted.reduce((sum, ms) => sum + ms, 0) / sorted.length),
+      p99Ms: round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0),
+    }
+  }
 }
 
 interface Window {
@@ -178,7 +197,7 @@ async function observe(pool: pg.Pool, durationMs: number): Promise<Window & { se
   const cpu0 = sampleCpu(children)
   const commits0 = await pgCommits(pool)
   const writes0 = await pgWrites(pool)
-  const from = new Date()
+  const queueWait = sampleQueueWait(pool)
   const started = performance.now()
   await sleep(durationMs)
   const seconds = (performance.now() - started) / 1000
@@ -189,7 +208,7 @@ async function observe(pool: pg.Pool, durationMs: number): Promise<Window & { se
     seconds,
     cpuPercent: cpuBetween(cpu0, cpu1),
     pgCommitsPerSecond: Math.round((commits1 - commits0) / seconds),
-    queueWait: await queueWait(pool, from, new Date()),
+    queueWait: await queueWait(),
     pgRowWrites: writes1.rows - writes0.rows,
     walBytes: await walBytesBetween(pool, writes0.walLsn, writes1.walLsn),
   }

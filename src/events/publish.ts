@@ -6,7 +6,7 @@ import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
 import { pool, transaction } from '../db/client.ts'
 import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
-import { type DeliveryJobs, newJobId } from '../delivery/jobs.ts'
+import { type DeliveryJobs, firstJobId } from '../delivery/jobs.ts'
 import { orderingKeyOf } from '../delivery/ordering.ts'
 import { badInput } from '../errors.ts'
 import { assertJsonDepth, MAX_JSON_DEPTH } from '../json-limits.ts'
@@ -196,15 +196,18 @@ async function store(
   matched: readonly TargetRow[],
 ): Promise<PublishResult> {
   const idempotencyKey = input.idempotencyKey ?? null
-  const targets = matched.map((target) => ({
-    deliveryId: uuidv7(),
-    webhookId: target.webhook_id,
-    integrationId: target.integration_id,
-    targetId: target.webhook_id ?? target.integration_id ?? '',
-    maxConcurrency: target.max_concurrency,
-    jobId: newJobId(),
-    orderingKey: target.ordering_key === null ? null : orderingKeyOf(valueAt(input.payload, target.ordering_key)),
-  }))
+  const targets = matched.map((target) => {
+    const deliveryId = uuidv7()
+    return {
+      deliveryId,
+      webhookId: target.webhook_id,
+      integrationId: target.integration_id,
+      targetId: target.webhook_id ?? target.integration_id ?? '',
+      maxConcurrency: target.max_concurrency,
+      jobId: firstJobId(deliveryId),
+      orderingKey: target.ordering_key === null ? null : orderingKeyOf(valueAt(input.payload, target.ordering_key)),
+    }
+  })
   const eventId = uuidv7()
   const ordered = targets.filter((target) => target.orderingKey !== null).length
   const notice: EventNotice = {
@@ -219,7 +222,7 @@ async function store(
     text: `WITH event AS (
              INSERT INTO events (id, tenant_id, type, payload, idempotency_key, source)
              VALUES ($1, $2, $3, $4::json, $5, $6)
-             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+             ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
              RETURNING *
            ), queued AS (
              INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id,

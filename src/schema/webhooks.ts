@@ -228,7 +228,7 @@ const webhookFields = (required: boolean) =>
       }),
       connectTimeoutMs: t.int({ description: '100 to 30000; default 5000.' }),
       timeoutMs: t.int({ description: 'Whole request, 500 to 60000; default 15000.' }),
-      maxConcurrency: t.int({ description: 'Attempts in flight at once, 1 to 50; default 10.' }),
+      maxConcurrency: t.int({ description: 'Attempts in flight at once, across all workers, 1 to 50; default 50.' }),
       rateLimitPerSecond: t.int({
         description:
           'The most requests the endpoint receives in any second, across all workers, 1 to 1000; unset or null: no limit. Attempts over it wait.',

@@ -83,7 +83,7 @@ export interface BatchWriter {
   toRecord(held: Held, record: AttemptRecord): void
   /** A delivery whose target is disabled, to park. */
   toPark(held: Held, deliveryId: string): void
-  /** A job with nothing to write, to complete. */
+  /** A job with nothing to write, to delete. */
   toComplete(held: Held): void
   /** Flushes what was added, soon: at once when much is waiting, else after FLUSH_DELAY_MS. */
   schedule(): void
@@ -102,7 +102,7 @@ export interface BatchWriterDeps {
   onDisabled(disabled: DisabledWebhook): Promise<void>
   /** A recorded attempt's retry is due in `ms`. */
   onRetryScheduled(ms: number): void
-  /** A flush is done: the jobs it completed freed their targets' group slots. */
+  /** A flush is done: the jobs it deleted freed their targets’ group slots. */
   onFlushed(): void
 }
 
@@ -145,8 +145,8 @@ export function createBatchWriter(deps: BatchWriterDeps): BatchWriter {
   }
 
   /**
-   * Records the batch's attempts, parks the deliveries of disabled targets, and completes every job of
-   * the batch, in one transaction: a job is completed exactly when what it did is on record.
+   * Records the batch's attempts, parks the deliveries of disabled targets, and deletes every job of
+   * the batch, in one transaction: a job is gone exactly when what it did is on record.
    */
   async function write(batch: Batch): Promise<RecordResult> {
     const jobs = [...batch.done, ...batch.records.map((entry) => entry.held), ...batch.parks.map((entry) => entry.held)]
@@ -165,14 +165,15 @@ export function createBatchWriter(deps: BatchWriterDeps): BatchWriter {
           recording,
         )
         const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) }
-        // An ordered delivery's retry keeps its job; every other job is done.
+        // An ordered delivery's retry keeps its job (src/delivery/ordering.ts). Every other job is deleted,
+        // not completed: the record is the job's outcome, and a completed job would cost an update now and
+        // pg-boss's delete an hour later. Fenced to the fetched attempt, like complete().
         const kept = new Set(recorded.retriedInPlace.map((retry) => retry.jobId))
         const done = kept.size === 0 ? jobs : jobs.filter((entry) => !kept.has(entry.job.id))
         if (done.length > 0) {
-          await boss.complete(
+          await boss.deleteJob(
             queue,
             done.map((entry) => entry.job),
-            null,
             { db },
           )
         }
@@ -261,7 +262,7 @@ export function createBatchWriter(deps: BatchWriterDeps): BatchWriter {
     pending = { records: [], parks: [], done: [] }
     if (batchSize(batch) === 0) return
     await writeBatch(batch)
-    // Completed jobs free their targets' group slots, which a fetch may have been held back by.
+    // Deleted jobs free their targets' group slots, which a fetch may have been held back by.
     deps.onFlushed()
   }
 

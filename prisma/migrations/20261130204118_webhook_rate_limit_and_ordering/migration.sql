@@ -17,4 +17,4 @@ CREATE UNLOGGED TABLE "endpoint_rates" (
 );
 
 -- CreateIndex
-CREATE INDEX "deliveries_webhook_id_ordering_key_created_at_idx" ON "deliveries"("webhook_id", "ordering_key", "created_at") WHERE ("ordering_key" IS NOT NULL);
+CREATE INDEX "deliveries_webhook_id_ordering_key_created_at_idx" ON "deliveries"("webhook_id", "ordering_key", "created_at") WHERE (ordering_key IS NOT NULL);
