@@ -1,4 +1,5 @@
-// Runs `node src/main.ts <role>` as a child process, as `npm start` / `npm run api|worker` would.
+// Runs `node src/main.ts <role>` as a child process, as `npm start` / `npm run api|worker` would; or any other
+// node script (a seed's receiver).
 import { type ChildProcess, spawn } from 'node:child_process'
 
 export interface HubProcess {
@@ -12,8 +13,13 @@ export interface HubProcess {
 }
 
 export function spawnHub(args: string[], env: Record<string, string | undefined>): HubProcess {
+  return spawnNode(['src/main.ts', ...args], env)
+}
+
+/** `node <args>`, with the test's environment (less DATABASE_URL) and `env`. */
+export function spawnNode(args: string[], env: Record<string, string | undefined>): HubProcess {
   const { DATABASE_URL: _inherited, ...base } = process.env
-  const child = spawn(process.execPath, ['src/main.ts', ...args], { env: { ...base, ...env } })
+  const child = spawn(process.execPath, args, { env: { ...base, ...env } })
   let output = ''
   const waiters = new Set<() => void>()
   const onData = (chunk: Buffer) => {

@@ -1,0 +1,33 @@
+// A transform thread (run by workerpool from transform.ts): evaluates an expression against an envelope and
+// answers with the body, or with why there is none. Compiled expressions are kept, the most recently used.
+import { LRUCache } from 'lru-cache'
+import workerpool from 'workerpool'
+import { MAX_BODY_BYTES } from './envelope.ts'
+import { compileTransform, describeTransformError } from './transform-expression.ts'
+
+export type ThreadAnswer = { body: string } | { error: string }
+
+const compiled = new LRUCache<string, ReturnType<typeof compileTransform>>({
+  max: 1000,
+  memoMethod: (expression) => compileTransform(expression),
+})
+
+async function transform(expression: string, envelope: unknown): Promise<ThreadAnswer> {
+  let result: unknown
+  try {
+    result = await compiled.memo(expression).evaluate(envelope)
+  } catch (error) {
+    return { error: `the transform failed: ${describeTransformError(error)}` }
+  }
+  const body = JSON.stringify(result)
+  if (body === undefined) {
+    return { error: 'the transform gave no JSON value (nothing in the envelope matched it, or it gave a function)' }
+  }
+  const bytes = Buffer.byteLength(body)
+  if (bytes > MAX_BODY_BYTES) {
+    return { error: `the transform made a body of ${bytes} bytes; the limit is ${MAX_BODY_BYTES} (512 KiB)` }
+  }
+  return { body }
+}
+
+workerpool.worker({ transform })
