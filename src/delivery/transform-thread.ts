@@ -12,14 +12,27 @@ const compiled = new LRUCache<string, ReturnType<typeof compileTransform>>({
   memoMethod: (expression) => compileTransform(expression),
 })
 
+/** A function in the result (a jsonata lambda is an object) is left out, as JSON.stringify leaves out its own. */
+const withoutFunctions = (_key: string, value: unknown) =>
+  typeof value === 'object' && value !== null && (value as { _jsonata_lambda?: unknown })._jsonata_lambda === true
+    ? undefined
+    : value
+
 async function transform(expression: string, envelope: unknown): Promise<ThreadAnswer> {
+  // The pool's time limit starts now.
+  workerpool.workerEmit('started')
   let result: unknown
   try {
     result = await compiled.memo(expression).evaluate(envelope)
   } catch (error) {
     return { error: `the transform failed: ${describeTransformError(error)}` }
   }
-  const body = JSON.stringify(result)
+  let body: string | undefined
+  try {
+    body = JSON.stringify(result, withoutFunctions)
+  } catch (error) {
+    return { error: `the transform's result is not JSON: ${describeTransformError(error)}` }
+  }
   if (body === undefined) {
     return { error: 'the transform gave no JSON value (nothing in the envelope matched it, or it gave a function)' }
   }

@@ -54,7 +54,7 @@ const TRANSFORM_DESCRIPTION =
   'A JSONata expression (jsonata.org) evaluated against the STANDARD body `{ id, type, createdAt, data }`; its ' +
   'result is the JSON body sent, and signed. It takes the place of the format’s body, whatever the format: a ' +
   'STRAPI webhook still sends its headers, its signature made over the transformed body. At most 10000 ' +
-  'characters, checked when saved. An evaluation stops after 100 ms (at 500 ms when inside one built-in ' +
+  'characters, checked when saved. An evaluation stops after 100 ms (after 1 s when inside one built-in ' +
   'function, such as a regex) and may make at most 512 KiB; one that gives no body sends nothing, and its ' +
   'attempt is logged as TRANSFORM_ERROR and not retried.'
 
