@@ -77,7 +77,6 @@ function buildRequest(
   }
   put(defaultHeaders, maskSecret)
   put(opened.headers, maskSecret)
-  const strapi = webhook.payloadFormat === 'STRAPI'
   put(
     {
       'content-type': 'application/json',
@@ -85,10 +84,11 @@ function buildRequest(
       'x-switchyard-event': event.type,
       'x-switchyard-delivery': delivery.id,
       'x-switchyard-attempt': String(delivery.attempt),
-      ...(strapi ? { 'x-strapi-event': event.type } : {}),
     },
     storableText,
   )
+  const strapi = webhook.payloadFormat === 'STRAPI'
+  if (strapi) put({ 'x-strapi-event': event.type }, storableText)
   const signatures = sign(opened.secrets, event.id, now, body, { strapi })
   Object.assign(headers, signatures)
   Object.assign(logged, signatures)

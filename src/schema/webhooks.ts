@@ -58,6 +58,13 @@ const TRANSFORM_DESCRIPTION =
   'function, such as a regex) and may make at most 512 KiB; one that gives no body sends nothing, and its ' +
   'attempt is logged as TRANSFORM_ERROR and not retried.'
 
+/** The webhook, and the event a test or a preview uses. */
+const sampleEventArgs = builder.args((t) => ({
+  id: t.id({ required: true }),
+  event: t.string({ description: 'Defaults to the webhook’s first event name.' }),
+  payload: t.field({ type: 'JSON', description: 'Defaults to the event type’s example payload.' }),
+}))
+
 const stats = (webhook: Webhook, context: Context) => DeliveryStatsRef.getDataloader(context).load(webhook.id)
 
 export const WebhookRef = builder.prismaObject('Webhook', {
@@ -183,11 +190,7 @@ builder.queryFields((t) => ({
     description:
       'The request the webhook would get for an event, made as a delivery makes it (format, transform, headers, ' +
       'signatures) and not sent. A transform that gives no body is BAD_USER_INPUT with `errorType: TRANSFORM_ERROR`.',
-    args: {
-      id: t.arg.id({ required: true }),
-      event: t.arg.string({ description: 'Defaults to the webhook’s first event name.' }),
-      payload: t.arg({ type: 'JSON', description: 'Defaults to the event type’s example payload.' }),
-    },
+    args: sampleEventArgs,
     resolve: (_root, args, context) =>
       context.services.webhooks.preview(tenantOf(context), args.id, args.event, args.payload ?? undefined),
   }),
@@ -365,11 +368,7 @@ builder.mutationFields((t) => ({
     type: WebhookTestResultRef,
     description:
       'Delivers an event now and waits for the answer. Logged as a test delivery, never retried, not counted in stats.',
-    args: {
-      id: t.arg.id({ required: true }),
-      event: t.arg.string({ description: 'Defaults to the webhook’s first event name.' }),
-      payload: t.arg({ type: 'JSON', description: 'Defaults to the event type’s example payload.' }),
-    },
+    args: sampleEventArgs,
     resolve: (_root, args, context) =>
       context.services.webhooks.test(tenantOf(context), args.id, args.event, args.payload ?? undefined),
   }),

@@ -2,24 +2,16 @@
 // signature check as they stand (test/fixtures/seed-000/, on express), and against the exact shape the seeds show.
 import { createHmac } from 'node:crypto'
 import { Webhook as StandardWebhook } from 'standardwebhooks'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createWebhook, deliveriesOf, deliveryReaches, eventually, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
 import { type HubProcess, spawnNode } from '../helpers/process.ts'
-import { type ReceivedRequest, type Receiver, startReceiver } from '../helpers/receiver.ts'
+import { type ReceivedRequest, useReceivers } from '../helpers/receiver.ts'
 
 const t = useTestHub({ socket: false })
 const SECRET = 'strapi-shared-secret-0123456789'
 
-const receivers: Receiver[] = []
-async function receiver() {
-  const started = await startReceiver()
-  receivers.push(started)
-  return started
-}
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()))
-})
+const receiver = useReceivers()
 
 const hexHmac = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex')
 const verifyStandard = (secret: string, request: ReceivedRequest) =>

@@ -3,22 +3,14 @@
 // testWebhook and previewWebhookPayload show what it makes.
 import { createHmac } from 'node:crypto'
 import { Webhook as StandardWebhook } from 'standardwebhooks'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createWebhook, deliveriesOf, deliveryReaches, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
-import { type ReceivedRequest, type Receiver, startReceiver } from '../helpers/receiver.ts'
+import { type ReceivedRequest, type Receiver, useReceivers } from '../helpers/receiver.ts'
 
 const t = useTestHub({ socket: false })
 
-const receivers: Receiver[] = []
-async function receiver() {
-  const started = await startReceiver()
-  receivers.push(started)
-  return started
-}
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()))
-})
+const receiver = useReceivers()
 
 const hexHmac = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex')
 const verifyStandard = (secret: string, body: string, headers: Record<string, string>) =>
