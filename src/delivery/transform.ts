@@ -31,9 +31,8 @@ export function checkTransform(expression: string): string {
   try {
     compileTransform(expression)
   } catch (error) {
-    throw badInput(`transform is not a valid JSONata expression: ${describeTransformError(error)}`, {
-      field: 'transform',
-    })
+    const why = error instanceof RangeError ? 'it nests too deeply' : describeTransformError(error)
+    throw badInput(`transform is not a valid JSONata expression: ${why}`, { field: 'transform' })
   }
   return expression
 }

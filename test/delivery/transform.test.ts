@@ -114,6 +114,9 @@ describe('checkTransform', () => {
       /^transform is not a valid JSONata expression: .+ \(S0\d{3} at character \d+\)$/,
     )
     expect(refusal('data.[')).toMatch(/not a valid JSONata expression/)
+    expect(refusal(`${'('.repeat(4999)}1${')'.repeat(4999)}`)).toBe(
+      'transform is not a valid JSONata expression: it nests too deeply',
+    )
   })
 
   it('refuses an empty one, and one over 10000 characters', () => {
