@@ -1,11 +1,12 @@
 // payloadFormat STRAPI over real HTTP: Strapi's own body and headers, checked against seed 000's receiver and
 // signature check as they stand (test/fixtures/seed-000/, on express), and against the exact shape the seeds show.
 import { createHmac } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import { Webhook as StandardWebhook } from 'standardwebhooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createWebhook, deliveriesOf, deliveryReaches, eventually, publish } from '../helpers/api.ts'
 import { useTestHub } from '../helpers/hub.ts'
-import { type HubProcess, spawnNode } from '../helpers/process.ts'
+import { type NodeProcess, spawnNode } from '../helpers/process.ts'
 import { type ReceivedRequest, useReceivers } from '../helpers/receiver.ts'
 
 const t = useTestHub({ socket: false })
@@ -21,22 +22,20 @@ const verifyStandard = (secret: string, request: ReceivedRequest) =>
   )
 
 describe("seed 000's receiver and signature check, as they stand, on express", () => {
-  const seedProcesses: HubProcess[] = []
+  const seedProcesses: NodeProcess[] = []
   let receiverUrl: string
   let verifierUrl: string
   beforeAll(async () => {
-    const started = async (args: string[]) => {
-      const child = spawnNode(args, { STRAPI_WEBHOOK_SECRET: SECRET })
+    const started = async (script: string, env: Record<string, string> = {}) => {
+      const child = spawnNode(script, [], { STRAPI_WEBHOOK_SECRET: SECRET, ...env })
       seedProcesses.push(child)
       const [, port] = await child.waitFor(/listening on (\d+)/)
       return `http://127.0.0.1:${port}/webhook`
     }
-    receiverUrl = await started([
-      '--require',
-      './test/helpers/listen-anywhere.cjs',
-      'test/fixtures/seed-000/receiver.cjs',
-    ])
-    verifierUrl = await started(['test/fixtures/seed-000/verify.cjs'])
+    receiverUrl = await started('test/fixtures/seed-000/receiver.cjs', {
+      NODE_OPTIONS: `--require "${fileURLToPath(new URL('../helpers/listen-anywhere.cjs', import.meta.url))}"`,
+    })
+    verifierUrl = await started('test/fixtures/seed-000/verify.cjs')
   })
   afterAll(async () => {
     await Promise.all(seedProcesses.map((child) => child.stop('SIGTERM')))
