@@ -19,6 +19,8 @@ export interface WebhookInput {
   timeoutMs?: number
   connectTimeoutMs?: number
   maxConcurrency?: number
+  payloadFormat?: 'STANDARD' | 'STRAPI'
+  transform?: string | null
 }
 
 export async function createWebhook(

@@ -20,7 +20,14 @@ beforeAll(async () => {
     { events: ['order.*'], headers: { 'X-Key': 'secret-value-1' }, filters: { min_amount: 100, status: ['ok'] } },
     { events: ['inventory.low_stock'], retryPolicy: { maxRetries: 2, retryDelayMs: 1500, backoffMultiplier: 1.5 } },
     { events: ['*'], isActive: false },
-    { events: ['order.created', 'order.updated'], timeoutMs: 2000, connectTimeoutMs: 700, maxConcurrency: 3 },
+    {
+      events: ['order.created', 'order.updated'],
+      timeoutMs: 2000,
+      connectTimeoutMs: 700,
+      maxConcurrency: 3,
+      payloadFormat: 'STRAPI',
+      transform: '{ "kind": type }',
+    },
     { events: ['payment.*'], filters: { $or: [{ amount: { $gte: 5 } }, { currency: 'EUR' }] } },
   ].entries()) {
     made.push(await createWebhook(t, { url: URL, name: `w${index}`, ...input }, OWNER))

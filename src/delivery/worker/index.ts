@@ -22,6 +22,7 @@ import type { DeliveryJobs } from '../jobs.ts'
 import { QUEUE_NAMES } from '../queue.ts'
 import type { DisabledWebhook } from '../record.ts'
 import { createTenantShares } from '../tenant-shares.ts'
+import type { Transformer } from '../transform.ts'
 import { createDispatch } from './dispatch.ts'
 import { createFetchPump } from './pump.ts'
 import { shutDown } from './shutdown.ts'
@@ -38,6 +39,8 @@ export interface DeliveryWorkerDeps {
   /** Opens webhook secrets and headers; a caching one saves a decryption per attempt. */
   sealer: Sealer
   sender: HttpSender
+  /** Evaluates webhooks' transforms off the event loop. */
+  transformer: Transformer
   callConnector: CallConnector
   /**
    * Called once the commit that disabled a webhook is done (410 Gone, or too many failed deliveries in a
@@ -52,7 +55,7 @@ export interface DeliveryWorker {
 }
 
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
-  const { config, boss, listener, sealer, sender } = deps
+  const { config, boss, listener, sealer, sender, transformer } = deps
   const log = deps.logger.child({ component: 'delivery-worker' })
   const queue = QUEUE_NAMES.delivery
   const queueSchema = config.queue.schema
@@ -88,7 +91,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     shares,
     writer,
     callers: {
-      webhooks: { sealer, sender, defaultHeaders: config.defaultHeaders },
+      webhooks: { sealer, sender, defaultHeaders: config.defaultHeaders, transformer },
       callConnector: deps.callConnector,
     },
     log,
