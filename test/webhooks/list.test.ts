@@ -25,7 +25,7 @@ beforeAll(async () => {
       timeoutMs: 2000,
       connectTimeoutMs: 700,
       maxConcurrency: 3,
-      payloadFormat: 'STRAPI',
+      payloadFormat: 'STRAPI' as const,
       transform: '{ "kind": type }',
     },
     { events: ['payment.*'], filters: { $or: [{ amount: { $gte: 5 } }, { currency: 'EUR' }] } },
