@@ -17,6 +17,7 @@ import type { DisabledWebhook } from './delivery/record.ts'
 import { scheduleRetention } from './delivery/retention.ts'
 import { publicAddressesOnly } from './delivery/ssrf.ts'
 import { scheduleSweeper } from './delivery/sweeper.ts'
+import { createTransformer } from './delivery/transform.ts'
 import { startDeliveryWorker } from './delivery/worker/index.ts'
 import { builtInEventTypes } from './events/built-in-types.ts'
 import { createEventCatalog } from './events/catalog.ts'
@@ -113,6 +114,8 @@ export async function startHub(
       responseBodyLimit: config.delivery.responseBodyLimitBytes,
     })
     cleanups.push(() => sender.close())
+    const transformer = createTransformer()
+    cleanups.push(() => transformer.close())
     const secrets = await resolveSecrets(config)
     if (!secrets.encryptionKeys) throw new Error('SWITCHYARD_ENCRYPTION_KEY is not set')
     const sealer = createSealer(secrets.encryptionKeys)
@@ -148,6 +151,7 @@ export async function startHub(
         publisher,
         sealer: openingSealer,
         sender,
+        transformer,
         jobs,
         defaultHeaders: config.defaultHeaders,
         maxConsecutiveFailures: config.delivery.maxConsecutiveFailures,
@@ -176,6 +180,7 @@ export async function startHub(
         logger,
         sealer: openingSealer,
         sender,
+        transformer,
         callConnector: caller.deliver,
         onDisabled: (disabled) => announceDisabled(publisher, disabled),
       })

@@ -125,6 +125,15 @@ describe('API and workers as separate processes on one database', () => {
       { url: sink.url },
     )
     const webhookId = created.createWebhook.webhook.id
+    // The worker process evaluates a transform on its own threads, and stops them when it stops.
+    const strapiSink = await startReceiver()
+    await gql(
+      apiPort,
+      `mutation ($url: String!, $transform: String) {
+        createWebhook(input: { name: "split-strapi", url: $url, events: ["order.*"], payloadFormat: STRAPI, transform: $transform }) { webhook { id } }
+      }`,
+      { url: strapiSink.url, transform: '{ "order": data.order_id, "event": type }' },
+    )
 
     const client = createClient({
       url: `ws://127.0.0.1:${otherApiPort}/graphql`,
@@ -163,9 +172,14 @@ describe('API and workers as separate processes on one database', () => {
       event: 'order.shipped',
     })
 
+    const [transformed] = await strapiSink.waitFor(1)
+    expect(transformed?.body).toBe('{"order":"P-1","event":"order.shipped"}')
+    expect(transformed?.headers['x-strapi-event']).toBe('order.shipped')
+
     updates.close()
     await client.dispose()
     await sink.close()
+    await strapiSink.close()
     expect(await Promise.all([api.stop('SIGTERM'), otherApi.stop('SIGTERM'), worker.stop('SIGTERM')])).toEqual([
       0, 0, 0,
     ])

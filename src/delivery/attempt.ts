@@ -1,16 +1,17 @@
-// One attempt of one delivery: the signed request a receiver gets, and what its outcome means for the
-// delivery (done, retry later, or give up).
-import type { DeliveryStatus } from '#generated/prisma/enums.ts'
+// One attempt of one delivery: the signed request a receiver gets (its body in the webhook's format, or made
+// by its transform), and what its outcome means for the delivery (done, retry later, or give up).
+import type { DeliveryStatus, PayloadFormat } from '#generated/prisma/enums.ts'
 import type { HubEvent } from '../../connectors/types.ts'
 import { openHeaders, previousSecretContext, secretContext } from '../sealing/fields.ts'
 import { maskSecret } from '../sealing/mask.ts'
 import { SealError, type Sealer } from '../sealing/sealer.ts'
-import { envelope } from './envelope.ts'
+import { envelope, envelopeOf, strapiBody } from './envelope.ts'
 import type { AttemptOutcome, HttpAttempt, HttpSender } from './http.ts'
 import { hubHeaders } from './logged-headers.ts'
 import { nextRetryDelayMs, type RetryPolicy } from './retry.ts'
 import { SIGNATURE_HEADERS, sign } from './signing.ts'
 import { storableText } from './text.ts'
+import { TransformError, type Transformer } from './transform.ts'
 
 /** A webhook as stored: its secrets and header values sealed. */
 export interface StoredWebhook {
@@ -22,6 +23,9 @@ export interface StoredWebhook {
   previousSecretExpiresAt: Date | null
   connectTimeoutMs: number
   timeoutMs: number
+  payloadFormat: PayloadFormat
+  /** A JSONata expression over the envelope, whose result is the body; null for the format's own body. */
+  transform: string | null
 }
 
 /**
@@ -55,11 +59,11 @@ function buildRequest(
   webhook: StoredWebhook,
   opened: OpenedWebhook,
   event: HubEvent,
+  body: string,
   delivery: { id: string; attempt: number },
   defaultHeaders: Record<string, string>,
   now: Date,
-): { request: HttpAttempt; logged: Record<string, string> } {
-  const body = envelope(event)
+): PreparedRequest {
   const headers: Record<string, string> = {}
   const logged: Record<string, string> = {}
   const put = (entries: Record<string, string>, shown: (value: string) => string) => {
@@ -83,7 +87,9 @@ function buildRequest(
     }),
     storableText,
   )
-  const signatures = sign(opened.secrets, event.id, now, body)
+  const strapi = webhook.payloadFormat === 'STRAPI'
+  if (strapi) put({ 'x-strapi-event': event.type }, storableText)
+  const signatures = sign(opened.secrets, event.id, now, body, { strapi })
   Object.assign(headers, signatures)
   Object.assign(logged, signatures)
   const { connectTimeoutMs, timeoutMs } = webhook
@@ -95,42 +101,88 @@ export interface WebhookAttemptContext {
   sealer: Sealer
   sender: HttpSender
   defaultHeaders: Record<string, string>
+  /** Evaluates transforms, off the event loop. */
+  transformer: Transformer
 }
 
+/** The request an attempt sends, and its headers as the log shows them. */
+export interface PreparedRequest {
+  request: HttpAttempt
+  logged: Record<string, string>
+}
+
+/** An attempt that sent nothing: the outcome it is logged with. */
+const notSent = (
+  errorType: 'INVALID_RESPONSE' | 'TRANSFORM_ERROR',
+  errorMessage: string,
+  retryable: boolean,
+): AttemptOutcome => ({
+  ok: false,
+  responseCode: null,
+  responseBody: null,
+  responseTimeMs: 0,
+  errorType,
+  errorMessage: storableText(errorMessage),
+  retryable,
+  gone: false,
+  retryAfterMs: null,
+})
+
 /**
- * One signed POST to a stored webhook, and its headers as the log shows them. When its secrets cannot be
- * opened (sealed for another row, or under a key no longer listed), nothing is sent and the attempt fails;
- * it is retried, as the key may be listed again.
+ * The signed request an attempt would send now, or the outcome of one that cannot be sent. The body is
+ * the webhook's transform of the envelope when it has one, else its format's body. When its secrets cannot
+ * be opened (sealed for another row, or under a key no longer listed), the attempt fails and is retried,
+ * as the key may be listed again; when its transform gives no body, it fails for good.
  */
-export async function attemptWebhook(
+export async function prepareWebhookRequest(
   webhook: StoredWebhook,
   event: HubEvent,
   delivery: { id: string; attempt: number },
-  { sealer, sender, defaultHeaders }: WebhookAttemptContext,
-  now = new Date(),
-): Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }> {
+  { sealer, defaultHeaders, transformer }: Omit<WebhookAttemptContext, 'sender'>,
+  now: Date,
+): Promise<PreparedRequest | { notSent: AttemptOutcome }> {
   let opened: OpenedWebhook
   try {
     opened = openForDelivery(sealer, webhook, now)
   } catch (error) {
     if (!(error instanceof SealError)) throw error
-    return {
-      outcome: {
-        ok: false,
-        responseCode: null,
-        responseBody: null,
-        responseTimeMs: 0,
-        errorType: 'INVALID_RESPONSE',
-        errorMessage: `not sent: the webhook's secrets cannot be opened (${error.message})`,
-        retryable: true,
-        gone: false,
-        retryAfterMs: null,
-      },
-      requestHeaders: {},
+    const message = `not sent: the webhook's secrets cannot be opened (${error.message})`
+    return { notSent: notSent('INVALID_RESPONSE', message, true) }
+  }
+  let body: string
+  if (webhook.transform === null) {
+    body = webhook.payloadFormat === 'STRAPI' ? strapiBody(event) : envelope(event)
+  } else {
+    try {
+      body = await transformer.apply(webhook.transform, envelopeOf(event))
+    } catch (error) {
+      if (!(error instanceof TransformError)) throw error
+      return { notSent: notSent('TRANSFORM_ERROR', `not sent: ${error.message}`, false) }
     }
   }
-  const { request, logged } = buildRequest(webhook, opened, event, delivery, defaultHeaders, now)
-  return { outcome: await sender.send(request), requestHeaders: logged }
+  return buildRequest(webhook, opened, event, body, delivery, defaultHeaders, now)
+}
+
+export interface WebhookAttempt {
+  outcome: AttemptOutcome
+  /** As the log shows them; none when nothing was sent. */
+  requestHeaders: Record<string, string>
+  /** The body sent; null when nothing was. */
+  body: string | null
+}
+
+/** One signed POST to a stored webhook, its headers as the log shows them, and its body. */
+export async function attemptWebhook(
+  webhook: StoredWebhook,
+  event: HubEvent,
+  delivery: { id: string; attempt: number },
+  context: WebhookAttemptContext,
+  now = new Date(),
+): Promise<WebhookAttempt> {
+  const prepared = await prepareWebhookRequest(webhook, event, delivery, context, now)
+  if ('notSent' in prepared) return { outcome: prepared.notSent, requestHeaders: {}, body: null }
+  const { request, logged } = prepared
+  return { outcome: await context.sender.send(request), requestHeaders: logged, body: request.body }
 }
 
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password/i

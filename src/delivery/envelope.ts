@@ -1,12 +1,22 @@
-// What a receiver gets: `{ id, type, createdAt, data }`, plus Strapi's `model` and `entry` when the
-// payload is a Strapi-style entry event.
+// What a receiver gets. STANDARD: `{ id, type, createdAt, data }`, plus Strapi's `model` and `entry` when the
+// payload is a Strapi-style entry event. STRAPI: Strapi's own body, `{ event, createdAt, …the payload's fields }`.
 import type { HubEvent } from '../../connectors/types.ts'
 
-/** Larger request bodies are refused at publish. */
+/** Larger request bodies are refused at publish, and a transform may not make one. */
 export const MAX_BODY_BYTES = 512 * 1024
 
-export function envelope(event: HubEvent): string {
-  const body: Record<string, unknown> = {
+/** The STANDARD body, as an object: what a transform is evaluated against. */
+export interface Envelope {
+  id: string
+  type: string
+  createdAt: string
+  data: unknown
+  model?: unknown
+  entry?: unknown
+}
+
+export function envelopeOf(event: HubEvent): Envelope {
+  const body: Envelope = {
     id: event.id,
     type: event.type,
     createdAt: event.createdAt.toISOString(),
@@ -17,5 +27,19 @@ export function envelope(event: HubEvent): string {
     body.model = payload.model
     body.entry = payload.entry
   }
-  return JSON.stringify(body)
+  return body
+}
+
+export function envelope(event: HubEvent): string {
+  return JSON.stringify(envelopeOf(event))
+}
+
+/**
+ * Strapi's body: the event's type as `event`, its time as `createdAt`, then the payload's fields in their
+ * order. A payload field named `event` or `createdAt` gives way to the hub's, so the body always names the
+ * event it was delivered as.
+ */
+export function strapiBody(event: HubEvent): string {
+  const { event: _event, createdAt: _createdAt, ...fields } = event.data as Record<string, unknown>
+  return JSON.stringify({ event: event.type, createdAt: event.createdAt.toISOString(), ...fields })
 }

@@ -1,5 +1,6 @@
 // Standard Webhooks signatures (webhook-id / webhook-timestamp / webhook-signature), made with the
-// reference `standardwebhooks` library, plus the seed's `X-Webhook-Signature: sha256=<hex>`.
+// reference `standardwebhooks` library, plus the seed's `X-Webhook-Signature: sha256=<hex>` and, for a
+// STRAPI webhook, Strapi's `X-Strapi-Signature: <hex>`.
 import { createHmac, randomBytes } from 'node:crypto'
 import { Webhook } from 'standardwebhooks'
 import { badInput } from '../errors.ts'
@@ -37,20 +38,34 @@ export interface SignatureHeaders {
   'webhook-timestamp': string
   'webhook-signature': string
   'x-webhook-signature': string
+  'x-strapi-signature'?: string
 }
 
-/** Signs `body` with every secret in force (two while a rotated-out secret is still in its grace period). */
-export function sign(secrets: readonly string[], messageId: string, at: Date, body: string): SignatureHeaders {
-  return {
+/** The hex HMAC-SHA256 of `body`, keyed with the secret string as given (a `whsec_` secret too). */
+const hexHmac = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex')
+
+/**
+ * Signs `body` with every secret in force (two while a rotated-out secret is still in its grace period).
+ * `strapi` adds Strapi's signature, which has room for one: the current secret's.
+ */
+export function sign(
+  secrets: readonly string[],
+  messageId: string,
+  at: Date,
+  body: string,
+  { strapi = false } = {},
+): SignatureHeaders {
+  const hex = secrets.map((secret) => hexHmac(secret, body))
+  const headers: SignatureHeaders = {
     'webhook-id': messageId,
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
     'webhook-signature': secrets
       .map((secret) => new Webhook(keyOf(secret), { format: 'raw' }).sign(messageId, at, body))
       .join(' '),
-    'x-webhook-signature': secrets
-      .map((secret) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`)
-      .join(','),
+    'x-webhook-signature': hex.map((signature) => `sha256=${signature}`).join(','),
   }
+  if (strapi) headers['x-strapi-signature'] = hex[0]
+  return headers
 }
 
 export const SIGNATURE_HEADERS: ReadonlySet<string> = new Set([
@@ -58,4 +73,5 @@ export const SIGNATURE_HEADERS: ReadonlySet<string> = new Set([
   'webhook-timestamp',
   'webhook-signature',
   'x-webhook-signature',
+  'x-strapi-signature',
 ])

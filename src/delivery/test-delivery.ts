@@ -18,6 +18,8 @@ export interface TestDeliveryResult {
   errorMessage: string | null
   /** As the delivery log shows them: configured values masked. */
   headersSent: Record<string, string>
+  /** The body sent (a webhook's, after its transform); null when nothing was, or for a connector. */
+  bodySent: string | null
 }
 
 export interface TestTarget {
@@ -29,7 +31,7 @@ export interface TestTarget {
 export type TestAttempt = (
   event: HubEvent,
   deliveryId: string,
-) => Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }>
+) => Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string>; body?: string | null }>
 
 export async function deliverTest(
   tenantId: string,
@@ -53,10 +55,11 @@ export async function deliverTest(
     )
   })
   const startedAt = new Date()
-  const { outcome, requestHeaders } = await attempt(
-    { id: eventId, type: event.type, createdAt, data: event.payload },
-    deliveryId,
-  )
+  const {
+    outcome,
+    requestHeaders,
+    body = null,
+  } = await attempt({ id: eventId, type: event.type, createdAt, data: event.payload }, deliveryId)
   const status: DeliveryStatus = outcome.ok ? 'SUCCEEDED' : 'FAILED'
   await transaction((client) =>
     recordAttempts(
@@ -92,5 +95,6 @@ export async function deliverTest(
     errorType: outcome.errorType,
     errorMessage: outcome.errorMessage,
     headersSent: requestHeaders,
+    bodySent: body,
   }
 }

@@ -20,5 +20,9 @@ export const AttemptErrorTypeEnum = builder.enumType('AttemptErrorType', {
     [AttemptErrorType.HTTP_5XX]: { description: 'The receiver answered 5xx.' },
     [AttemptErrorType.SSRF_BLOCKED]: { description: 'The URL resolved to a private or reserved address.' },
     [AttemptErrorType.INVALID_RESPONSE]: { description: 'An answer that is neither 2xx, 4xx nor 5xx (a redirect).' },
+    [AttemptErrorType.TRANSFORM_ERROR]: {
+      description:
+        'The webhook’s transform gave no body (it failed, ran over its time, or made no JSON or too much): nothing was sent, and it is not retried.',
+    },
   } as const,
 })

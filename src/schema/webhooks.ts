@@ -1,12 +1,14 @@
 // Webhooks: the endpoints a tenant registers, their management, tests and match explanations.
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
 import type { Webhook } from '#generated/prisma/client.ts'
+import { PayloadFormat } from '#generated/prisma/enums.ts'
 import type { TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { badInput } from '../errors.ts'
 import { isValidPattern } from '../events/matching.ts'
 import type { MatchExplanation } from '../webhooks/explain.ts'
 import type { WebhookWithSecret } from '../webhooks/service.ts'
 import type { DeliveryStats, WebhooksSummary } from '../webhooks/stats.ts'
+import type { PayloadPreview } from '../webhooks/test.ts'
 import { builder } from './builder.ts'
 import { type Context, tenantOf } from './context.ts'
 import { AttemptErrorTypeEnum, DeliveryStatusEnum } from './enums.ts'
@@ -30,6 +32,36 @@ const DeliveryStatsRef = builder.loadableObject('DeliveryStats', {
     lastResponseTimeMs: t.exposeInt('lastResponseTimeMs', { nullable: true }),
   }),
 })
+
+const PayloadFormatEnum = builder.enumType('PayloadFormat', {
+  description:
+    'The body a webhook receives, and the headers that go with it. Both carry the Standard Webhooks signatures.',
+  values: {
+    [PayloadFormat.STANDARD]: {
+      description: '`{ id, type, createdAt, data }` (plus `model` and `entry` for a Strapi-style entry payload).',
+    },
+    [PayloadFormat.STRAPI]: {
+      description:
+        'Strapi’s body, `{ event, createdAt, …the payload’s fields }`, with `X-Strapi-Event: <type>` and ' +
+        '`X-Strapi-Signature`: the hex HMAC-SHA256 of the body keyed with the secret string, as Strapi receivers check it.',
+    },
+  } as const,
+})
+
+const TRANSFORM_DESCRIPTION =
+  'A JSONata expression (jsonata.org) evaluated against the STANDARD body `{ id, type, createdAt, data }`; its ' +
+  'result is the JSON body sent, and signed. It takes the place of the format’s body, whatever the format: a ' +
+  'STRAPI webhook still sends its headers, its signature made over the transformed body. At most 10000 ' +
+  'characters, checked when saved. An evaluation stops after 100 ms (after 1 s when inside one built-in ' +
+  'function, such as a regex) and may make at most 512 KiB; one that gives no body sends nothing, and its ' +
+  'attempt is logged as TRANSFORM_ERROR and not retried.'
+
+/** The webhook, and the event a test or a preview uses. */
+const sampleEventArgs = builder.args((t) => ({
+  id: t.id({ required: true }),
+  event: t.string({ description: 'Defaults to the webhook’s first event name.' }),
+  payload: t.field({ type: 'JSON', description: 'Defaults to the event type’s example payload.' }),
+}))
 
 const stats = (webhook: Webhook, context: Context) => DeliveryStatsRef.getDataloader(context).load(webhook.id)
 
@@ -72,6 +104,8 @@ export const WebhookRef = builder.prismaObject('Webhook', {
       description:
         'A payload path (`order_id`, `customer.id`): events with the same value there are delivered in publish order, one at a time, and a failing one holds the later ones back until it succeeds or ends FAILED or DEAD. Null: unordered.',
     }),
+    payloadFormat: t.expose('payloadFormat', { type: PayloadFormatEnum }),
+    transform: t.exposeString('transform', { nullable: true, description: TRANSFORM_DESCRIPTION }),
     consecutiveFailures: t.exposeInt('consecutiveFailures', {
       description: 'Failed deliveries in a row; the webhook is disabled when this reaches the server’s limit.',
     }),
@@ -155,6 +189,15 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_query, _root, { id }, context) => context.services.webhooks.find(tenantOf(context), id),
   }),
+  previewWebhookPayload: t.field({
+    type: PayloadPreviewRef,
+    description:
+      'The request the webhook would get for an event, made as a delivery makes it (format, transform, headers, ' +
+      'signatures) and not sent. A transform that gives no body is BAD_USER_INPUT with `errorType: TRANSFORM_ERROR`.',
+    args: sampleEventArgs,
+    resolve: (_root, args, context) =>
+      context.services.webhooks.preview(tenantOf(context), args.id, args.event, args.payload ?? undefined),
+  }),
   explainWebhookMatch: t.field({
     type: MatchExplanationRef,
     description:
@@ -173,6 +216,19 @@ builder.queryFields((t) => ({
       }),
   }),
 }))
+
+const PayloadPreviewRef = builder.objectRef<PayloadPreview>('PayloadPreview').implement({
+  fields: (t) => ({
+    event: t.exposeString('event', { description: 'The event type previewed.' }),
+    body: t.exposeString('body', { description: 'The body, exactly as it would be sent and signed.' }),
+    headers: t.expose('headers', {
+      type: 'JSON',
+      description:
+        "As the delivery log shows them: each configured value masked, the hub's own headers and the signatures " +
+        'shown. The event id, delivery id and timestamp are made for the preview.',
+    }),
+  }),
+})
 
 const MatchConditionRef = builder.objectRef<MatchExplanation['conditions'][number]>('MatchCondition').implement({
   fields: (t) => ({
@@ -237,6 +293,10 @@ const webhookFields = (required: boolean) =>
         description:
           'A payload path such as `order_id` or `customer.id`: events with the same string, number or boolean there are delivered in publish order. Events without it go unordered. Null turns ordering off.',
       }),
+      payloadFormat: t.field({ type: PayloadFormatEnum, description: required ? 'Default STANDARD.' : undefined }),
+      transform: t.string({
+        description: `${TRANSFORM_DESCRIPTION}${required ? '' : ' Null removes it.'}`,
+      }),
     }),
   })
 
@@ -268,6 +328,10 @@ const WebhookTestResultRef = builder.objectRef<TestDeliveryResult>('WebhookTestR
     headersSent: t.expose('headersSent', {
       type: 'JSON',
       description: "As the delivery log shows them: each configured value masked, the hub's own headers shown.",
+    }),
+    bodySent: t.exposeString('bodySent', {
+      nullable: true,
+      description: 'The body sent, exactly (after the transform, if any); null when nothing was sent.',
     }),
     deliveryId: t.exposeID('deliveryId', { description: 'The test delivery, as logged.' }),
     eventId: t.exposeID('eventId'),
@@ -316,11 +380,7 @@ builder.mutationFields((t) => ({
     type: WebhookTestResultRef,
     description:
       'Delivers an event now and waits for the answer. Logged as a test delivery, never retried, not counted in stats.',
-    args: {
-      id: t.arg.id({ required: true }),
-      event: t.arg.string({ description: 'Defaults to the webhook’s first event name.' }),
-      payload: t.arg({ type: 'JSON', description: 'Defaults to the event type’s example payload.' }),
-    },
+    args: sampleEventArgs,
     resolve: (_root, args, context) =>
       context.services.webhooks.test(tenantOf(context), args.id, args.event, args.payload ?? undefined),
   }),

@@ -26,7 +26,8 @@ const COLUMNS = `id, tenant_id AS "tenantId", name, description, url, events, he
   max_retries AS "maxRetries", retry_delay_ms AS "retryDelayMs", backoff_multiplier AS "backoffMultiplier",
   filters, connect_timeout_ms AS "connectTimeoutMs", timeout_ms AS "timeoutMs",
   max_concurrency AS "maxConcurrency", rate_limit_per_second AS "rateLimitPerSecond",
-  ordering_key AS "orderingKey", consecutive_failures AS "consecutiveFailures",
+  ordering_key AS "orderingKey", payload_format AS "payloadFormat", transform,
+  consecutive_failures AS "consecutiveFailures",
   created_at AS "createdAt", updated_at AS "updatedAt"`
 
 /** The tenant's webhooks on one page, newest first (oldest first when `inverted`). */

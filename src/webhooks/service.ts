@@ -1,5 +1,5 @@
-// The webhooks service the API uses: management, secret rotation, tests, match explanations, how a webhook's
-// secrets are shown, and its figures, bound to the hub's sealer, sender, queue and limits.
+// The webhooks service the API uses: management, secret rotation, tests and previews, match explanations, how a
+// webhook's secrets are shown, and its figures, bound to the hub's sealer, sender, transformer, queue and limits.
 import type { Webhook } from '#generated/prisma/client.ts'
 import type { TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { createWebhook, deleteWebhook, findWebhook, setWebhookActive, updateWebhook } from './crud.ts'
@@ -16,7 +16,7 @@ import {
   webhookStats,
   webhooksSummary,
 } from './stats.ts'
-import { type TestDependencies, testWebhook } from './test.ts'
+import { type PayloadPreview, previewWebhookPayload, type TestDependencies, testWebhook } from './test.ts'
 import type { WebhookInput } from './validation.ts'
 
 export interface WebhookDependencies extends TestDependencies {
@@ -51,6 +51,8 @@ export interface WebhookService {
     newSecret?: string | null,
   ): Promise<WebhookWithSecret>
   test(tenantId: string, id: string, type?: string | null, payload?: unknown): Promise<TestDeliveryResult>
+  /** The request the webhook would get for an event (body and headers), not sent. */
+  preview(tenantId: string, id: string, type?: string | null, payload?: unknown): Promise<PayloadPreview>
   explain(
     tenantId: string,
     webhookId: string,
@@ -84,6 +86,7 @@ export function createWebhookService(deps: WebhookDependencies): WebhookService 
     rotateSecret: (tenantId, id, gracePeriodSeconds, newSecret) =>
       rotateWebhookSecret(deps.sealer, tenantId, id, gracePeriodSeconds, newSecret),
     test: (tenantId, id, type, payload) => testWebhook(deps, tenantId, id, type, payload),
+    preview: (tenantId, id, type, payload) => previewWebhookPayload(deps, tenantId, id, type, payload),
     explain: explainMatch,
     shownHeaders: (webhook) => shownHeaders(deps.sealer, webhook),
     secretHint: (webhook) => secretHintOf(deps.sealer, webhook),

@@ -1,8 +1,14 @@
-// testWebhook: one attempt now, logged as a test delivery, never retried, left out of stats.
-import { attemptWebhook } from '../delivery/attempt.ts'
+// testWebhook: one attempt now, logged as a test delivery, never retried, left out of stats. And
+// previewWebhookPayload: the request such an attempt would send, made the same way and not sent.
+import { v7 as uuidv7 } from 'uuid'
+import type { Webhook } from '#generated/prisma/client.ts'
+import type { HubEvent } from '../../connectors/types.ts'
+import { attemptWebhook, prepareWebhookRequest, type StoredWebhook } from '../delivery/attempt.ts'
 import type { HttpSender } from '../delivery/http.ts'
 import type { DeliveryJobs } from '../delivery/jobs.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
+import type { Transformer } from '../delivery/transform.ts'
+import { badInput } from '../errors.ts'
 import type { EventCatalog } from '../events/catalog.ts'
 import type { Publisher } from '../events/publish.ts'
 import type { Sealer } from '../sealing/sealer.ts'
@@ -13,6 +19,7 @@ export interface TestDependencies {
   publisher: Publisher
   sealer: Sealer
   sender: HttpSender
+  transformer: Transformer
   jobs: DeliveryJobs
   /** The server's headers, sent under the webhook's own (SWITCHYARD_DEFAULT_HEADERS). */
   defaultHeaders: Record<string, string>
@@ -20,10 +27,31 @@ export interface TestDependencies {
   maxConsecutiveFailures: number
 }
 
+const stored = (webhook: Webhook): StoredWebhook => ({ ...webhook, headers: webhook.headers as Record<string, string> })
+
 /**
- * Delivers an event to the webhook now and waits for the answer: `type` (default: the webhook's first event
- * name) with `payload` (default: the type's example).
+ * The event a test or a preview uses: `type` (default: the webhook's first event name) with `payload`
+ * (default: the type's example). A type outside the catalog will do; the payload must still be publishable.
  */
+async function sampleEvent(
+  deps: TestDependencies,
+  tenantId: string,
+  webhook: Webhook,
+  type: string | null | undefined,
+  payload: unknown,
+): Promise<{ type: string; payload: unknown }> {
+  const eventType = type ?? webhook.events.find((pattern) => !pattern.includes('*')) ?? 'webhook.test'
+  const catalogued = await deps.catalog.find(tenantId, eventType)
+  const body = payload ?? catalogued?.examplePayload ?? { message: 'A test event from Switchyard' }
+  if (type || payload !== undefined) {
+    await deps.publisher.check(tenantId, { type: eventType, payload: body }).catch((error: unknown) => {
+      if (!(error instanceof Error && /unknown event type/.test(error.message))) throw error
+    })
+  }
+  return { type: eventType, payload: body }
+}
+
+/** Delivers an event to the webhook now and waits for the answer. */
 export async function testWebhook(
   deps: TestDependencies,
   tenantId: string,
@@ -32,29 +60,49 @@ export async function testWebhook(
   payload?: unknown,
 ): Promise<TestDeliveryResult> {
   const webhook = await findWebhook(tenantId, id)
-  const eventType = type ?? webhook.events.find((pattern) => !pattern.includes('*')) ?? 'webhook.test'
-  const catalogued = await deps.catalog.find(tenantId, eventType)
-  const body = payload ?? catalogued?.examplePayload ?? { message: 'A test event from Switchyard' }
-  if (type || payload !== undefined)
-    await deps.publisher.check(tenantId, { type: eventType, payload: body }).catch(onlyShape)
-  const { jobs, sealer, sender, defaultHeaders, maxConsecutiveFailures } = deps
+  const { jobs, maxConsecutiveFailures } = deps
   return deliverTest(
     tenantId,
     { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
-    { type: eventType, payload: body },
-    (event, deliveryId) =>
-      attemptWebhook(
-        { ...webhook, headers: webhook.headers as Record<string, string> },
-        event,
-        { id: deliveryId, attempt: 1 },
-        { sealer, sender, defaultHeaders },
-      ),
+    await sampleEvent(deps, tenantId, webhook, type, payload),
+    (event, deliveryId) => attemptWebhook(stored(webhook), event, { id: deliveryId, attempt: 1 }, deps),
     { jobs, maxConsecutiveFailures },
   )
 }
 
-/** A test may use a type outside the catalog; the payload must still be a publishable shape. */
-function onlyShape(error: unknown): void {
-  if (error instanceof Error && /unknown event type/.test(error.message)) return
-  throw error
+export interface PayloadPreview {
+  event: string
+  /** The body, exactly as it would be sent and signed. */
+  body: string
+  /** As the delivery log shows them: configured values masked; the ids and timestamp are the preview's own. */
+  headers: Record<string, string>
+}
+
+/**
+ * The request the webhook would get for an event, built as an attempt builds it, and not sent. A transform
+ * that gives no body is BAD_USER_INPUT with `errorType: TRANSFORM_ERROR`.
+ */
+export async function previewWebhookPayload(
+  deps: TestDependencies,
+  tenantId: string,
+  id: string,
+  type?: string | null,
+  payload?: unknown,
+): Promise<PayloadPreview> {
+  const webhook = await findWebhook(tenantId, id)
+  const sample = await sampleEvent(deps, tenantId, webhook, type, payload)
+  const event: HubEvent = { id: uuidv7(), type: sample.type, createdAt: new Date(), data: sample.payload }
+  const prepared = await prepareWebhookRequest(
+    stored(webhook),
+    event,
+    { id: uuidv7(), attempt: 1 },
+    deps,
+    event.createdAt,
+  )
+  if ('notSent' in prepared) {
+    const { errorType, errorMessage } = prepared.notSent
+    if (errorType === 'TRANSFORM_ERROR') throw badInput(errorMessage ?? 'the transform failed', { errorType })
+    throw new Error(errorMessage ?? 'the request cannot be made')
+  }
+  return { event: event.type, body: prepared.request.body, headers: prepared.logged }
 }

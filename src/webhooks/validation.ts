@@ -1,12 +1,14 @@
 // What a webhook may be: every field of a create or update checked, header values sealed, before anything
 // is stored.
 import { Prisma } from '#generated/prisma/client.ts'
+import type { PayloadFormat } from '#generated/prisma/enums.ts'
 import { MAX_RATE_LIMIT_PER_SECOND } from '../delivery/endpoint-rate.ts'
 import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
 import { checkOrderingPath } from '../delivery/ordering.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { SIGNATURE_HEADERS } from '../delivery/signing.ts'
 import { assertPublicUrl, parseWebhookUrl, SsrfError } from '../delivery/ssrf.ts'
+import { checkTransform } from '../delivery/transform.ts'
 import { badInput, inRange } from '../errors.ts'
 import { isValidPattern, validateFilters } from '../events/matching.ts'
 import { headerProblem } from '../http-fields.ts'
@@ -30,6 +32,9 @@ export interface WebhookInput {
   rateLimitPerSecond?: number | null
   /** null turns ordering off. */
   orderingKey?: string | null
+  payloadFormat?: PayloadFormat | null
+  /** A JSONata expression; null removes it (on update). */
+  transform?: string | null
 }
 
 function validateHeaders(headers: unknown): Record<string, string> {
@@ -135,5 +140,8 @@ export async function webhookColumns(
   if (input.orderingKey !== undefined) {
     columns.orderingKey = input.orderingKey === null ? null : checkOrderingPath(input.orderingKey)
   }
+  if (input.payloadFormat != null) columns.payloadFormat = input.payloadFormat
+  if (input.transform !== undefined)
+    columns.transform = input.transform === null ? null : checkTransform(input.transform)
   return columns
 }

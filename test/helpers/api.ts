@@ -21,6 +21,8 @@ export interface WebhookInput {
   maxConcurrency?: number
   rateLimitPerSecond?: number
   orderingKey?: string
+  payloadFormat?: 'STANDARD' | 'STRAPI'
+  transform?: string | null
 }
 
 export async function createWebhook(

@@ -1,6 +1,7 @@
 // A real HTTP receiver on 127.0.0.1 that records every request and answers as the test tells it.
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { afterEach } from 'vitest'
 
 export interface ReceivedRequest {
   method: string
@@ -106,5 +107,18 @@ export async function startReceiver(responder: Responder = () => undefined): Pro
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
+  }
+}
+
+/** Starts receivers for a test file's tests, each closed when its test ends. */
+export function useReceivers(): (responder?: Responder) => Promise<Receiver> {
+  const started: Receiver[] = []
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((receiver) => receiver.close()))
+  })
+  return async (responder) => {
+    const receiver = await startReceiver(responder)
+    started.push(receiver)
+    return receiver
   }
 }

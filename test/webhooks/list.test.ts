@@ -27,6 +27,8 @@ beforeAll(async () => {
       maxConcurrency: 3,
       rateLimitPerSecond: 7,
       orderingKey: 'order.id',
+      payloadFormat: 'STRAPI' as const,
+      transform: '{ "kind": type }',
     },
     { events: ['payment.*'], filters: { $or: [{ amount: { $gte: 5 } }, { currency: 'EUR' }] } },
   ].entries()) {

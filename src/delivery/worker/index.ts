@@ -25,6 +25,7 @@ import type { DeliveryJobs } from '../jobs.ts'
 import { QUEUE_NAMES, type QueueName } from '../queue.ts'
 import type { DisabledWebhook } from '../record.ts'
 import { createTenantShares } from '../tenant-shares.ts'
+import type { Transformer } from '../transform.ts'
 import { createDispatch } from './dispatch.ts'
 import { createFetchPump } from './pump.ts'
 import { shutDown } from './shutdown.ts'
@@ -41,6 +42,8 @@ export interface DeliveryWorkerDeps {
   /** Opens webhook secrets and headers; a caching one saves a decryption per attempt. */
   sealer: Sealer
   sender: HttpSender
+  /** Evaluates webhooks' transforms off the event loop. */
+  transformer: Transformer
   callConnector: CallConnector
   /**
    * Called once the commit that disabled a webhook is done (410 Gone, or too many failed deliveries in a
@@ -87,7 +90,7 @@ function startPipeline(
   queue: QueueName,
   wakesFor: (notice: EventNotice) => boolean,
 ): DeliveryWorker {
-  const { config, boss, listener, sealer, sender } = deps
+  const { config, boss, listener, sealer, sender, transformer } = deps
   const queueSchema = config.queue.schema
   const capacity = config.delivery.concurrency
   const fetchSize = config.queue.batchSize
@@ -125,7 +128,7 @@ function startPipeline(
     shares,
     writer,
     callers: {
-      webhooks: { sealer, sender, defaultHeaders: config.defaultHeaders },
+      webhooks: { sealer, sender, defaultHeaders: config.defaultHeaders, transformer },
       callConnector: deps.callConnector,
     },
     rates,

@@ -1,7 +1,7 @@
 // One attempt at a delivery's target: a signed POST to a webhook, or a call to an integration's
 // connector (through the caller hub.ts hands the worker: delivery knows no connector).
 import type { HubEvent } from '../../../connectors/types.ts'
-import { attemptWebhook, type WebhookAttemptContext } from '../attempt.ts'
+import { attemptWebhook, type WebhookAttempt, type WebhookAttemptContext } from '../attempt.ts'
 import type { AttemptOutcome } from '../http.ts'
 import type { DeliveryRow } from './load.ts'
 
@@ -28,7 +28,7 @@ export async function attemptTarget(
   row: DeliveryRow,
   startedAt: Date,
   { webhooks, callConnector }: TargetCallers,
-): Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string> }> {
+): Promise<Pick<WebhookAttempt, 'outcome' | 'requestHeaders'>> {
   const event: HubEvent = { id: row.event_id, type: row.type, createdAt: row.event_created_at, data: row.payload }
   if (row.integration_id) {
     const outcome = await callConnector(
@@ -54,6 +54,8 @@ export async function attemptTarget(
       previousSecretExpiresAt: row.previous_secret_expires_at,
       connectTimeoutMs: row.connect_timeout_ms,
       timeoutMs: row.timeout_ms,
+      payloadFormat: row.payload_format,
+      transform: row.transform,
     },
     event,
     { id: row.id, attempt: row.attempt_count + 1 },

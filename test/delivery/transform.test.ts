@@ -1,0 +1,126 @@
+// Transforms on their threads: the body an expression makes, each way one can fail to make one, and the bounds
+// that keep an expression from holding the process: jsonata's guardrails, and a thread terminated when it
+// overruns inside one native step.
+import { afterAll, describe, expect, it } from 'vitest'
+import type { Envelope } from '../../src/delivery/envelope.ts'
+import {
+  checkTransform,
+  createTransformer,
+  THREAD_TIME_LIMIT_MS,
+  TransformError,
+} from '../../src/delivery/transform.ts'
+import { UserError } from '../../src/errors.ts'
+
+const transformer = createTransformer()
+afterAll(() => transformer.close())
+
+const envelope: Envelope = {
+  id: '0193a4f0-0000-7000-8000-000000000000',
+  type: 'order.created',
+  createdAt: '2026-11-30T12:00:00.000Z',
+  data: {
+    order_id: 'ORD-1',
+    amount: 150,
+    items: [
+      { sku: 'A', qty: 2 },
+      { sku: 'B', qty: 1 },
+    ],
+  },
+}
+
+const failure = (expression: string) =>
+  transformer.apply(expression, envelope).then(
+    (body) => {
+      throw new Error(`expected a TransformError, got the body ${body}`)
+    },
+    (error: unknown) => {
+      expect(error).toBeInstanceOf(TransformError)
+      return (error as Error).message
+    },
+  )
+
+describe('apply', () => {
+  it('makes the body the expression gives, as JSON', async () => {
+    const body = await transformer.apply(
+      '{ "text": "Order " & data.order_id & " (" & type & ")", "units": $sum(data.items.qty), "at": createdAt }',
+      envelope,
+    )
+    expect(body).toBe('{"text":"Order ORD-1 (order.created)","units":3,"at":"2026-11-30T12:00:00.000Z"}')
+    expect(await transformer.apply('data.items.sku', envelope)).toBe('["A","B"]')
+    expect(await transformer.apply('data.order_id', envelope)).toBe('"ORD-1"')
+  })
+
+  it('fails with jsonata’s error when the evaluation does', async () => {
+    expect(await failure('data.order_id + 1')).toMatch(
+      /^the transform failed: .*"\+" operator.*\(T2001 at character \d+\)$/,
+    )
+    expect(await failure('$nosuchfunction()')).toMatch(/T1006/)
+  })
+
+  it('fails when the result is no JSON value', async () => {
+    expect(await failure('data.nothing_here')).toMatch(/no JSON value/)
+    expect(await failure('function($x) { $x }')).toMatch(/no JSON value/)
+    expect(await transformer.apply('{ "kept": 1, "left out": function($x) { $x } }', envelope)).toBe('{"kept":1}')
+  })
+
+  it('fails when the body would pass 512 KiB', async () => {
+    expect(await failure('$pad("", 600000, "x")')).toMatch(/made a body of 600002 bytes; the limit is 524288/)
+  })
+
+  it('stops an evaluation that runs on, or recurses without end, or makes an endless sequence', async () => {
+    expect(await failure('($loop := function($n) { $loop($n + 1) }; $loop(0))')).toMatch(/D1011|D1012/)
+    expect(await failure('($f := function($n) { $n < 2 ? $n : $f($n - 1) + $f($n - 2) }; $f(40))')).toMatch(/D1012/)
+    expect(await failure('[1..10000000]')).toMatch(/D2015/)
+  })
+
+  it('terminates a thread stuck in one native step, while the event loop keeps turning; the next transform runs', async () => {
+    // A backtracking regex: a single call that would take minutes, which no check between steps can stop.
+    let turns = 0
+    let pending = true
+    const spin = () => {
+      if (!pending) return
+      turns++
+      setImmediate(spin)
+    }
+    spin()
+    const message = await failure('$match($pad("", 40, "a") & "!", /(a+)+$/)').finally(() => {
+      pending = false
+    })
+    expect(message).toBe(`the transform ran longer than ${THREAD_TIME_LIMIT_MS} ms and was stopped`)
+    // Had the regex run on this thread, the loop would have stood still until it ended.
+    expect(turns).toBeGreaterThan(100)
+    expect(await transformer.apply('type', envelope)).toBe('"order.created"')
+  })
+})
+
+describe('checkTransform', () => {
+  const refusal = (expression: string) => {
+    try {
+      checkTransform(expression)
+    } catch (error) {
+      expect(error).toBeInstanceOf(UserError)
+      expect((error as UserError).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'transform' })
+      return (error as UserError).message
+    }
+    throw new Error(`${expression} was taken`)
+  }
+
+  it('takes an expression that compiles', () => {
+    expect(checkTransform('{ "text": data.order_id }')).toBe('{ "text": data.order_id }')
+  })
+
+  it('refuses one that does not, saying where', () => {
+    expect(refusal('{ "text": data.order_id ')).toMatch(
+      /^transform is not a valid JSONata expression: .+ \(S0\d{3} at character \d+\)$/,
+    )
+    expect(refusal('data.[')).toMatch(/not a valid JSONata expression/)
+    expect(refusal(`${'('.repeat(4999)}1${')'.repeat(4999)}`)).toBe(
+      'transform is not a valid JSONata expression: it nests too deeply',
+    )
+  })
+
+  it('refuses an empty one, and one over 10000 characters', () => {
+    expect(refusal('  ')).toMatch(/empty; set it to null/)
+    expect(refusal(`"${'x'.repeat(10_000)}"`)).toMatch(/at most 10000 characters/)
+  })
+})
