@@ -124,6 +124,21 @@ describe('one API process', () => {
     expect(codeOf(await post(t.url, token))).toBe('RATE_LIMITED')
   })
 
+  it('counts a batch over SWITCHYARD_MAX_PUBLISH_BATCH as its request alone, refused as bad input', async () => {
+    const token = await t.token('batch-over-limit')
+    const batch = (n: number) =>
+      JSON.stringify({
+        query: 'mutation ($input: [PublishEventInput!]!) { publishEvents(input: $input) { results { duplicate } } }',
+        variables: { input: Array.from({ length: n }, () => ({ type: 'order.created', payload: {} })) },
+      })
+    const over = await post(t.url, token, { body: batch(BURST + 1) })
+    expect(over.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'TOO_MANY_EVENTS' })
+    // One request spent: a batch of the rest of the window still fits (refused for its payloads, not its count).
+    const rest = await post(t.url, token, { body: batch(BURST - 1) })
+    expect(rest.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', index: 0, field: 'payload' })
+    expect(codeOf(await post(t.url, token))).toBe('RATE_LIMITED')
+  })
+
   /** Runs one operation over graphql-ws; a refused one resolves with its errors. */
   const run = (client: Client, query = '{ viewer { tenant } }') =>
     new Promise<GraphQLResponse>((resolve, reject) => {
