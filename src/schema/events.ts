@@ -184,6 +184,7 @@ const PublishEventPayload = builder.objectRef<PublishResult>('PublishEventPayloa
 })
 
 const PublishEventsPayload = builder.objectRef<PublishResult[]>('PublishEventsPayload').implement({
+  description: 'What publishEvents did, event by event.',
   fields: (t) => ({
     results: t.field({
       type: [PublishEventPayload],

@@ -297,6 +297,23 @@ describe('a batch with an event that cannot be published', () => {
     expect(fresh?.duplicate).toBe(false)
   })
 
+  it('refuses a batch whose request is over SWITCHYARD_MAX_BODY_BYTES with HTTP 413, storing nothing', async () => {
+    const before = await storedOf(tenant)
+    // Each event alone would be delivered (400 KiB); together they are over the 1 MiB request limit.
+    const input = Array.from({ length: 3 }, (_, i) => ({
+      type: 'order.updated',
+      payload: { order_id: `big-${i}`, notes: 'x'.repeat(400 * 1024) },
+    }))
+    const response = await t.fetch(t.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await t.token(tenant)}` },
+      body: JSON.stringify({ query: PUBLISH_EVENTS, variables: { input } }),
+    })
+    expect(response.status).toBe(413)
+    expect((await response.json()).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 1_048_576 })
+    expect(await storedOf(tenant)).toEqual(before)
+  })
+
   it('names the first bad event when there are several', async () => {
     const result = await publishEvents(
       [order('ok'), { type: 'order.created', payload: {} }, { type: 'nope', payload: {} }],
