@@ -19,7 +19,15 @@ import { migrate } from '../src/db/migrate.ts'
 import { startHub } from '../src/hub.ts'
 import { createLogger } from '../src/logger.ts'
 import { closedLoop, openLoop } from './lib/load.ts'
-import { type Child, cpuBetween, projectRoot, sampleCpu, spawnChild, startListening } from './lib/processes.ts'
+import {
+  type Child,
+  cpuBetween,
+  postmasterOf,
+  projectRoot,
+  sampleCpu,
+  spawnChild,
+  startListening,
+} from './lib/processes.ts'
 
 const { values: options } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
@@ -58,6 +66,8 @@ const benchStart = performance.now()
 const log = (message: string) =>
   process.stderr.write(`bench [${Math.round((performance.now() - benchStart) / 1000)} s]: ${message}\n`)
 const children: Child[] = []
+/** The bench database's postmaster, when it runs on this machine: whose processes count as PostgreSQL's CPU. */
+let postmaster: number | undefined
 const cleanups: Array<() => Promise<unknown>> = []
 
 // ---------------------------------------------------------------- setup
@@ -164,14 +174,14 @@ interface Window {
 
 /** CPU per process, commits/s and queue wait over `durationMs`, around `during`. */
 async function observe(pool: pg.Pool, durationMs: number): Promise<Window & { seconds: number }> {
-  const cpu0 = sampleCpu(children)
+  const cpu0 = sampleCpu(children, postmaster)
   const commits0 = await pgCommits(pool)
   const writes0 = await pgWrites(pool)
   const from = new Date()
   const started = performance.now()
   await sleep(durationMs)
   const seconds = (performance.now() - started) / 1000
-  const cpu1 = sampleCpu(children)
+  const cpu1 = sampleCpu(children, postmaster)
   const commits1 = await pgCommits(pool)
   const writes1 = await pgWrites(pool)
   return {
@@ -647,6 +657,8 @@ async function measureAll() {
   const databaseUrl = await openDatabase()
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 })
   cleanups.push(() => pool.end())
+  const { rows: backend } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  postmaster = postmasterOf(backend[0]?.pid ?? 0)
   const { child: sink, port: sinkPort } = await startListening('sink', 'bench/sink.ts')
   children.push(sink)
   const sinkUrl = `http://127.0.0.1:${sinkPort}`
