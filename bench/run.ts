@@ -1,4 +1,5 @@
 // npm run bench [-- --quick] [-- --out results.json]
+// npm run bench -- --only graphql [--against <checkout>] [--rounds n] [--seconds s] [--webhooks n] [--cpu-prof <dir>]
 // Measures, in one run on this machine: the ceilings (raw HTTP to the sink, raw pg-boss), the hub's
 // sustained delivery rate (internal and GraphQL publishes, one event a call and batches of 50, to 1 and
 // to 10 webhooks), publish→receive latency at fixed offered loads, retry timing, GraphQL rps against a
@@ -6,7 +7,7 @@
 // bench/README.md.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
@@ -30,8 +31,21 @@ import {
 } from './lib/processes.ts'
 
 const { values: options } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    only: { type: 'string' },
+    against: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    webhooks: { type: 'string', default: '1' },
+    seconds: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+  },
 })
+if (options.only !== undefined && options.only !== 'graphql') {
+  console.error(`bench: --only takes "graphql", not "${options.only}"`)
+  process.exit(2)
+}
 const quick = options.quick === true
 const T = quick
   ? {
@@ -149,18 +163,37 @@ async function walBytesBetween(pool: pg.Pool, from: string, to: string): Promise
   return Number(rows[0]?.bytes ?? 0)
 }
 
-/** Mean and p99 time delivery jobs waited between being due and being fetched, over a window. */
-async function queueWait(pool: pg.Pool, from: Date, to: Date) {
-  const { rows } = await pool
-    .query<{ mean: number | null; p99: number | null }>(
-      `SELECT round(avg(extract(epoch FROM started_on - start_after) * 1000)::numeric, 1)::float AS mean,
-            round((percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM started_on - start_after) * 1000))::numeric, 1)::float AS p99
-       FROM pgboss.job WHERE name = 'webhook-delivery' AND started_on BETWEEN $1 AND $2`,
-      [from, to],
-    )
-    // Before the hub has installed pg-boss there is no queue to wait in.
-    .catch(() => ({ rows: [] }))
-  return { meanMs: rows[0]?.mean ?? null, p99Ms: rows[0]?.p99 ?? null }
+/**
+ * How long delivery jobs waited between being due and being fetched. A job is deleted as soon as its
+ * attempt is on record, so the jobs in hand are sampled every 100 ms: the waits of those seen active.
+ */
+function sampleQueueWait(pool: pg.Pool) {
+  const waits = new Map<string, number>()
+  let stopped = false
+  const sampling = (async () => {
+    while (!stopped) {
+      const { rows } = await pool
+        .query<{ id: string; wait: number }>(
+          `SELECT id, extract(epoch FROM started_on - start_after)::float * 1000 AS wait
+             FROM pgboss.job WHERE name = 'webhook-delivery' AND state = 'active'`,
+        )
+        // Before the hub has installed pg-boss there is no queue to wait in.
+        .catch(() => ({ rows: [] }))
+      for (const row of rows) waits.set(row.id, row.wait)
+      await sleep(100)
+    }
+  })()
+  return async (): Promise<{ meanMs: number | null; p99Ms: number | null }> => {
+    stopped = true
+    await sampling
+    const sorted = [...waits.values()].sort((a, b) => a - b)
+    if (sorted.length === 0) return { meanMs: null, p99Ms: null }
+    const round = (ms: number) => Math.round(ms * 10) / 10
+    return {
+      meanMs: round(sorted.reduce((sum, ms) => sum + ms, 0) / sorted.length),
+      p99Ms: round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0),
+    }
+  }
 }
 
 interface Window {
@@ -177,7 +210,7 @@ async function observe(pool: pg.Pool, durationMs: number): Promise<Window & { se
   const cpu0 = sampleCpu(children, postmaster)
   const commits0 = await pgCommits(pool)
   const writes0 = await pgWrites(pool)
-  const from = new Date()
+  const queueWait = sampleQueueWait(pool)
   const started = performance.now()
   await sleep(durationMs)
   const seconds = (performance.now() - started) / 1000
@@ -188,7 +221,7 @@ async function observe(pool: pg.Pool, durationMs: number): Promise<Window & { se
     seconds,
     cpuPercent: cpuBetween(cpu0, cpu1),
     pgCommitsPerSecond: Math.round((commits1 - commits0) / seconds),
-    queueWait: await queueWait(pool, from, new Date()),
+    queueWait: await queueWait(),
     pgRowWrites: writes1.rows - writes0.rows,
     walBytes: await walBytesBetween(pool, writes0.walLsn, writes1.walLsn),
   }
@@ -498,9 +531,9 @@ async function retryTiming(api: Api, pool: pg.Pool, sinkUrl: string, publish: Pu
   return result
 }
 
-function graphqlRps(url: string, body: string, token: string | null, pool: pg.Pool) {
+function graphqlRps(url: string, body: string, token: string | null, pool: pg.Pool, durationMs = T.graphql) {
   const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }
-  return requestsPerSecond(pool, 32, T.graphql, async () => {
+  return requestsPerSecond(pool, 32, durationMs, async () => {
     const response = await request(url, { method: 'POST', body, headers, dispatcher: http })
     const text = await response.body.text()
     if (response.statusCode !== 200 || text.includes('"errors"')) throw new Error(text.slice(0, 200))
@@ -650,6 +683,78 @@ const formatCpu = (cpu: Record<string, number>) =>
     .map(([name, value]) => `${name} ${value}%`)
     .join(', ')
 
+// ---------------------------------------------------------------- the GraphQL window alone
+
+/** Starts an API process from `checkout`; resolves with its GraphQL URL. */
+async function startApi(name: string, databaseUrl: string, checkout = projectRoot, nodeArgs: string[] = []) {
+  const child = spawnChild(name, [...nodeArgs, 'src/main.ts', 'api'], { ...hubEnv(databaseUrl), PORT: '0' }, checkout)
+  children.push(child)
+  const [, url = ''] = await child.waitFor(/"url":"(http:\/\/[^"]+\/graphql)"/)
+  return url
+}
+
+const WEBHOOKS_QUERY = JSON.stringify({ query: '{ webhooks(first: 10) { edges { node { id name url isActive } } } }' })
+
+/**
+ * `--only graphql`: the GraphQL window, `--rounds` times for `--seconds` each (10 s as in the full run), the
+ * bare yoga and the API measured in turn in each round, with `--webhooks` webhooks stored (1, as in the full
+ * run). `--against <checkout>` adds that checkout's API (npm ci done there), on the same database, measured
+ * in the same rounds, in alternating order: an A/B on one machine at one time. `--cpu-prof <dir>` writes
+ * this checkout's API's CPU profile there when it stops.
+ */
+async function measureGraphqlOnly() {
+  const databaseUrl = await openDatabase()
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 })
+  cleanups.push(() => pool.end())
+  const profile = options['cpu-prof']
+  const durationMs = options.seconds ? Number(options.seconds) * 1000 : T.graphql
+  const ours = await startApi(
+    'api',
+    databaseUrl,
+    projectRoot,
+    profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : [],
+  )
+  const apis = [{ name: 'api', url: ours }]
+  if (options.against) {
+    apis.push({ name: 'against', url: await startApi('against', databaseUrl, resolve(options.against)) })
+  }
+  const token = await signToken(JWT_SECRET, TENANT)
+  await useWebhooks(apiClient(ours, token), 'http://127.0.0.1:9', Number(options.webhooks))
+  const { child: hello, port: helloPort } = await startListening('hello', 'bench/hello.ts')
+  children.push(hello)
+  const helloUrl = `http://127.0.0.1:${helloPort}/graphql`
+  // CPU µs per request of the serving process: less swayed by a busy machine than req/s.
+  const cpuPerRequest = (measured: Awaited<ReturnType<typeof graphqlRps>>, name: string) =>
+    Math.round(((measured.cpuPercent[name] ?? 0) * 10_000) / Math.max(1, measured.requestsPerSecond))
+  const rounds: Array<Record<string, number>> = []
+  for (let round = 1; round <= Number(options.rounds); round++) {
+    const hello = await graphqlRps(helloUrl, JSON.stringify({ query: '{ hello }' }), null, pool, durationMs)
+    const line: Record<string, number> = { hello: hello.requestsPerSecond, 'hello µs': cpuPerRequest(hello, 'hello') }
+    for (const { name, url } of round % 2 ? apis : [...apis].reverse()) {
+      const measured = await graphqlRps(url, WEBHOOKS_QUERY, token, pool, durationMs)
+      if (measured.errors) throw new Error(`${name}: ${measured.errors} errors, first: ${measured.firstError}`)
+      line[name] = measured.requestsPerSecond
+      line[`${name} ratio`] = Math.round((measured.requestsPerSecond / hello.requestsPerSecond) * 100) / 100
+      line[`${name} µs`] = cpuPerRequest(measured, name)
+    }
+    log(`round ${round}: ${JSON.stringify(line)}`)
+    rounds.push(line)
+  }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+  const column = (key: string) => rounds.map((line) => line[key] ?? 0)
+  console.log(`\nGraphQL webhooks(first: 10), ${options.webhooks} webhook(s) stored, against a bare yoga`)
+  for (const { name } of apis) {
+    console.log(
+      `  ${name.padEnd(8)} ratio ${column(`${name} ratio`).join(', ')} (median ${median(column(`${name} ratio`))}); ` +
+        `CPU µs per request: median ${median(column(`${name} µs`))} (hello ${median(column('hello µs'))})`,
+    )
+  }
+  if (options.against) {
+    const pairs = rounds.map((line) => Math.round(((line.api ?? 0) / (line.against ?? 1)) * 100) / 100)
+    console.log(`  api / against, round by round: ${pairs.join(', ')} (median ${median(pairs)})`)
+  }
+}
+
 // ---------------------------------------------------------------- run
 
 async function measureAll() {
@@ -723,8 +828,7 @@ async function measureAll() {
   log('GraphQL')
   const { child: hello, port: helloPort } = await startListening('hello', 'bench/hello.ts')
   children.push(hello)
-  const webhooksQuery = JSON.stringify({ query: '{ webhooks(first: 10) { edges { node { id name url isActive } } } }' })
-  const graphqlWebhooks = await graphqlRps(apiUrl, webhooksQuery, api.token, pool)
+  const graphqlWebhooks = await graphqlRps(apiUrl, WEBHOOKS_QUERY, api.token, pool)
   const graphqlHello = await graphqlRps(
     `http://127.0.0.1:${helloPort}/graphql`,
     JSON.stringify({ query: '{ hello }' }),
@@ -803,13 +907,8 @@ async function serverVersion(pool: pg.Pool) {
 }
 
 try {
-  const measured = await measureAll()
-  const results: Results = { ...measured, verdict: verdict(measured) }
-  print(results)
-  const out = options.out ?? join(projectRoot, 'bench', 'results', `${results.date.replace(/[:.]/g, '-')}.json`)
-  await mkdir(join(out, '..'), { recursive: true })
-  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`)
-  console.log(`\nwrote ${out} (${results.durationSeconds} s)`)
+  if (options.only === 'graphql') await measureGraphqlOnly()
+  else await runAll()
 } catch (error) {
   console.error('bench failed:', error)
   process.exitCode = 1
@@ -817,4 +916,14 @@ try {
   for (const child of children.reverse()) await child.stop()
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
   await http.close()
+}
+
+async function runAll() {
+  const measured = await measureAll()
+  const results: Results = { ...measured, verdict: verdict(measured) }
+  print(results)
+  const out = options.out ?? join(projectRoot, 'bench', 'results', `${results.date.replace(/[:.]/g, '-')}.json`)
+  await mkdir(join(out, '..'), { recursive: true })
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`)
+  console.log(`\nwrote ${out} (${results.durationSeconds} s)`)
 }

@@ -2,7 +2,7 @@
 // the API and/or the workers. API and worker processes can run apart, N of each, against one database.
 
 import { connectors } from '../connectors/registry.ts'
-import { createTokenVerifier } from './auth/jwt.ts'
+import { createTokenVerifier, signToken } from './auth/jwt.ts'
 import { createRequestLimiter } from './auth/rate-limit.ts'
 import { resolveSecrets } from './auth/secrets.ts'
 import type { Config, Role } from './config.ts'
@@ -50,7 +50,11 @@ export interface Hub {
   metricsUrl: string | undefined
   databaseUrl: string
   embedded: boolean
-  jwtSecret: string | undefined
+  /**
+   * Signs a token for the tenant `dev`: on the embedded default outside production, with the hub's own
+   * secret; undefined otherwise. GraphiQL is prefilled with one, and `npm start` prints one.
+   */
+  developmentToken: (() => Promise<string>) | undefined
   /** The domain services, for an application that embeds the hub (publishing without HTTP, say). */
   services: Services
   /** The API's requests answered in-process, with no socket (yoga's fetch); undefined for a worker. */
@@ -112,6 +116,11 @@ export async function startHub(
     const secrets = await resolveSecrets(config)
     if (!secrets.encryptionKeys) throw new Error('SWITCHYARD_ENCRYPTION_KEY is not set')
     const sealer = createSealer(secrets.encryptionKeys)
+    const { jwtSecret } = secrets
+    const developmentToken =
+      database.embedded && config.env !== 'production' && jwtSecret
+        ? () => signToken(jwtSecret, 'dev', { issuer: config.jwtIssuer, audience: config.jwtAudience })
+        : undefined
     await assertKeysListed(sealer)
     const sealed = await sealPlainWebhooks(sealer)
     if (sealed > 0) logger.info({ webhooks: sealed }, 'sealed the secrets and headers of webhooks stored in plain text')
@@ -215,7 +224,7 @@ export async function startHub(
               })
             : undefined,
         maxBodyBytes: config.limits.maxBodyBytes,
-        graphiql: config.graphiql,
+        graphiql: config.graphiql && { developmentToken },
         readiness: {
           database: () =>
             connection.pool.query('SELECT 1').then(
@@ -240,7 +249,7 @@ export async function startHub(
       metricsUrl,
       databaseUrl: database.url,
       embedded: database.embedded,
-      jwtSecret: secrets.jwtSecret,
+      developmentToken,
       services,
       fetch,
       stop,

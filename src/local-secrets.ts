@@ -11,19 +11,33 @@ export interface LocalSecrets {
 }
 
 export async function loadLocalSecrets(dataDir: string): Promise<LocalSecrets> {
-  const path = join(dataDir, 'secrets.json')
-  await mkdir(dataDir, { recursive: true })
   const fresh: LocalSecrets = {
     jwtSecret: randomBytes(32).toString('base64url'),
     encryptionKey: randomBytes(32).toString('base64url'),
     postgresPassword: randomBytes(18).toString('base64url'),
   }
+  const kept = await keep(dataDir, 'secrets.json', `${JSON.stringify(fresh, null, 2)}\n`)
+  return { ...fresh, ...(JSON.parse(kept) as Partial<LocalSecrets>) }
+}
+
+/**
+ * The secret `npm run listen` signs forwarded events with (`make` makes it on first use), kept in the data
+ * folder so that a receiver configured with it keeps verifying from one run to the next.
+ */
+export async function loadListenSecret(dataDir: string, make: () => string): Promise<string> {
+  return (await keep(dataDir, 'listen-secret', `${make()}\n`)).trim()
+}
+
+/** Writes the file with `content` when it does not exist yet; returns what the file holds. */
+async function keep(dataDir: string, name: string, content: string): Promise<string> {
+  const path = join(dataDir, name)
+  await mkdir(dataDir, { recursive: true })
   try {
     // `wx` fails when the file exists, so two processes starting at once cannot both write it.
-    await writeFile(path, `${JSON.stringify(fresh, null, 2)}\n`, { flag: 'wx', mode: 0o600 })
-    return fresh
+    await writeFile(path, content, { flag: 'wx', mode: 0o600 })
+    return content
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
-  return { ...fresh, ...(JSON.parse(await readFile(path, 'utf8')) as Partial<LocalSecrets>) }
+  return readFile(path, 'utf8')
 }

@@ -1,5 +1,5 @@
 // Process entry: `node src/main.ts all|api|worker`. Config, hub, signals; nothing else.
-import { DEFAULT_EXPIRY, signToken } from './auth/jwt.ts'
+import { DEFAULT_EXPIRY } from './auth/jwt.ts'
 import { ConfigError, loadConfig, loadDotEnv, type Role } from './config.ts'
 import { startHub } from './hub.ts'
 import { createLogger } from './logger.ts'
@@ -28,8 +28,8 @@ const hub = await startHub(config, role, logger).catch((error: unknown) => {
   process.exit(1)
 })
 
-if (hub.url && hub.embedded && hub.jwtSecret) {
-  const token = await signToken(hub.jwtSecret, 'dev', { issuer: config.jwtIssuer, audience: config.jwtAudience })
+if (hub.url && hub.developmentToken) {
+  const token = await hub.developmentToken()
   process.stderr.write(
     `\nSwitchyard is ready on embedded PostgreSQL. GraphiQL: ${hub.url}\n` +
       `Development token for tenant "dev", valid for ${DEFAULT_EXPIRY} (send it as "Authorization: Bearer <token>"):\n\n${token}\n\n` +

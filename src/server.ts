@@ -2,10 +2,12 @@
 // server, and the plain routes: /healthz, /readyz.
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql'
 import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql'
 import { CloseCode, type OperationResult } from 'graphql-ws'
 import { useServer } from 'graphql-ws/use/ws'
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
+import { createYoga, type GraphiQLOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga'
+import ipaddr from 'ipaddr.js'
 import { LRUCache } from 'lru-cache'
 import { WebSocketServer } from 'ws'
 import { type Admission, createAdmission } from './auth/admission.ts'
@@ -13,6 +15,7 @@ import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
 import { bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
 import type { RequestLimiter } from './auth/rate-limit.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
+import { dashboardRoutes } from './dashboard.ts'
 import { isDatabaseUnavailable } from './db/unavailable.ts'
 import { internalError, RETRY_AFTER_SECONDS, tooManyRequests, unavailable } from './errors.ts'
 import type { InboundHandler } from './integrations/inbound.ts'
@@ -50,8 +53,11 @@ export interface AppOptions {
   metrics?: { token: string | undefined }
   /** The largest request body, and WebSocket message, in bytes. */
   maxBodyBytes: number
-  /** Serve GraphiQL to browsers at /graphql. */
-  graphiql: boolean
+  /**
+   * Serve GraphiQL to browsers at /graphql, from the installed packages (the page loads nothing from another
+   * host); with `developmentToken`, its headers are prefilled with a fresh token for browsers on this machine.
+   */
+  graphiql: false | { developmentToken?: () => Promise<string> }
 }
 
 export interface App {
@@ -111,7 +117,11 @@ export function buildApp({
   const yoga = createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: graphiql ? { title: 'Switchyard', subscriptionsProtocol: 'WS' } : false,
+    // bodyLimit (first among the plugins) bounds every body, declared or chunked; yoga's own limit would
+    // pipe each body through a second, counting stream for nothing.
+    maxRequestBodySize: false,
+    graphiql: graphiql ? graphiqlOptions(graphiql.developmentToken) : false,
+    renderGraphiQL,
     landingPage: false,
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
@@ -150,6 +160,7 @@ export function buildApp({
       healthRoutes(readiness),
       ...(metrics ? [metricsRoute(metrics.token)] : []),
       inboundRoutes(admission, inbound, log),
+      dashboardRoutes(),
       endSubscriptionsAtExpiry(),
     ],
   })
@@ -247,6 +258,24 @@ export function buildApp({
       }
       await yoga.dispose()
     },
+  }
+}
+
+/**
+ * GraphiQL's options for each page it serves. The development token goes only to a browser on the hub's own
+ * machine: a development hub listens on every interface, and its token is good for 30 days.
+ */
+function graphiqlOptions(
+  developmentToken: (() => Promise<string>) | undefined,
+): (request: Request, serverContext?: ServerContext) => Promise<GraphiQLOptions> {
+  const options: GraphiQLOptions = { title: 'Switchyard', subscriptionsProtocol: 'WS' }
+  return async (_request, serverContext) => {
+    const address = serverContext?.req?.socket.remoteAddress
+    if (!developmentToken || !address || !ipaddr.isValid(address) || ipaddr.process(address).range() !== 'loopback') {
+      return options
+    }
+    const headers = JSON.stringify({ authorization: `Bearer ${await developmentToken()}` }, null, 2)
+    return { ...options, headers, defaultHeaders: headers }
   }
 }
 

@@ -14,8 +14,13 @@ export interface Child {
   stop(): Promise<void>
 }
 
-export function spawnChild(name: string, args: string[], env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...env } })
+export function spawnChild(
+  name: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd: string = projectRoot,
+): Child {
+  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env } })
   let output = ''
   const waiters = new Set<() => void>()
   const collect = (chunk: Buffer) => {

@@ -7,6 +7,7 @@ import { maskSecret } from '../sealing/mask.ts'
 import { SealError, type Sealer } from '../sealing/sealer.ts'
 import { envelope } from './envelope.ts'
 import type { AttemptOutcome, HttpAttempt, HttpSender } from './http.ts'
+import { hubHeaders } from './logged-headers.ts'
 import { nextRetryDelayMs, type RetryPolicy } from './retry.ts'
 import { SIGNATURE_HEADERS, sign } from './signing.ts'
 import { storableText } from './text.ts'
@@ -22,8 +23,6 @@ export interface StoredWebhook {
   connectTimeoutMs: number
   timeoutMs: number
 }
-
-export const USER_AGENT = 'Switchyard-Webhooks/1.0'
 
 /**
  * What a request needs opened: the secrets in force now (the current one, and a rotated-out one in its grace
@@ -73,14 +72,15 @@ function buildRequest(
   }
   put(defaultHeaders, maskSecret)
   put(opened.headers, maskSecret)
+  // The hub's own; of these, webhook-id and webhook-timestamp come with the signature, below.
   put(
-    {
-      'content-type': 'application/json',
-      'user-agent': USER_AGENT,
-      'x-switchyard-event': event.type,
-      'x-switchyard-delivery': delivery.id,
-      'x-switchyard-attempt': String(delivery.attempt),
-    },
+    hubHeaders({
+      eventId: event.id,
+      eventType: event.type,
+      deliveryId: delivery.id,
+      number: delivery.attempt,
+      startedAt: now,
+    }),
     storableText,
   )
   const signatures = sign(opened.secrets, event.id, now, body)

@@ -16,9 +16,17 @@ export const TARGET_GROUP_CONCURRENCY = {
   tiers: Object.fromEntries(Array.from({ length: MAX_TARGET_CONCURRENCY }, (_, i) => [`c${i + 1}`, i + 1])),
 }
 
-export interface DeliveryJobData {
-  deliveryId: string
-}
+/**
+ * A retry's job names its delivery. A delivery's first job carries no data: its id is the delivery's
+ * own (see `firstJobId`), which saves the data's bytes in the job's row and in its every version.
+ */
+export type DeliveryJobData = { deliveryId: string } | null
+
+/** The id of a delivery's first job: the delivery's own. */
+export const firstJobId = (deliveryId: string) => deliveryId
+
+/** The delivery a job carries an attempt of. */
+export const deliveryIdOf = (job: { id: string; data: DeliveryJobData }) => job.data?.deliveryId ?? job.id
 
 export interface AttemptToQueue {
   deliveryId: string
@@ -52,7 +60,9 @@ export function createDeliveryJobs(boss: PgBoss, settings: { notify: boolean }):
           QUEUE_NAMES.delivery,
           attempts.slice(start, start + INSERT_CHUNK).map((attempt) => ({
             id: attempt.jobId,
-            data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData,
+            ...(attempt.jobId === firstJobId(attempt.deliveryId)
+              ? {}
+              : { data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData }),
             group: { id: attempt.targetId, tier: `c${attempt.maxConcurrency}` },
             ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
           })),

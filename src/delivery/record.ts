@@ -8,10 +8,12 @@ import type { Verdict } from './attempt.ts'
 import { isTerminal } from './figures.ts'
 import type { AttemptOutcome } from './http.ts'
 import { type AttemptToQueue, type DeliveryJobs, newJobId } from './jobs.ts'
+import { storedHeaders } from './logged-headers.ts'
 
 export interface AttemptRecord {
   tenantId: string
   eventId: string
+  eventType: string
   deliveryId: string
   /** Exactly one of webhookId and integrationId is set: the delivery's target. */
   webhookId: string | null
@@ -78,7 +80,13 @@ export async function recordAttempts(
     ]),
   )
 
-  const attempts: Array<{ id: string; number: number; record: AttemptRecord; nextRetryAt: Date | null }> = []
+  const attempts: Array<{
+    id: string
+    number: number
+    record: AttemptRecord
+    nextRetryAt: Date | null
+    headers: { headers: Record<string, string>; implied: boolean } | null
+  }> = []
   const retries: AttemptToQueue[] = []
   const nextJobs = new Map<string, string>()
   for (const record of records) {
@@ -103,16 +111,19 @@ export async function recordAttempts(
     }
     const id = uuidv7()
     attemptIds.set(record.deliveryId, id)
-    attempts.push({ id, number: delivery.attempt_count, record, nextRetryAt })
+    const number = delivery.attempt_count
+    const headers = record.webhookId ? storedHeaders(record.requestHeaders, { ...record, number }) : null
+    attempts.push({ id, number, record, nextRetryAt, headers })
   }
   if (attempts.length === 0) return { attemptIds, disabled: [] }
 
   await client.query({
     name: 'attempt-insert',
     text: `INSERT INTO delivery_attempts (id, delivery_id, webhook_id, integration_id, number, started_at, response_time_ms,
-       response_code, response_body, error_type, error_message, request_headers, next_retry_at, is_test)
+       response_code, response_body, error_type, error_message, request_headers, hub_headers_implied, next_retry_at, is_test)
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $14::uuid[], $4::int[], $5::timestamptz[], $6::int[],
-       $7::int[], $8::text[], $9::attempt_error_type[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::boolean[])`,
+       $7::int[], $8::text[], $9::attempt_error_type[], $10::text[], $11::jsonb[], $15::boolean[], $12::timestamptz[],
+       $13::boolean[])`,
     values: [
       attempts.map((a) => a.id),
       attempts.map((a) => a.record.deliveryId),
@@ -124,10 +135,11 @@ export async function recordAttempts(
       attempts.map((a) => storable(a.record.outcome.responseBody)),
       attempts.map((a) => a.record.outcome.errorType),
       attempts.map((a) => storable(a.record.outcome.errorMessage)),
-      attempts.map((a) => (a.record.webhookId ? JSON.stringify(a.record.requestHeaders) : null)),
+      attempts.map((a) => (a.headers ? JSON.stringify(a.headers.headers) : null)),
       attempts.map((a) => a.nextRetryAt),
       attempts.map((a) => a.record.isTest),
       attempts.map((a) => a.record.integrationId),
+      attempts.map((a) => a.headers?.implied ?? false),
     ],
   })
 

@@ -26,7 +26,8 @@ async function deleteInBatches(sql: string, cutoff: Date): Promise<number> {
 
 export async function pruneOlderThan(cutoff: Date): Promise<PruneResult> {
   const attempts = await deleteInBatches(
-    `DELETE FROM delivery_attempts WHERE id IN (SELECT id FROM delivery_attempts WHERE started_at < $1 LIMIT $2)`,
+    `DELETE FROM delivery_attempts WHERE (delivery_id, number) IN (
+       SELECT delivery_id, number FROM delivery_attempts WHERE started_at < $1 LIMIT $2)`,
     cutoff,
   )
   const deliveries = await deleteInBatches(

@@ -65,6 +65,7 @@ export async function deliverTest(
         {
           tenantId,
           eventId,
+          eventType: event.type,
           deliveryId,
           webhookId: target.webhookId,
           integrationId: target.integrationId,

@@ -7,7 +7,7 @@ import type pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
 import { pool, transaction } from '../db/client.ts'
 import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
-import { type DeliveryJobs, newJobId } from '../delivery/jobs.ts'
+import { type DeliveryJobs, firstJobId } from '../delivery/jobs.ts'
 import { badInput, UserError, type UserErrorCode } from '../errors.ts'
 import { assertJsonDepth, MAX_JSON_DEPTH } from '../json-limits.ts'
 import { eventsPublished } from '../observability/metrics.ts'
@@ -261,14 +261,17 @@ async function store(
       if (firstWithKey.has(key)) return []
       firstWithKey.set(key, index)
     }
-    const targets = (matched[index] ?? []).map((target) => ({
-      deliveryId: uuidv7(),
-      webhookId: target.webhook_id,
-      integrationId: target.integration_id,
-      targetId: target.webhook_id ?? target.integration_id ?? '',
-      maxConcurrency: target.max_concurrency,
-      jobId: newJobId(),
-    }))
+    const targets = (matched[index] ?? []).map((target) => {
+      const deliveryId = uuidv7()
+      return {
+        deliveryId,
+        webhookId: target.webhook_id,
+        integrationId: target.integration_id,
+        targetId: target.webhook_id ?? target.integration_id ?? '',
+        maxConcurrency: target.max_concurrency,
+        jobId: firstJobId(deliveryId),
+      }
+    })
     return [{ index, input, key, eventId: uuidv7(), targets }]
   })
   const notices = sent.map(({ eventId, input, targets }) =>
@@ -285,7 +288,7 @@ async function store(
            ), event AS (
              INSERT INTO events (id, tenant_id, type, payload, idempotency_key, source)
              SELECT id, $6, type, payload::json, idempotency_key, source FROM input ORDER BY idempotency_key
-             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+             ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
              RETURNING *
            ), queued AS (
              INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id, created_at)

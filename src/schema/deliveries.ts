@@ -6,6 +6,7 @@ import { validate as isUuid } from 'uuid'
 import type { Prisma } from '#generated/prisma/client.ts'
 import { db } from '../db/client.ts'
 import type { DeliverySummary } from '../deliveries/list.ts'
+import { loggedHeaders } from '../delivery/logged-headers.ts'
 import { notFound } from '../errors.ts'
 import { type Live, liveValue } from '../realtime/live.ts'
 import type { StatsBucket, WebhookStats } from '../webhooks/stats.ts'
@@ -24,11 +25,26 @@ export const DeliveryAttemptRef = builder.prismaObject('DeliveryAttempt', {
     responseBody: t.exposeString('responseBody', { nullable: true }),
     errorType: t.expose('errorType', { type: AttemptErrorTypeEnum, nullable: true }),
     errorMessage: t.exposeString('errorMessage', { nullable: true }),
-    requestHeaders: t.expose('requestHeaders', {
+    requestHeaders: t.field({
       type: 'JSON',
       nullable: true,
       description:
         "A webhook attempt's request headers: each value the webhook or the server configured is masked, the hub's own are shown.",
+      select: {
+        requestHeaders: true,
+        hubHeadersImplied: true,
+        number: true,
+        startedAt: true,
+        deliveryId: true,
+        delivery: { select: { eventId: true, eventType: true } },
+      },
+      resolve: (attempt) =>
+        attempt.requestHeaders === null
+          ? null
+          : loggedHeaders(attempt.requestHeaders as Record<string, string>, attempt.hubHeadersImplied, {
+              ...attempt,
+              ...attempt.delivery,
+            }),
     }),
     nextRetryAt: t.expose('nextRetryAt', { type: 'DateTime', nullable: true }),
   }),

@@ -1,11 +1,9 @@
 // Webhooks: the endpoints a tenant registers, their management, tests and match explanations.
-import { queryFromInfo } from '@pothos/plugin-prisma'
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
 import type { Webhook } from '#generated/prisma/client.ts'
-import { db } from '../db/client.ts'
 import type { TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { badInput } from '../errors.ts'
-import { isValidPattern, patternsFor } from '../events/matching.ts'
+import { isValidPattern } from '../events/matching.ts'
 import type { MatchExplanation } from '../webhooks/explain.ts'
 import type { WebhookWithSecret } from '../webhooks/service.ts'
 import type { DeliveryStats, WebhooksSummary } from '../webhooks/stats.ts'
@@ -111,26 +109,22 @@ builder.queryFields((t) => ({
       type: WebhookRef,
       description: 'The tenant’s webhooks, newest first.',
       args: { filter: t.arg({ type: WebhookFilter }) },
-      resolve: async (_root, args, context, info) => {
+      resolve: async (_root, args, context) => {
         const tenantId = tenantOf(context)
         const event = args.filter?.event ?? undefined
         if (event !== undefined && (!isValidPattern(event) || event.includes('*'))) {
           throw badInput(`"${event}" is not an event type`, { field: 'filter.event' })
         }
-        const query = queryFromInfo({ context, info, path: ['edges', 'node'], typeName: 'Webhook' })
         return resolveCursorConnection(
           { args: checkedCursors(args), toCursor: (webhook) => webhook.id },
           ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
-            db().webhook.findMany({
-              ...query,
-              where: {
-                tenantId,
-                isActive: args.filter?.active ?? undefined,
-                events: event === undefined ? undefined : { hasSome: patternsFor(event) },
-                id: { lt: after, gt: before },
-              },
-              orderBy: { id: inverted ? 'asc' : 'desc' },
-              take: limit,
+            context.services.webhooks.list(tenantId, {
+              active: args.filter?.active ?? undefined,
+              event,
+              after,
+              before,
+              limit,
+              inverted,
             }),
         )
       },
@@ -224,7 +218,7 @@ const webhookFields = (required: boolean) =>
       }),
       connectTimeoutMs: t.int({ description: '100 to 30000; default 5000.' }),
       timeoutMs: t.int({ description: 'Whole request, 500 to 60000; default 15000.' }),
-      maxConcurrency: t.int({ description: 'Attempts in flight at once, 1 to 50; default 10.' }),
+      maxConcurrency: t.int({ description: 'Attempts in flight at once, across all workers, 1 to 50; default 50.' }),
     }),
   })
 

@@ -5,6 +5,7 @@ import type { TestDeliveryResult } from '../delivery/test-delivery.ts'
 import { createWebhook, deleteWebhook, findWebhook, setWebhookActive, updateWebhook } from './crud.ts'
 import { secretHintOf, shownHeaders } from './display.ts'
 import { explainMatch, type MatchExplanation } from './explain.ts'
+import { listWebhooks, type WebhookPage } from './list.ts'
 import { rotateWebhookSecret } from './rotation.ts'
 import {
   type DeliveryStats,
@@ -34,6 +35,8 @@ export interface WebhookWithSecret {
 export interface WebhookService {
   /** The tenant's webhook, or NOT_FOUND. */
   find(tenantId: string, id: string): Promise<Webhook>
+  /** A page of the tenant's webhooks, newest first. */
+  list(tenantId: string, page: WebhookPage): Promise<Webhook[]>
   create(tenantId: string, input: WebhookInput): Promise<WebhookWithSecret>
   /** Changes the fields given; the others stay as they are. */
   update(tenantId: string, id: string, input: WebhookInput): Promise<Webhook>
@@ -73,6 +76,7 @@ export interface WebhookService {
 export function createWebhookService(deps: WebhookDependencies): WebhookService {
   return {
     find: findWebhook,
+    list: listWebhooks,
     create: (tenantId, input) => createWebhook(deps, tenantId, input),
     update: (tenantId, id, input) => updateWebhook(deps, tenantId, id, input),
     delete: deleteWebhook,

@@ -50,6 +50,8 @@ describe('layers', () => {
     ['src/schema/webhooks.ts', '../server.ts', 'src/server.ts'],
     ['connectors/slack/index.ts', '../../src/delivery/retry.ts', 'src/delivery/retry.ts'],
     ['connectors/contract.ts', '../test/helpers/hub.ts', 'test/helpers/hub.ts'],
+    ['web/src/api.ts', '../../src/errors.ts', 'src/errors.ts'],
+    ['web/src/screens/live.tsx', '../../../connectors/types.ts', 'connectors/types.ts'],
   ])('refuses %s importing %s', async (file, specifier, target) => {
     expect(await lint({ [file]: importing(specifier), [target]: exporting })).toContain(
       'lint/style/noRestrictedImports',

@@ -149,6 +149,7 @@ function attempt(
   return {
     tenantId: fixture.tenantId,
     eventId: fixture.eventId,
+    eventType: 'order.created',
     deliveryId: fixture.deliveryId,
     webhookId: fixture.webhookId,
     integrationId: fixture.integrationId,

@@ -1,7 +1,8 @@
-// Runs `node src/main.ts <role>` as a child process, as `npm start` / `npm run api|worker` would.
+// Runs `node src/main.ts <role>` as a child process, as `npm start` / `npm run api|worker` would, and the
+// other commands (`npm run listen`) likewise.
 import { type ChildProcess, spawn } from 'node:child_process'
 
-export interface HubProcess {
+export interface NodeProcess {
   child: ChildProcess
   output(): string
   /** Resolves with the first match of `pattern` in stdout+stderr. */
@@ -11,9 +12,16 @@ export interface HubProcess {
   exited: Promise<number | null>
 }
 
+export type HubProcess = NodeProcess
+
 export function spawnHub(args: string[], env: Record<string, string | undefined>): HubProcess {
+  return spawnNode('src/main.ts', args, env)
+}
+
+/** Runs one of our scripts with this Node, in this environment (less DATABASE_URL) plus `env`. */
+export function spawnNode(script: string, args: string[], env: Record<string, string | undefined>): NodeProcess {
   const { DATABASE_URL: _inherited, ...base } = process.env
-  const child = spawn(process.execPath, ['src/main.ts', ...args], { env: { ...base, ...env } })
+  const child = spawn(process.execPath, [script, ...args], { env: { ...base, ...env } })
   let output = ''
   const waiters = new Set<() => void>()
   const onData = (chunk: Buffer) => {

@@ -15,7 +15,7 @@ const CREATE = `mutation ($input: CreateWebhookInput!) {
   createWebhook(input: $input) {
     secret
     webhook { id name description url events headers isActive secretHint successCount failureCount successRate
-              lastTriggeredAt filters retryPolicy { maxRetries retryDelayMs backoffMultiplier scheduleMs }
+              lastTriggeredAt filters maxConcurrency retryPolicy { maxRetries retryDelayMs backoffMultiplier scheduleMs }
               deliveryStats { totalDeliveries successfulDeliveries failedDeliveries avgResponseTimeMs p95ResponseTimeMs lastResponseTimeMs } }
   }
 }`
@@ -45,6 +45,7 @@ describe('createWebhook', () => {
       successRate: null,
       lastTriggeredAt: null,
       filters: { order_status: ['confirmed', 'shipped'], min_amount: 100 },
+      maxConcurrency: 50,
       retryPolicy: { maxRetries: 3, retryDelayMs: 5000, backoffMultiplier: 2, scheduleMs: [5000, 10000, 20000] },
       deliveryStats: { totalDeliveries: 0, successfulDeliveries: 0, failedDeliveries: 0, avgResponseTimeMs: null },
     })

@@ -1,4 +1,4 @@
-// Dispatch: a fetched batch of jobs sorted into stale jobs (nothing to do but complete them), parked
+// Dispatch: a fetched batch of jobs sorted into stale jobs (nothing to do but delete them), parked
 // deliveries (their target is disabled), surplus jobs (their tenant is at its share: back to the queue)
 // and attempts to make, each of which goes to the batch writer when it is done.
 import type pg from 'pg'
@@ -6,7 +6,7 @@ import type { Job, PgBoss } from 'pg-boss'
 import type { Logger } from '../../logger.ts'
 import { judge } from '../attempt.ts'
 import { isTerminal } from '../figures.ts'
-import type { DeliveryJobData } from '../jobs.ts'
+import { type DeliveryJobData, deliveryIdOf } from '../jobs.ts'
 import { type QueueName, returnJobs } from '../queue.ts'
 import type { TenantShares } from '../tenant-shares.ts'
 import { type DeliveryRow, loadDeliveries } from './load.ts'
@@ -56,6 +56,7 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
     writer.toRecord(entry, {
       tenantId: row.tenant_id,
       eventId: row.event_id,
+      eventType: row.type,
       deliveryId: row.id,
       webhookId: row.webhook_id,
       integrationId: row.integration_id,
@@ -81,10 +82,7 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
     }
     let rows: Map<string, DeliveryRow>
     try {
-      rows = await loadDeliveries(
-        pool,
-        jobs.map((job) => job.data.deliveryId),
-      )
+      rows = await loadDeliveries(pool, jobs.map(deliveryIdOf))
     } catch (error) {
       log.error({ err: error }, 'loading deliveries failed')
       await boss
@@ -101,7 +99,7 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
     for (const job of jobs) {
       const entry = slots.get(job.id)
       if (!entry) continue
-      const row = rows.get(job.data.deliveryId)
+      const row = rows.get(deliveryIdOf(job))
       if (!row || row.job_id !== job.id || isTerminal(row.status)) {
         writer.toComplete(entry)
       } else if (!row.is_active) {

@@ -82,7 +82,7 @@ export interface BatchWriter {
   toRecord(held: Held, record: AttemptRecord): void
   /** A delivery whose target is disabled, to park. */
   toPark(held: Held, deliveryId: string): void
-  /** A job with nothing to write, to complete. */
+  /** A job with nothing to write, to delete. */
   toComplete(held: Held): void
   /** Flushes what was added, soon: at once when much is waiting, else after FLUSH_DELAY_MS. */
   schedule(): void
@@ -101,7 +101,7 @@ export interface BatchWriterDeps {
   onDisabled(disabled: DisabledWebhook): Promise<void>
   /** A recorded attempt's retry is due in `ms`. */
   onRetryScheduled(ms: number): void
-  /** A flush is done: the jobs it completed freed their targets' group slots. */
+  /** A flush is done: the jobs it deleted freed their targets’ group slots. */
   onFlushed(): void
 }
 
@@ -144,8 +144,8 @@ export function createBatchWriter(deps: BatchWriterDeps): BatchWriter {
   }
 
   /**
-   * Records the batch's attempts, parks the deliveries of disabled targets, and completes every job of
-   * the batch, in one transaction: a job is completed exactly when what it did is on record.
+   * Records the batch's attempts, parks the deliveries of disabled targets, and deletes every job of
+   * the batch, in one transaction: a job is gone exactly when what it did is on record.
    */
   async function write(batch: Batch): Promise<RecordResult> {
     const jobs = [...batch.done, ...batch.records.map((entry) => entry.held), ...batch.parks.map((entry) => entry.held)]
@@ -163,10 +163,11 @@ export function createBatchWriter(deps: BatchWriterDeps): BatchWriter {
           batch.records.map((entry) => entry.record),
           recording,
         )
-        await boss.complete(
+        // Deleted, not completed: the record is the job's outcome, and a completed job would cost an update
+        // now and pg-boss's delete an hour later. Fenced to the fetched attempt, like complete().
+        await boss.deleteJob(
           queue,
           jobs.map((entry) => entry.job),
-          null,
           { db: { executeSql: (text, values) => client.query(text, values) } },
         )
         return recorded
@@ -250,7 +251,7 @@ export function createBatchWriter(deps: BatchWriterDeps): BatchWriter {
     pending = { records: [], parks: [], done: [] }
     if (batchSize(batch) === 0) return
     await writeBatch(batch)
-    // Completed jobs free their targets' group slots, which a fetch may have been held back by.
+    // Deleted jobs free their targets' group slots, which a fetch may have been held back by.
     deps.onFlushed()
   }
 

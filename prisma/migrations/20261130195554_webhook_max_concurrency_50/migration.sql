@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "webhooks" ALTER COLUMN "max_concurrency" SET DEFAULT 50;
