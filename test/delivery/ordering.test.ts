@@ -195,3 +195,19 @@ it('keeps a key in order under a rate limit too', { timeout: 120_000 }, async ()
     expect((arrivals[i] ?? 0) - (arrivals[i - 2] ?? 0)).toBeGreaterThanOrEqual(800)
   }
 })
+
+it('keeps the order of a batch published in one call, whose jobs share their creation time', {
+  timeout: 120_000,
+}, async () => {
+  const hook = await receiver()
+  await createWebhook('tenant-d', { url: hook.url, events: ['sale.*'], orderingKey: 'order_id' })
+  const input = Array.from({ length: 40 }, (_, n) => ({ type: 'sale.updated', payload: { order_id: 'B', n } }))
+  const { publishEvents } = await gql.data(
+    'tenant-d',
+    'mutation ($input: [PublishEventInput!]!) { publishEvents(input: $input) { results { event { id } } } }',
+    { input },
+  )
+  const ids = publishEvents.results.map((result: { event: { id: string } }) => result.event.id)
+  await hook.waitFor(40, 60_000)
+  expect(hook.requests.map((request) => String(request.headers['webhook-id']))).toEqual(ids)
+})
