@@ -1,5 +1,6 @@
 // buildApp(): graphql-yoga over HTTP (queries, mutations, SSE subscriptions), graphql-ws on the same
 // server, and the plain routes: /healthz, /readyz.
+import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql'
@@ -161,6 +162,7 @@ export function buildApp({
       ...(metrics ? [metricsRoute(metrics.token)] : []),
       inboundRoutes(admission, inbound, log),
       dashboardRoutes(),
+      ...(graphiql ? [graphiqlSecurityHeaders()] : []),
       endSubscriptionsAtExpiry(),
     ],
   })
@@ -263,19 +265,70 @@ export function buildApp({
 
 /**
  * GraphiQL's options for each page it serves. The development token goes only to a browser on the hub's own
- * machine: a development hub listens on every interface, and its token is good for 30 days.
+ * machine that opened it as localhost: a development hub listens on every interface, and its token is good for
+ * 30 days. Headers are not kept in the browser's storage.
  */
 function graphiqlOptions(
   developmentToken: (() => Promise<string>) | undefined,
 ): (request: Request, serverContext?: ServerContext) => Promise<GraphiQLOptions> {
-  const options: GraphiQLOptions = { title: 'Switchyard', subscriptionsProtocol: 'WS' }
-  return async (_request, serverContext) => {
-    const address = serverContext?.req?.socket.remoteAddress
-    if (!developmentToken || !address || !ipaddr.isValid(address) || ipaddr.process(address).range() !== 'loopback') {
-      return options
-    }
+  const options: GraphiQLOptions = { title: 'Switchyard', subscriptionsProtocol: 'WS', shouldPersistHeaders: false }
+  return async (request, serverContext) => {
+    if (!developmentToken || !openedAsLocalhost(request, serverContext)) return options
     const headers = JSON.stringify({ authorization: `Bearer ${await developmentToken()}` }, null, 2)
     return { ...options, headers, defaultHeaders: headers }
+  }
+}
+
+/** `localhost`, `127.0.0.1` or `[::1]`, with any port or none. */
+const LOCAL_HOST = /^(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?$/i
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip']
+
+/**
+ * A request from this machine's loopback, addressed to a loopback name, that no proxy passed on. The socket
+ * alone is not enough: a proxy or tunnel on this machine (every request arrives from 127.0.0.1) and a page
+ * on a rebound name (evil.example resolving to 127.0.0.1) both connect from loopback.
+ */
+function openedAsLocalhost(request: Request, serverContext: ServerContext | undefined): boolean {
+  const address = serverContext?.req?.socket.remoteAddress
+  if (!address || !ipaddr.isValid(address) || ipaddr.process(address).range() !== 'loopback') return false
+  if (PROXY_HEADERS.some((name) => request.headers.has(name))) return false
+  return LOCAL_HOST.test(request.headers.get('host') ?? '')
+}
+
+/**
+ * GraphiQL's page may not be framed (it takes its query from the URL, and may hold a token), and runs only its
+ * own inline script, named by its hash (the script holds each page's options, so the hash is the page's own).
+ * Monaco's editor sets inline styles and runs its workers from blob: URLs.
+ */
+function graphiqlSecurityHeaders(): Plugin {
+  return {
+    async onResponse({ request, response, setResponse, fetchAPI }) {
+      if (request.method !== 'GET' || new URL(request.url).pathname !== '/graphql') return
+      if (!response.headers.get('content-type')?.startsWith('text/html')) return
+      const html = await response.text()
+      const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(([, script = '']) => {
+        return `'sha256-${createHash('sha256').update(script).digest('base64')}'`
+      })
+      const csp = [
+        "default-src 'none'",
+        `script-src ${scripts.join(' ')}`,
+        'worker-src blob:',
+        "style-src 'unsafe-inline'",
+        "img-src 'self' data:",
+        'font-src data:',
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+      ].join('; ')
+      const headers = new fetchAPI.Headers(response.headers)
+      headers.set('content-security-policy', csp)
+      headers.set('x-frame-options', 'DENY')
+      headers.set('x-content-type-options', 'nosniff')
+      headers.set('referrer-policy', 'no-referrer')
+      headers.set('cache-control', 'no-store')
+      setResponse(new fetchAPI.Response(html, { status: response.status, headers }))
+    },
   }
 }
 
