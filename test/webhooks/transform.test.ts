@@ -251,6 +251,25 @@ describe('previewWebhookPayload', () => {
     expect(result.errors?.[0]?.message).toMatch(/no JSON value/)
   })
 
+  it('checks a catalog example as publish checks a payload: a string example is refused, not sent as {"0": …}', async () => {
+    const REGISTER = 'mutation ($input: RegisterEventTypeInput!) { registerEventType(input: $input) { name } }'
+    const input = { name: 'note.added', category: 'notes', examplePayload: 'just a string' }
+    await t.data(REGISTER, { input }, 'tenant-examples')
+    const sink = await receiver()
+    const hook = await createWebhook(
+      t,
+      { url: sink.url, events: ['note.added'], payloadFormat: 'STRAPI' },
+      'tenant-examples',
+    )
+    for (const query of [PREVIEW, TEST]) {
+      const result = await t.gql(query, { id: hook.id }, 'tenant-examples')
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'payload' })
+      expect(result.errors?.[0]?.message).toBe('payload must be a JSON object')
+    }
+    expect(sink.requests).toHaveLength(0)
+    expect(await deliveriesOf(t, hook.id, 'tenant-examples')).toEqual([])
+  })
+
   it('does not show another tenant’s webhook', async () => {
     const hook = await createWebhook(t, { url: 'http://127.0.0.1:9/', transform: 'data' }, 'tenant-a')
     const result = await t.gql(PREVIEW, { id: hook.id, payload: order }, 'tenant-b')
