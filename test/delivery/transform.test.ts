@@ -1,12 +1,13 @@
-// Transforms on their threads: the body an expression makes, each way one can fail to make one, and the bounds
-// that keep an expression from holding the process: jsonata's guardrails, and a thread terminated when it
-// overruns inside one native step.
+// Transforms on their processes: the body an expression makes, each way one can fail to make one, and the bounds
+// that keep an expression from holding the hub: jsonata's guardrails, a process terminated when it overruns
+// inside one native step, and one that ends alone when it passes its memory limit.
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Envelope } from '../../src/delivery/envelope.ts'
 import {
   checkTransform,
   createTransformer,
-  THREAD_TIME_LIMIT_MS,
+  MEMORY_LIMIT_MB,
+  TIME_LIMIT_MS,
   TransformError,
 } from '../../src/delivery/transform.ts'
 import { UserError } from '../../src/errors.ts'
@@ -73,7 +74,7 @@ describe('apply', () => {
     expect(await failure('[1..10000000]')).toMatch(/D2015/)
   })
 
-  it('terminates a thread stuck in one native step, while the event loop keeps turning; the next transform runs', async () => {
+  it('terminates a process stuck in one native step, while the event loop keeps turning; the next transform runs', async () => {
     // A backtracking regex: a single call that would take minutes, which no check between steps can stop.
     let turns = 0
     let pending = true
@@ -86,9 +87,34 @@ describe('apply', () => {
     const message = await failure('$match($pad("", 40, "a") & "!", /(a+)+$/)').finally(() => {
       pending = false
     })
-    expect(message).toBe(`the transform ran longer than ${THREAD_TIME_LIMIT_MS} ms and was stopped`)
+    expect(message).toBe(`the transform ran longer than ${TIME_LIMIT_MS} ms and was stopped`)
     // Had the regex run on this thread, the loop would have stood still until it ended.
     expect(turns).toBeGreaterThan(100)
+    expect(await transformer.apply('type', envelope)).toBe('"order.created"')
+  })
+})
+
+describe('memory', () => {
+  const died = (limitMb: number) =>
+    `the transform's process ended before it answered: it used more than ${limitMb} MB, or crashed`
+
+  it('a process past its memory limit ends alone: the transform fails, this process stays up, the next one runs', async () => {
+    // A heap of 32 MB, so that one native step passes it at once: a string of 50 million characters.
+    const small = createTransformer({ memoryLimitMb: 32 })
+    try {
+      const error = await small.apply('$pad("", 50000000)', envelope).catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(TransformError)
+      expect((error as Error).message).toBe(died(32))
+      expect(await small.apply('data.order_id', envelope)).toBe('"ORD-1"')
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('a doubling string ends its process, within the default limit', async () => {
+    expect(await failure('($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $f("x", 28))')).toBe(
+      died(MEMORY_LIMIT_MB),
+    )
     expect(await transformer.apply('type', envelope)).toBe('"order.created"')
   })
 })

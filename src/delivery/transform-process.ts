@@ -1,11 +1,11 @@
-// A transform thread (run by workerpool from transform.ts): evaluates an expression against an envelope and
+// A transform process (run by workerpool from transform.ts): evaluates an expression against an envelope and
 // answers with the body, or with why there is none. Compiled expressions are kept, the most recently used.
 import { LRUCache } from 'lru-cache'
 import workerpool from 'workerpool'
 import { MAX_BODY_BYTES } from './envelope.ts'
 import { compileTransform, describeTransformError } from './transform-expression.ts'
 
-export type ThreadAnswer = { body: string } | { error: string }
+export type ProcessAnswer = { body: string } | { error: string }
 
 const compiled = new LRUCache<string, ReturnType<typeof compileTransform>>({
   max: 1000,
@@ -18,7 +18,7 @@ const withoutFunctions = (_key: string, value: unknown) =>
     ? undefined
     : value
 
-async function transform(expression: string, envelope: unknown): Promise<ThreadAnswer> {
+async function transform(expression: string, envelope: unknown): Promise<ProcessAnswer> {
   // The pool's time limit starts now.
   workerpool.workerEmit('started')
   let result: unknown
