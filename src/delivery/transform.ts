@@ -8,6 +8,8 @@
 // the loop for all of its limit, and cannot stop some native steps at all.)
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { LRUCache } from 'lru-cache'
+import pLimit, { type LimitFunction } from 'p-limit'
 import workerpool from 'workerpool'
 import { badInput } from '../errors.ts'
 import type { Envelope } from './envelope.ts'
@@ -21,6 +23,29 @@ export const MEMORY_LIMIT_MB = 128
 
 /** Processes in the pool: the cores this process may use (its container's, not the host's), less one, 1 to 4. */
 export const POOL_SIZE = Math.min(4, Math.max(1, availableParallelism() - 1))
+
+/**
+ * Processes one tenant's transforms may hold at once: half the pool, at least one. The pool's queue is first
+ * come, first served, so another tenant's transform waits behind at most this many of one tenant's.
+ */
+export const TENANT_PROCESSES = Math.max(1, Math.floor(POOL_SIZE / 2))
+
+/** A tenant's transforms waiting for its share, at most; one more is a TransformBusyError at once. */
+export const TENANT_QUEUE = 8
+
+/** How long a transform may wait for a process before it is a TransformBusyError. */
+export const QUEUE_DEADLINE_MS = 5000
+
+/**
+ * A transform that found no process in time: the pool was busy, which is no fault of the expression. The
+ * attempt is logged as TIMEOUT and retried by the webhook's retry policy.
+ */
+export class TransformBusyError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TransformBusyError'
+  }
+}
 
 /** Why an expression gave no body: logged on the attempt as TRANSFORM_ERROR, and never retried. */
 export class TransformError extends Error {
@@ -47,8 +72,11 @@ export function checkTransform(expression: string): string {
 }
 
 export interface Transformer {
-  /** The body `expression` makes of `envelope`, as JSON text; a TransformError when it makes none. */
-  apply(expression: string, envelope: Envelope): Promise<string>
+  /**
+   * The body `expression` makes of `envelope`, as JSON text, for `tenantId`'s webhook; a TransformError when
+   * it makes none, a TransformBusyError when it found no process in time.
+   */
+  apply(expression: string, envelope: Envelope, tenantId: string): Promise<string>
   /** Terminates the processes. */
   close(): Promise<void>
 }
@@ -58,9 +86,16 @@ const PROCESS_SCRIPT = fileURLToPath(new URL('./transform-process.ts', import.me
 export interface TransformerOptions {
   /** The JS heap of each process, in MB; MEMORY_LIMIT_MB unless a test wants a smaller one. */
   memoryLimitMb?: number
+  /** QUEUE_DEADLINE_MS unless a test wants a shorter one. */
+  queueDeadlineMs?: number
 }
 
-export function createTransformer({ memoryLimitMb = MEMORY_LIMIT_MB }: TransformerOptions = {}): Transformer {
+export function createTransformer({
+  memoryLimitMb = MEMORY_LIMIT_MB,
+  queueDeadlineMs = QUEUE_DEADLINE_MS,
+}: TransformerOptions = {}): Transformer {
+  // One limiter a tenant, for its share of the pool (the least recently used of 10,000 tenants is forgotten).
+  const shares = new LRUCache<string, LimitFunction>({ max: 10_000, memoMethod: () => pLimit(TENANT_PROCESSES) })
   // Started by the first transform: a hub whose webhooks have none runs no process.
   let pool: ReturnType<typeof workerpool.pool> | undefined
   let closing = false
@@ -74,40 +109,59 @@ export function createTransformer({ memoryLimitMb = MEMORY_LIMIT_MB }: Transform
       emitStdStreams: true,
     })
   return {
-    async apply(expression, envelope) {
-      pool ??= startPool()
-      let overran = false
-      let timer: NodeJS.Timeout | undefined
-      const task = pool.exec('transform', [expression, envelope], {
-        // The process says when it takes the task: the limit counts neither the queue nor the process's start.
-        on: (payload: unknown) => {
-          if (payload !== 'started') return
-          timer = setTimeout(() => {
-            overran = true
-            task.cancel()
-          }, TIME_LIMIT_MS)
-        },
-      })
-      let answer: ProcessAnswer
-      try {
-        answer = await task
-      } catch (error) {
-        if (overran) throw new TransformError(`the transform ran longer than ${TIME_LIMIT_MS} ms and was stopped`)
-        // A pool closed under a task is the hub stopping, not the transform failing: the job is run again.
-        if (closing) throw error
-        throw new TransformError(
-          `the transform's process ended before it answered: it used more than ${memoryLimitMb} MB, or crashed`,
-        )
-      } finally {
-        clearTimeout(timer)
+    apply(expression, envelope, tenantId) {
+      const deadline = Date.now() + queueDeadlineMs
+      const share = shares.memo(tenantId)
+      if (share.pendingCount >= TENANT_QUEUE) {
+        const busy = `${TENANT_QUEUE} more of this tenant's transforms are waiting for a process`
+        return Promise.reject(new TransformBusyError(busy))
       }
-      if ('error' in answer) throw new TransformError(answer.error)
-      return answer.body
+      return share(() => run(expression, envelope, deadline))
     },
     async close() {
       closing = true
       await pool?.terminate(true)
       pool = undefined
     },
+  }
+
+  async function run(expression: string, envelope: Envelope, deadline: number): Promise<string> {
+    const waited = `the transform found no free process within ${queueDeadlineMs} ms`
+    if (Date.now() >= deadline) throw new TransformBusyError(waited)
+    pool ??= startPool()
+    let overran = false
+    let late = false
+    let timer: NodeJS.Timeout | undefined
+    const task = pool.exec('transform', [expression, envelope], {
+      // The process says when it takes the task: the limit counts neither the queue nor the process's start.
+      on: (payload: unknown) => {
+        if (payload !== 'started') return
+        clearTimeout(timer)
+        timer = setTimeout(() => {
+          overran = true
+          task.cancel()
+        }, TIME_LIMIT_MS)
+      },
+    })
+    timer = setTimeout(() => {
+      late = true
+      task.cancel()
+    }, deadline - Date.now())
+    let answer: ProcessAnswer
+    try {
+      answer = await task
+    } catch (error) {
+      if (overran) throw new TransformError(`the transform ran longer than ${TIME_LIMIT_MS} ms and was stopped`)
+      if (late) throw new TransformBusyError(waited)
+      // A pool closed under a task is the hub stopping, not the transform failing: the job is run again.
+      if (closing) throw error
+      throw new TransformError(
+        `the transform's process ended before it answered: it used more than ${memoryLimitMb} MB, or crashed`,
+      )
+    } finally {
+      clearTimeout(timer)
+    }
+    if ('error' in answer) throw new TransformError(answer.error)
+    return answer.body
   }
 }

@@ -7,7 +7,11 @@ import {
   checkTransform,
   createTransformer,
   MEMORY_LIMIT_MB,
+  POOL_SIZE,
+  TENANT_PROCESSES,
+  TENANT_QUEUE,
   TIME_LIMIT_MS,
+  TransformBusyError,
   TransformError,
 } from '../../src/delivery/transform.ts'
 import { UserError } from '../../src/errors.ts'
@@ -30,7 +34,7 @@ const envelope: Envelope = {
 }
 
 const failure = (expression: string) =>
-  transformer.apply(expression, envelope).then(
+  transformer.apply(expression, envelope, 'tenant-a').then(
     (body) => {
       throw new Error(`expected a TransformError, got the body ${body}`)
     },
@@ -45,10 +49,11 @@ describe('apply', () => {
     const body = await transformer.apply(
       '{ "text": "Order " & data.order_id & " (" & type & ")", "units": $sum(data.items.qty), "at": createdAt }',
       envelope,
+      'tenant-a',
     )
     expect(body).toBe('{"text":"Order ORD-1 (order.created)","units":3,"at":"2026-11-30T12:00:00.000Z"}')
-    expect(await transformer.apply('data.items.sku', envelope)).toBe('["A","B"]')
-    expect(await transformer.apply('data.order_id', envelope)).toBe('"ORD-1"')
+    expect(await transformer.apply('data.items.sku', envelope, 'tenant-a')).toBe('["A","B"]')
+    expect(await transformer.apply('data.order_id', envelope, 'tenant-a')).toBe('"ORD-1"')
   })
 
   it('fails with jsonata’s error when the evaluation does', async () => {
@@ -61,7 +66,9 @@ describe('apply', () => {
   it('fails when the result is no JSON value', async () => {
     expect(await failure('data.nothing_here')).toMatch(/no JSON value/)
     expect(await failure('function($x) { $x }')).toMatch(/no JSON value/)
-    expect(await transformer.apply('{ "kept": 1, "left out": function($x) { $x } }', envelope)).toBe('{"kept":1}')
+    expect(await transformer.apply('{ "kept": 1, "left out": function($x) { $x } }', envelope, 'tenant-a')).toBe(
+      '{"kept":1}',
+    )
   })
 
   it('fails when the body would pass 512 KiB', async () => {
@@ -90,7 +97,7 @@ describe('apply', () => {
     expect(message).toBe(`the transform ran longer than ${TIME_LIMIT_MS} ms and was stopped`)
     // Had the regex run on this thread, the loop would have stood still until it ended.
     expect(turns).toBeGreaterThan(100)
-    expect(await transformer.apply('type', envelope)).toBe('"order.created"')
+    expect(await transformer.apply('type', envelope, 'tenant-a')).toBe('"order.created"')
   })
 })
 
@@ -102,10 +109,10 @@ describe('memory', () => {
     // A heap of 32 MB, so that one native step passes it at once: a string of 50 million characters.
     const small = createTransformer({ memoryLimitMb: 32 })
     try {
-      const error = await small.apply('$pad("", 50000000)', envelope).catch((caught: unknown) => caught)
+      const error = await small.apply('$pad("", 50000000)', envelope, 'tenant-a').catch((caught: unknown) => caught)
       expect(error).toBeInstanceOf(TransformError)
       expect((error as Error).message).toBe(died(32))
-      expect(await small.apply('data.order_id', envelope)).toBe('"ORD-1"')
+      expect(await small.apply('data.order_id', envelope, 'tenant-a')).toBe('"ORD-1"')
     } finally {
       await small.close()
     }
@@ -115,7 +122,76 @@ describe('memory', () => {
     expect(await failure('($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $f("x", 28))')).toBe(
       died(MEMORY_LIMIT_MB),
     )
-    expect(await transformer.apply('type', envelope)).toBe('"order.created"')
+    expect(await transformer.apply('type', envelope, 'tenant-a')).toBe('"order.created"')
+  })
+})
+
+describe('sharing the pool among tenants', () => {
+  // Held in one native step until the time limit ends its process.
+  const STUCK = '$match($pad("", 40, "a") & "!", /(a+)+$/)'
+
+  const withTransformer = async (
+    test: (shared: ReturnType<typeof createTransformer>) => Promise<void>,
+    options?: Parameters<typeof createTransformer>[0],
+  ) => {
+    const shared = createTransformer(options)
+    try {
+      await test(shared)
+    } finally {
+      await shared.close()
+    }
+  }
+
+  it('one tenant’s slow transforms hold at most its share: another’s answers behind no more than that many', async () => {
+    await withTransformer(async (shared) => {
+      let slowDone = 0
+      const slow = Array.from({ length: POOL_SIZE + 2 }, () =>
+        shared
+          .apply(STUCK, envelope, 'tenant-slow')
+          .catch((error: unknown) => expect(error).toBeInstanceOf(TransformError))
+          .finally(() => {
+            slowDone++
+          }),
+      )
+      const slowDoneFirst = await shared.apply('type', envelope, 'tenant-quick').then(() => slowDone)
+      // Without shares, every one of them came first.
+      expect(slowDoneFirst).toBeLessThanOrEqual(TENANT_PROCESSES)
+      await Promise.all(slow)
+      expect(slowDone).toBe(POOL_SIZE + 2)
+    })
+  })
+
+  it('a transform that finds no free process in time is a TransformBusyError, not the expression’s fault', async () => {
+    await withTransformer(
+      async (shared) => {
+        // Every process held, each by another tenant's stuck transform.
+        const held = Array.from({ length: POOL_SIZE }, (_, n) =>
+          shared.apply(STUCK, envelope, `tenant-stuck-${n}`).catch((error: unknown) => error),
+        )
+        const error = await shared.apply('type', envelope, 'tenant-waiting').catch((caught: unknown) => caught)
+        expect(error).toBeInstanceOf(TransformBusyError)
+        expect((error as Error).message).toBe('the transform found no free process within 300 ms')
+        for (const stuck of await Promise.all(held)) expect(stuck).toBeInstanceOf(TransformError)
+        expect(await shared.apply('type', envelope, 'tenant-waiting')).toBe('"order.created"')
+      },
+      { queueDeadlineMs: 300 },
+    )
+  })
+
+  it(`a tenant's transform past its share and ${TENANT_QUEUE} waiting is a TransformBusyError at once`, async () => {
+    await withTransformer(async (shared) => {
+      const taken = TENANT_PROCESSES + TENANT_QUEUE
+      const burst = Array.from({ length: taken + 1 }, () =>
+        shared.apply('type', envelope, 'tenant-burst').catch((error: unknown) => error),
+      )
+      const answers = await Promise.all(burst)
+      expect(answers.slice(0, taken)).toEqual(Array(taken).fill('"order.created"'))
+      expect(answers[taken]).toBeInstanceOf(TransformBusyError)
+      expect((answers[taken] as Error).message).toBe(
+        `${TENANT_QUEUE} more of this tenant's transforms are waiting for a process`,
+      )
+      expect(await shared.apply('type', envelope, 'tenant-burst')).toBe('"order.created"')
+    })
   })
 })
 
