@@ -116,6 +116,28 @@ describe('a transform that makes no body', () => {
     ])
     expect(sink.requests).toHaveLength(0)
   })
+
+  it('fails the delivery as TRANSFORM_ERROR when the transform’s process runs out of memory; the hub delivers on', async () => {
+    const sink = await receiver()
+    const hook = await createWebhook(t, {
+      url: sink.url,
+      events: ['order.created'],
+      transform: '($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $f("x", 28))',
+    })
+    await publish(t, 'order.created', order)
+    const delivery = await deliveryReaches(t, hook.id, 'FAILED')
+    expect(delivery.attempts).toEqual([
+      expect.objectContaining({
+        errorType: 'TRANSFORM_ERROR',
+        errorMessage:
+          "not sent: the transform's process ended before it answered: it used more than 128 MB, or crashed",
+      }),
+    ])
+    expect(delivery.nextRetryAt).toBeNull()
+    await t.data(UPDATE, { id: hook.id, input: { transform: 'data.order_id' } })
+    await publish(t, 'order.created', order)
+    expect((await only(sink)).body).toBe('"ORD-7"')
+  })
 })
 
 describe('checked when saved', () => {
