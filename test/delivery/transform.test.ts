@@ -6,7 +6,6 @@ import type { Envelope } from '../../src/delivery/envelope.ts'
 import {
   checkTransform,
   createTransformer,
-  MEMORY_LIMIT_MB,
   POOL_SIZE,
   TENANT_PROCESSES,
   TENANT_QUEUE,
@@ -102,27 +101,32 @@ describe('apply', () => {
 })
 
 describe('memory', () => {
-  const died = (limitMb: number) =>
-    `the transform's process ended before it answered: it used more than ${limitMb} MB, or crashed`
-
   it('a process past its memory limit ends alone: the transform fails, this process stays up, the next one runs', async () => {
-    // A heap of 32 MB, so that one native step passes it at once: a string of 50 million characters.
+    // A heap of 32 MB, which reading an envelope of 300,000 items passes.
     const small = createTransformer({ memoryLimitMb: 32 })
     try {
-      const error = await small.apply('$pad("", 50000000)', envelope, 'tenant-a').catch((caught: unknown) => caught)
+      const items = Array.from({ length: 300_000 }, (_, i) => ({ i, sku: `SKU-${i}` }))
+      const error = await small
+        .apply('type', { ...envelope, data: { items } }, 'tenant-a')
+        .catch((caught: unknown) => caught)
       expect(error).toBeInstanceOf(TransformError)
-      expect((error as Error).message).toBe(died(32))
+      expect((error as Error).message).toBe(
+        "the transform's process ended before it answered: it used more than 32 MB, or crashed",
+      )
       expect(await small.apply('data.order_id', envelope, 'tenant-a')).toBe('"ORD-1"')
     } finally {
       await small.close()
     }
   })
 
-  it('a doubling string ends its process, within the default limit', async () => {
+  it('a string doubled step by step stops at twice the body limit, before it takes memory', async () => {
     expect(await failure('($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $f("x", 28))')).toBe(
-      died(MEMORY_LIMIT_MB),
+      'the transform failed: a step made a string of 2097152 characters; the limit is 1048576',
     )
-    expect(await transformer.apply('type', envelope, 'tenant-a')).toBe('"order.created"')
+    expect(await failure('$pad("", 500000000)')).toBe(
+      'the transform failed: a step made a string of 500000000 characters; the limit is 1048576',
+    )
+    expect(await transformer.apply('$length($pad("", 1048576, "x"))', envelope, 'tenant-a')).toBe('1048576')
   })
 })
 
@@ -164,17 +168,18 @@ describe('sharing the pool among tenants', () => {
   it('a transform that finds no free process in time is a TransformBusyError, not the expression’s fault', async () => {
     await withTransformer(
       async (shared) => {
-        // Every process held, each by another tenant's stuck transform.
+        // Every process started, then held, each by another tenant's stuck transform.
+        await Promise.all(Array.from({ length: POOL_SIZE }, (_, n) => shared.apply('type', envelope, `tenant-${n}`)))
         const held = Array.from({ length: POOL_SIZE }, (_, n) =>
           shared.apply(STUCK, envelope, `tenant-stuck-${n}`).catch((error: unknown) => error),
         )
         const error = await shared.apply('type', envelope, 'tenant-waiting').catch((caught: unknown) => caught)
         expect(error).toBeInstanceOf(TransformBusyError)
-        expect((error as Error).message).toBe('the transform found no free process within 300 ms')
+        expect((error as Error).message).toBe('the transform found no free process within 500 ms')
         for (const stuck of await Promise.all(held)) expect(stuck).toBeInstanceOf(TransformError)
         expect(await shared.apply('type', envelope, 'tenant-waiting')).toBe('"order.created"')
       },
-      { queueDeadlineMs: 300 },
+      { queueDeadlineMs: 500 },
     )
   })
 
