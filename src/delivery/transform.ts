@@ -1,9 +1,9 @@
 // Transforms: a webhook's JSONata expression reshapes the envelope into the body sent. An expression is
 // checked when the webhook is saved, and evaluated on a pool of child processes (workerpool), so that no
 // tenant's expression holds the hub's event loop or its memory: jsonata's guardrails stop a long evaluation
-// between steps; a process still busy TIME_LIMIT_MS after it took the task (inside one native step: a
-// backtracking regex, a huge $pad) is terminated and replaced; and a process whose JS heap passes
-// MEMORY_LIMIT_MB dies alone. (A worker thread's resourceLimits are no such bound: a single large allocation
+// between steps, and a step's string is capped (transform-process.ts); a process still busy TIME_LIMIT_MS
+// after it took the task (inside one native step: a backtracking regex) is terminated and replaced; and a
+// process whose JS heap passes MEMORY_LIMIT_MB dies alone. (A worker thread's resourceLimits are no such bound: a single large allocation
 // past them aborts the whole process, nodejs/node#47224. vm's timeout, which payload schemas use, would hold
 // the loop for all of its limit, and cannot stop some native steps at all.)
 import { availableParallelism } from 'node:os'
@@ -126,6 +126,8 @@ export function createTransformer({
   }
 
   async function run(expression: string, envelope: Envelope, deadline: number): Promise<string> {
+    // The hub is stopping: the job is run again, and no process is started after the pool was terminated.
+    if (closing) throw new Error('the transformer is closed')
     const waited = `the transform found no free process within ${queueDeadlineMs} ms`
     if (Date.now() >= deadline) throw new TransformBusyError(waited)
     pool ??= startPool()
