@@ -104,7 +104,12 @@ export function createTransformer({
       workerType: 'process',
       maxWorkers: POOL_SIZE,
       workerTerminateTimeout: 100,
-      forkOpts: { execArgv: [`--max-old-space-size=${memoryLimitMb}`, '--max-semi-space-size=8'] },
+      forkOpts: {
+        execArgv: [`--max-old-space-size=${memoryLimitMb}`, '--max-semi-space-size=8'],
+        // A process group of its own: a terminal's Ctrl-C stops the hub, which closes the pool, rather than
+        // ending a transform mid-task. A process exits when the hub's end closes its channel.
+        detached: true,
+      },
       // Piped, not inherited: V8's report of a process it ended is no line of the hub's log.
       emitStdStreams: true,
     })
