@@ -125,7 +125,7 @@ describe('API and workers as separate processes on one database', () => {
       { url: sink.url },
     )
     const webhookId = created.createWebhook.webhook.id
-    // The worker process evaluates a transform on its own threads, and stops them when it stops.
+    // The worker process evaluates a transform on its own child processes, and stops them when it stops.
     const strapiSink = await startReceiver()
     await gql(
       apiPort,

@@ -11,11 +11,13 @@ import { hubHeaders } from './logged-headers.ts'
 import { nextRetryDelayMs, type RetryPolicy } from './retry.ts'
 import { SIGNATURE_HEADERS, sign } from './signing.ts'
 import { storableText } from './text.ts'
-import { TransformError, type Transformer } from './transform.ts'
+import { TransformBusyError, TransformError, type Transformer } from './transform.ts'
 
 /** A webhook as stored: its secrets and header values sealed. */
 export interface StoredWebhook {
   id: string
+  /** Whose webhook it is: its transforms take that tenant's share of the transform processes. */
+  tenantId: string
   url: string
   headers: Record<string, string>
   secret: string
@@ -113,7 +115,7 @@ export interface PreparedRequest {
 
 /** An attempt that sent nothing: the outcome it is logged with. */
 const notSent = (
-  errorType: 'INVALID_RESPONSE' | 'TRANSFORM_ERROR',
+  errorType: 'INVALID_RESPONSE' | 'TIMEOUT' | 'TRANSFORM_ERROR',
   errorMessage: string,
   retryable: boolean,
 ): AttemptOutcome => ({
@@ -132,7 +134,8 @@ const notSent = (
  * The signed request an attempt would send now, or the outcome of one that cannot be sent. The body is
  * the webhook's transform of the envelope when it has one, else its format's body. When its secrets cannot
  * be opened (sealed for another row, or under a key no longer listed), the attempt fails and is retried,
- * as the key may be listed again; when its transform gives no body, it fails for good.
+ * as the key may be listed again; when its transform gives no body, it fails for good; when its transform
+ * found no free process in time (other transforms kept the pool busy), it fails as TIMEOUT and is retried.
  */
 export async function prepareWebhookRequest(
   webhook: StoredWebhook,
@@ -154,8 +157,10 @@ export async function prepareWebhookRequest(
     body = webhook.payloadFormat === 'STRAPI' ? strapiBody(event) : envelope(event)
   } else {
     try {
-      body = await transformer.apply(webhook.transform, envelopeOf(event))
+      body = await transformer.apply(webhook.transform, envelopeOf(event), webhook.tenantId)
     } catch (error) {
+      if (error instanceof TransformBusyError)
+        return { notSent: notSent('TIMEOUT', `not sent: ${error.message}`, true) }
       if (!(error instanceof TransformError)) throw error
       return { notSent: notSent('TRANSFORM_ERROR', `not sent: ${error.message}`, false) }
     }

@@ -1,5 +1,5 @@
 // A webhook's transform: a JSONata expression (jsonata), compiled under the guardrails every evaluation runs
-// with. Shared by the check when a webhook is saved and by the threads that evaluate it.
+// with. Shared by the check when a webhook is saved and by the processes that evaluate it.
 import jsonata from 'jsonata'
 
 export const MAX_TRANSFORM_LENGTH = 10_000

@@ -1,12 +1,16 @@
-// Transforms on their threads: the body an expression makes, each way one can fail to make one, and the bounds
-// that keep an expression from holding the process: jsonata's guardrails, and a thread terminated when it
-// overruns inside one native step.
+// Transforms on their processes: the body an expression makes, each way one can fail to make one, and the bounds
+// that keep an expression from holding the hub: jsonata's guardrails, a process terminated when it overruns
+// inside one native step, and one that ends alone when it passes its memory limit.
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Envelope } from '../../src/delivery/envelope.ts'
 import {
   checkTransform,
   createTransformer,
-  THREAD_TIME_LIMIT_MS,
+  POOL_SIZE,
+  TENANT_PROCESSES,
+  TENANT_QUEUE,
+  TIME_LIMIT_MS,
+  TransformBusyError,
   TransformError,
 } from '../../src/delivery/transform.ts'
 import { UserError } from '../../src/errors.ts'
@@ -29,7 +33,7 @@ const envelope: Envelope = {
 }
 
 const failure = (expression: string) =>
-  transformer.apply(expression, envelope).then(
+  transformer.apply(expression, envelope, 'tenant-a').then(
     (body) => {
       throw new Error(`expected a TransformError, got the body ${body}`)
     },
@@ -44,10 +48,11 @@ describe('apply', () => {
     const body = await transformer.apply(
       '{ "text": "Order " & data.order_id & " (" & type & ")", "units": $sum(data.items.qty), "at": createdAt }',
       envelope,
+      'tenant-a',
     )
     expect(body).toBe('{"text":"Order ORD-1 (order.created)","units":3,"at":"2026-11-30T12:00:00.000Z"}')
-    expect(await transformer.apply('data.items.sku', envelope)).toBe('["A","B"]')
-    expect(await transformer.apply('data.order_id', envelope)).toBe('"ORD-1"')
+    expect(await transformer.apply('data.items.sku', envelope, 'tenant-a')).toBe('["A","B"]')
+    expect(await transformer.apply('data.order_id', envelope, 'tenant-a')).toBe('"ORD-1"')
   })
 
   it('fails with jsonata’s error when the evaluation does', async () => {
@@ -60,7 +65,9 @@ describe('apply', () => {
   it('fails when the result is no JSON value', async () => {
     expect(await failure('data.nothing_here')).toMatch(/no JSON value/)
     expect(await failure('function($x) { $x }')).toMatch(/no JSON value/)
-    expect(await transformer.apply('{ "kept": 1, "left out": function($x) { $x } }', envelope)).toBe('{"kept":1}')
+    expect(await transformer.apply('{ "kept": 1, "left out": function($x) { $x } }', envelope, 'tenant-a')).toBe(
+      '{"kept":1}',
+    )
   })
 
   it('fails when the body would pass 512 KiB', async () => {
@@ -73,7 +80,7 @@ describe('apply', () => {
     expect(await failure('[1..10000000]')).toMatch(/D2015/)
   })
 
-  it('terminates a thread stuck in one native step, while the event loop keeps turning; the next transform runs', async () => {
+  it('terminates a process stuck in one native step, while the event loop keeps turning; the next transform runs', async () => {
     // A backtracking regex: a single call that would take minutes, which no check between steps can stop.
     let turns = 0
     let pending = true
@@ -86,10 +93,110 @@ describe('apply', () => {
     const message = await failure('$match($pad("", 40, "a") & "!", /(a+)+$/)').finally(() => {
       pending = false
     })
-    expect(message).toBe(`the transform ran longer than ${THREAD_TIME_LIMIT_MS} ms and was stopped`)
+    expect(message).toBe(`the transform ran longer than ${TIME_LIMIT_MS} ms and was stopped`)
     // Had the regex run on this thread, the loop would have stood still until it ended.
     expect(turns).toBeGreaterThan(100)
-    expect(await transformer.apply('type', envelope)).toBe('"order.created"')
+    expect(await transformer.apply('type', envelope, 'tenant-a')).toBe('"order.created"')
+  })
+})
+
+describe('memory', () => {
+  it('a process past its memory limit ends alone: the transform fails, this process stays up, the next one runs', async () => {
+    // A heap of 32 MB, which reading an envelope of 300,000 items passes.
+    const small = createTransformer({ memoryLimitMb: 32 })
+    try {
+      const items = Array.from({ length: 300_000 }, (_, i) => ({ i, sku: `SKU-${i}` }))
+      const error = await small
+        .apply('type', { ...envelope, data: { items } }, 'tenant-a')
+        .catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(TransformError)
+      expect((error as Error).message).toBe(
+        "the transform's process ended before it answered: it used more than 32 MB, or crashed",
+      )
+      expect(await small.apply('data.order_id', envelope, 'tenant-a')).toBe('"ORD-1"')
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('a string doubled step by step stops at twice the body limit, before it takes memory', async () => {
+    expect(await failure('($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $f("x", 28))')).toBe(
+      'the transform failed: a step made a string of 2097152 characters; the limit is 1048576',
+    )
+    expect(await failure('$pad("", 500000000)')).toBe(
+      'the transform failed: a step made a string of 500000000 characters; the limit is 1048576',
+    )
+    expect(await transformer.apply('$length($pad("", 1048576, "x"))', envelope, 'tenant-a')).toBe('1048576')
+  })
+})
+
+describe('sharing the pool among tenants', () => {
+  // Held in one native step until the time limit ends its process.
+  const STUCK = '$match($pad("", 40, "a") & "!", /(a+)+$/)'
+
+  const withTransformer = async (
+    test: (shared: ReturnType<typeof createTransformer>) => Promise<void>,
+    options?: Parameters<typeof createTransformer>[0],
+  ) => {
+    const shared = createTransformer(options)
+    try {
+      await test(shared)
+    } finally {
+      await shared.close()
+    }
+  }
+
+  it('one tenant’s slow transforms hold at most its share: another’s answers behind no more than that many', async () => {
+    await withTransformer(async (shared) => {
+      let slowDone = 0
+      const slow = Array.from({ length: POOL_SIZE + 2 }, () =>
+        shared
+          .apply(STUCK, envelope, 'tenant-slow')
+          .catch((error: unknown) => expect(error).toBeInstanceOf(TransformError))
+          .finally(() => {
+            slowDone++
+          }),
+      )
+      const slowDoneFirst = await shared.apply('type', envelope, 'tenant-quick').then(() => slowDone)
+      // Without shares, every one of them came first.
+      expect(slowDoneFirst).toBeLessThanOrEqual(TENANT_PROCESSES)
+      await Promise.all(slow)
+      expect(slowDone).toBe(POOL_SIZE + 2)
+    })
+  })
+
+  it('a transform that finds no free process in time is a TransformBusyError, not the expression’s fault', async () => {
+    await withTransformer(
+      async (shared) => {
+        // Every process started, then held, each by another tenant's stuck transform.
+        await Promise.all(Array.from({ length: POOL_SIZE }, (_, n) => shared.apply('type', envelope, `tenant-${n}`)))
+        const held = Array.from({ length: POOL_SIZE }, (_, n) =>
+          shared.apply(STUCK, envelope, `tenant-stuck-${n}`).catch((error: unknown) => error),
+        )
+        const error = await shared.apply('type', envelope, 'tenant-waiting').catch((caught: unknown) => caught)
+        expect(error).toBeInstanceOf(TransformBusyError)
+        expect((error as Error).message).toBe('the transform found no free process within 500 ms')
+        for (const stuck of await Promise.all(held)) expect(stuck).toBeInstanceOf(TransformError)
+        expect(await shared.apply('type', envelope, 'tenant-waiting')).toBe('"order.created"')
+      },
+      { queueDeadlineMs: 500 },
+    )
+  })
+
+  it(`a tenant's transform past its share and ${TENANT_QUEUE} waiting is a TransformBusyError at once`, async () => {
+    await withTransformer(async (shared) => {
+      const taken = TENANT_PROCESSES + TENANT_QUEUE
+      const burst = Array.from({ length: taken + 1 }, () =>
+        shared.apply('type', envelope, 'tenant-burst').catch((error: unknown) => error),
+      )
+      const answers = await Promise.all(burst)
+      expect(answers.slice(0, taken)).toEqual(Array(taken).fill('"order.created"'))
+      expect(answers[taken]).toBeInstanceOf(TransformBusyError)
+      expect((answers[taken] as Error).message).toBe(
+        `${TENANT_QUEUE} more of this tenant's transforms are waiting for a process`,
+      )
+      expect(await shared.apply('type', envelope, 'tenant-burst')).toBe('"order.created"')
+    })
   })
 })
 

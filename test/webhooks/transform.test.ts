@@ -116,6 +116,27 @@ describe('a transform that makes no body', () => {
     ])
     expect(sink.requests).toHaveLength(0)
   })
+
+  it('fails the delivery as TRANSFORM_ERROR when the transform doubles a string past its limit; the hub delivers on', async () => {
+    const sink = await receiver()
+    const hook = await createWebhook(t, {
+      url: sink.url,
+      events: ['order.created'],
+      transform: '($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $f("x", 28))',
+    })
+    await publish(t, 'order.created', order)
+    const delivery = await deliveryReaches(t, hook.id, 'FAILED')
+    expect(delivery.attempts).toEqual([
+      expect.objectContaining({
+        errorType: 'TRANSFORM_ERROR',
+        errorMessage:
+          'not sent: the transform failed: a step made a string of 2097152 characters; the limit is 1048576',
+      }),
+    ])
+    await t.data(UPDATE, { id: hook.id, input: { transform: 'data.order_id' } })
+    await publish(t, 'order.created', order)
+    expect((await only(sink)).body).toBe('"ORD-7"')
+  })
 })
 
 describe('checked when saved', () => {
@@ -249,6 +270,25 @@ describe('previewWebhookPayload', () => {
     const result = await t.gql(PREVIEW, { id: hook.id, payload: order })
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', errorType: 'TRANSFORM_ERROR' })
     expect(result.errors?.[0]?.message).toMatch(/no JSON value/)
+  })
+
+  it('checks a catalog example as publish checks a payload: a string example is refused, not sent as {"0": …}', async () => {
+    const REGISTER = 'mutation ($input: RegisterEventTypeInput!) { registerEventType(input: $input) { name } }'
+    const input = { name: 'note.added', category: 'notes', examplePayload: 'just a string' }
+    await t.data(REGISTER, { input }, 'tenant-examples')
+    const sink = await receiver()
+    const hook = await createWebhook(
+      t,
+      { url: sink.url, events: ['note.added'], payloadFormat: 'STRAPI' },
+      'tenant-examples',
+    )
+    for (const query of [PREVIEW, TEST]) {
+      const result = await t.gql(query, { id: hook.id }, 'tenant-examples')
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'payload' })
+      expect(result.errors?.[0]?.message).toBe('payload must be a JSON object')
+    }
+    expect(sink.requests).toHaveLength(0)
+    expect(await deliveriesOf(t, hook.id, 'tenant-examples')).toEqual([])
   })
 
   it('does not show another tenant’s webhook', async () => {

@@ -47,6 +47,7 @@ export async function attemptTarget(
   return attemptWebhook(
     {
       id: row.target_id,
+      tenantId: row.tenant_id,
       url: row.url,
       headers: row.headers,
       secret: row.secret,
