@@ -91,7 +91,7 @@ const envSchema = z.object({
   SWITCHYARD_ENCRYPTION_KEY: encryptionKeys.optional(),
   SWITCHYARD_JWT_ISSUER: z.string().optional(),
   SWITCHYARD_JWT_AUDIENCE: z.string().optional(),
-  SWITCHYARD_RATE_LIMIT_PER_SECOND: integer(0, 1_000_000_000).default(100),
+  SWITCHYARD_RATE_LIMIT_PER_SECOND: integer(0, 1_000_000_000).default(1000),
   SWITCHYARD_RATE_LIMIT_BURST: integer(1, 1_000_000_000).optional(),
   SWITCHYARD_ALLOW_PRIVATE_URLS: booleanString.default(false),
   SWITCHYARD_DEFAULT_HEADERS: headerObject.default({}),

@@ -123,9 +123,9 @@ describe('loadConfig', () => {
     expect(problems({ ...production, SWITCHYARD_JWT_SECRET: 'y'.repeat(32) })).toEqual([])
   })
 
-  it('limits requests to 100/s in bursts of 200 by default; the burst is a whole multiple of the rate', () => {
-    expect(loadConfig({}).rateLimit).toEqual({ perSecond: 100, burst: 200 })
-    expect(loadConfig({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '1000' }).rateLimit).toEqual({ perSecond: 1000, burst: 2000 })
+  it('limits requests to 1000/s in bursts of 2000 by default; the burst is a whole multiple of the rate', () => {
+    expect(loadConfig({}).rateLimit).toEqual({ perSecond: 1000, burst: 2000 })
+    expect(loadConfig({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '50' }).rateLimit).toEqual({ perSecond: 50, burst: 100 })
     expect(loadConfig({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '0' }).rateLimit.perSecond).toBe(0)
     expect(problems({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '100', SWITCHYARD_RATE_LIMIT_BURST: '150' })).toEqual([
       'SWITCHYARD_RATE_LIMIT_BURST must be a whole multiple of SWITCHYARD_RATE_LIMIT_PER_SECOND (100): the limit is counted in windows of burst / rate seconds (got 150)',
