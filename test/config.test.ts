@@ -154,7 +154,7 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '0', SWITCHYARD_MAX_PUBLISH_BATCH: '5000' }).limits.publishBatch,
     ).toBe(5000)
-    expect(problems({ SWITCHYARD_MAX_PUBLISH_BATCH: '300' })).toEqual([
+    expect(problems({ SWITCHYARD_MAX_PUBLISH_BATCH: '300', SWITCHYARD_RATE_LIMIT_PER_SECOND: '100' })).toEqual([
       'SWITCHYARD_MAX_PUBLISH_BATCH must be at most SWITCHYARD_RATE_LIMIT_BURST (200): each event of a batch counts one request against the rate limit (got 300)',
     ])
     expect(problems({ SWITCHYARD_MAX_PUBLISH_BATCH: '0' })).toEqual([
