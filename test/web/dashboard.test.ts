@@ -158,6 +158,67 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
     }
   })
 
+  it('sets a Strapi format and a transform in the form, previews the payload they make, and tests it', async () => {
+    const receiver = await startReceiver()
+    try {
+      const page = await signIn('dash-format')
+      await page.goto(`${base}/webhooks/new`)
+      await page.getByLabel('Name').fill('Strapi CMS')
+      await page.getByLabel('URL').fill(receiver.url)
+      await page.getByLabel('Event patterns').fill('order.created')
+      await page.getByLabel('Payload format').selectOption('STRAPI')
+      const transform = page.getByLabel('Transform (JSONata)')
+      await transform.fill('{ "kind": type, ')
+      await page.getByRole('button', { name: 'Create webhook' }).click()
+      await expect.poll(() => transform.getAttribute('aria-invalid')).toBe('true')
+      expect(await page.locator('.field.invalid').textContent()).toContain(
+        'transform is not a valid JSONata expression',
+      )
+
+      await transform.fill('{ "kind": type, "order": data.order_id }')
+      await page.getByRole('button', { name: 'Create webhook' }).click()
+      await page.getByRole('link', { name: 'Go to the webhook' }).click()
+      await page.getByRole('heading', { name: 'Strapi CMS' }).waitFor()
+      const facts = page.locator('dl.facts')
+      expect(await facts.textContent()).toContain('Strapi')
+      expect(await facts.textContent()).toContain('{ "kind": type, "order": data.order_id }')
+
+      const preview = page.getByRole('region', { name: 'Payload preview' })
+      await expect.poll(() => preview.getByLabel('Payload (JSON)').inputValue()).toContain('"ORD-123"')
+      expect(await preview.getByLabel('Event type').inputValue()).toBe('order.created')
+      await preview.getByRole('button', { name: 'Preview' }).click()
+      await preview.getByText('{"kind":"order.created","order":"ORD-123"}').waitFor()
+      const headers = preview.getByRole('table', { name: 'Headers' })
+      expect(await headers.getByRole('row', { name: /x-strapi-event/i }).textContent()).toContain('order.created')
+      expect(await headers.getByRole('row', { name: /x-strapi-signature/i }).count()).toBe(1)
+
+      await preview.getByLabel('Payload (JSON)').fill('{ "order_id": 7 }')
+      await preview.getByRole('button', { name: 'Preview' }).click()
+      await preview.getByRole('alert').waitFor()
+      expect(await headers.count()).toBe(0)
+      await preview.getByLabel('Payload (JSON)').fill('{ "order_id": "ORD-P", "status": "confirmed", "amount": 5 }')
+      await preview.getByRole('button', { name: 'Preview' }).click()
+      await preview.getByText('{"kind":"order.created","order":"ORD-P"}').waitFor()
+      await shot(page, 'webhook-preview')
+
+      await page.getByRole('button', { name: 'Send test' }).click()
+      await page.getByText(/Test delivery succeeded/).waitFor()
+      expect(await page.getByTitle('Body sent').textContent()).toBe('{"kind":"order.created","order":"ORD-123"}')
+      expect(receiver.requests.at(-1)?.json).toEqual({ kind: 'order.created', order: 'ORD-123' })
+
+      const { webhooks } = await t.data(
+        '{ webhooks { edges { node { payloadFormat transform } } } }',
+        {},
+        'dash-format',
+      )
+      expect(webhooks.edges).toEqual([
+        { node: { payloadFormat: 'STRAPI', transform: '{ "kind": type, "order": data.order_id }' } },
+      ])
+    } finally {
+      await receiver.close()
+    }
+  })
+
   it('streams published events and delivery attempts on Live, filtered, and pauses', async () => {
     const receiver = await startReceiver()
     try {
@@ -222,10 +283,10 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
       })
 
       // What is typed in a filter stays while the log redraws with a live update, until Enter applies it.
-      await page.getByLabel('Event').fill('order.shipped')
+      await page.getByLabel('Event', { exact: true }).fill('order.shipped')
       await publish(t, 'order.shipped', { order_id: 'ORD-1', carrier: 'DHL' }, { tenant: 'dash-log' })
       await log.getByText('order.shipped').waitFor()
-      await page.getByLabel('Event').press('Enter')
+      await page.getByLabel('Event', { exact: true }).press('Enter')
       await eventually(async () => expect(await log.locator('li').count()).toBe(1))
       await log.locator('summary').first().click()
       const attempts = log.getByRole('table', { name: 'Attempts' })
@@ -249,8 +310,8 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
         'order.shipped',
       ])
 
-      await page.getByLabel('Event').fill('')
-      await page.getByLabel('Event').press('Enter')
+      await page.getByLabel('Event', { exact: true }).fill('')
+      await page.getByLabel('Event', { exact: true }).press('Enter')
       const created = await eventually(async () => {
         const count = await failed.count()
         expect(count).toBeGreaterThan(1)
@@ -492,6 +553,13 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
       await page.goto(`${base}/webhooks/${hook.id}`)
       await page.getByRole('list', { name: 'Deliveries' }).getByText('failed', { exact: true }).waitFor()
       expect(await page.getByRole('button', { name: /Retry/ }).count()).toBe(0)
+      // Previewing is reading: it is offered.
+      await page.getByRole('button', { name: 'Preview' }).click()
+      await page.getByRole('table', { name: 'Headers' }).waitFor()
+
+      await page.goto(`${base}/webhooks/${hook.id}/edit`)
+      await page.getByRole('heading', { name: 'Watched', exact: true }).waitFor()
+      expect(await page.getByLabel(/^(Name|URL|Payload format|Transform|Headers)/).count()).toBe(0)
     } finally {
       await receiver.close()
     }

@@ -7,6 +7,7 @@ import {
   ConfirmButton,
   type Cursor,
   DeliveryStatusBadge,
+  Field,
   FilterInput,
   JsonBlock,
   Loading,
@@ -19,13 +20,15 @@ import {
   useAction,
   WebhookStatusBadge,
 } from '../components/ui.tsx'
-import { ago, count, formatDateTime, ms, percent, toLocalInput } from '../format.ts'
+import { ago, count, formatDateTime, json, ms, parseJsonField, percent, toLocalInput } from '../format.ts'
 import { useDebounced, useQuery } from '../hooks.ts'
 import {
   type Connection,
   DELIVERY_STATUSES,
   ERROR_TYPE_NAMES,
   PAGE_INFO,
+  PAYLOAD_FORMATS,
+  type PayloadFormat,
   WEBHOOK_ROW,
   type WebhookRow,
 } from '../queries.ts'
@@ -36,6 +39,7 @@ import { SecretOnce } from './webhook-form.tsx'
 const PAGE_SIZE = 20
 
 const WEBHOOK = `query Webhook($id: ID!) { webhook(id: $id) { ${WEBHOOK_ROW} filters previousSecretExpiresAt
+  payloadFormat transform
   retryPolicy { maxRetries scheduleMs } } }`
 
 const STATS = `query WebhookStats($id: ID!, $groupBy: StatsGroupBy!) {
@@ -103,12 +107,16 @@ interface Stats {
 export function WebhookDetail() {
   const { params } = useRoute()
   const id = params.id ?? ''
-  const hook = useQuery<{ webhook: WebhookRow & { filters: unknown; previousSecretExpiresAt: string | null } }>(
-    WEBHOOK,
-    {
-      id,
-    },
-  )
+  const hook = useQuery<{
+    webhook: WebhookRow & {
+      filters: unknown
+      previousSecretExpiresAt: string | null
+      payloadFormat: PayloadFormat
+      transform: string | null
+    }
+  }>(WEBHOOK, {
+    id,
+  })
   const [groupBy, setGroupBy] = useState<'HOUR' | 'DAY'>('HOUR')
   const stats = useQuery<{ webhookStats: Stats }>(STATS, { id, groupBy })
   const [status, setStatus] = useState('')
@@ -190,6 +198,20 @@ export function WebhookDetail() {
             </dd>
           </div>
         ) : null}
+        <div>
+          <dt>Payload format</dt>
+          <dd>{PAYLOAD_FORMATS[webhook.payloadFormat].label}</dd>
+        </div>
+        {webhook.transform !== null && (
+          <div>
+            <dt>Transform</dt>
+            <dd>
+              <pre class="json" title="Transform">
+                {webhook.transform}
+              </pre>
+            </dd>
+          </div>
+        )}
       </dl>
 
       <Panel title="Deliveries over time" actions={<GroupByChoice value={groupBy} onChange={setGroupBy} />}>
@@ -242,6 +264,8 @@ export function WebhookDetail() {
           </>
         )}
       </Panel>
+
+      <PayloadPreview webhookId={webhook.id} events={webhook.events} />
     </Page>
   )
 }
@@ -303,7 +327,7 @@ function WebhookActions({ webhook, onChange }: { webhook: WebhookRow; onChange()
             setTest(undefined)
             const { testWebhook } = await gql<{ testWebhook: TestResult }>(
               `mutation TestWebhook($id: ID!) { testWebhook(id: $id) {
-                status responseCode responseTimeMs errorType errorMessage responseBody } }`,
+                status responseCode responseTimeMs errorType errorMessage responseBody bodySent } }`,
               { id },
             )
             setTest(testWebhook)
@@ -375,6 +399,7 @@ interface TestResult {
   errorType: string | null
   errorMessage: string | null
   responseBody: string | null
+  bodySent: string | null
 }
 
 function TestResultView({ result }: { result: TestResult }) {
@@ -384,7 +409,22 @@ function TestResultView({ result }: { result: TestResult }) {
       in {result.responseTimeMs} ms
       {result.errorType &&
         ` (${ERROR_TYPE_NAMES[result.errorType] ?? result.errorType}${result.errorMessage ? `: ${result.errorMessage}` : ''})`}
-      {result.responseBody && <pre class="body">{result.responseBody}</pre>}
+      {result.bodySent !== null && (
+        <>
+          <h3>Body sent</h3>
+          <pre class="body" title="Body sent">
+            {result.bodySent}
+          </pre>
+        </>
+      )}
+      {result.responseBody && (
+        <>
+          <h3>Response</h3>
+          <pre class="body" title="Response body">
+            {result.responseBody}
+          </pre>
+        </>
+      )}
     </Notice>
   )
 }
@@ -506,4 +546,131 @@ function ReplayFailed({ webhookId, onDone }: { webhookId: string; onDone(): void
       {action.feedback}
     </form>
   )
+}
+
+const PREVIEW = `query PreviewPayload($id: ID!, $event: String, $payload: JSON) {
+  previewWebhookPayload(id: $id, event: $event, payload: $payload) { event body headers } }`
+
+interface Preview {
+  event: string
+  body: string
+  headers: Record<string, string>
+}
+
+interface CatalogType {
+  name: string
+  examplePayload: unknown
+}
+
+/**
+ * The request the webhook would get for an event of the catalog, made by the hub (format, transform,
+ * headers, signatures) and not sent. The example payload is filled in and can be changed.
+ */
+function PayloadPreview({ webhookId, events }: { webhookId: string; events: string[] }) {
+  const catalog = useQuery<{ eventTypes: CatalogType[] }>('query PreviewTypes { eventTypes { name examplePayload } }')
+  const types = catalog.data?.eventTypes ?? []
+  const [event, setEvent] = useState<string>()
+  const [payload, setPayload] = useState('')
+  const [payloadError, setPayloadError] = useState<string>()
+  const [preview, setPreview] = useState<Preview>()
+  const action = useAction()
+  // The webhook's first event name that is in the catalog, else the catalog's first type.
+  const chosen = event ?? (types.find((type) => events.includes(type.name)) ?? types[0])?.name ?? ''
+  const choose = (name: string) => {
+    setEvent(name)
+    setPayload(exampleOf(types, name))
+    setPreview(undefined)
+  }
+  useEffect(() => {
+    if (event === undefined && chosen) choose(chosen)
+  })
+
+  return (
+    <Panel title="Payload preview">
+      <form
+        class="form"
+        onSubmit={(submitted) => {
+          submitted.preventDefault()
+          setPreview(undefined)
+          let parsed: unknown
+          try {
+            parsed = parseJsonField(payload)
+            setPayloadError(undefined)
+          } catch (error) {
+            setPayloadError(`not JSON: ${(error as Error).message}`)
+            return
+          }
+          action.run(async () => {
+            const { previewWebhookPayload } = await gql<{ previewWebhookPayload: Preview }>(PREVIEW, {
+              id: webhookId,
+              event: chosen || undefined,
+              payload: parsed,
+            })
+            setPreview(previewWebhookPayload)
+          })
+        }}
+      >
+        <label>
+          Event type{' '}
+          <select value={chosen} onChange={(changed) => choose(changed.currentTarget.value)}>
+            {types.map((type) => (
+              <option key={type.name} value={type.name}>
+                {type.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <Field
+          label="Payload (JSON)"
+          hint="The event type's example payload; change it to see another body. Empty: the example."
+          error={payloadError}
+        >
+          {(props) => (
+            <textarea
+              {...props}
+              rows={6}
+              class="code"
+              spellcheck={false}
+              value={payload}
+              onInput={(typed) => setPayload(typed.currentTarget.value)}
+            />
+          )}
+        </Field>
+        <div class="actions">
+          <button type="submit" disabled={action.busy || !chosen}>
+            Preview
+          </button>
+        </div>
+      </form>
+      {action.feedback}
+      {preview && (
+        <div class="preview">
+          <h3>Body</h3>
+          <pre class="json" title={`Body of ${preview.event}`}>
+            {preview.body}
+          </pre>
+          <div class="table-wrap">
+            <table>
+              <caption>Headers</caption>
+              <tbody>
+                {Object.entries(preview.headers).map(([name, value]) => (
+                  <tr key={name}>
+                    <th scope="row">{name}</th>
+                    <td>
+                      <code>{value}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      )}
+    </Panel>
+  )
+}
+
+const exampleOf = (types: CatalogType[], name: string) => {
+  const example = types.find((type) => type.name === name)?.examplePayload
+  return example === undefined || example === null ? '' : json(example)
 }

@@ -1,13 +1,16 @@
 // Create or edit a webhook. Each error the hub names a field for is shown next to that field.
+import type { ComponentChildren } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { useLocation, useRoute } from 'preact-iso'
 import { ApiError, gql } from '../api.ts'
 import { Field, Loading, Notice, Page, Panel } from '../components/ui.tsx'
 import { json, parseJsonField } from '../format.ts'
 import { useQuery } from '../hooks.ts'
+import { PAYLOAD_FORMATS, type PayloadFormat } from '../queries.ts'
 import { useSession } from '../session.tsx'
 
-const EDITABLE = `id name url description events filters headers timeoutMs connectTimeoutMs maxConcurrency
+const EDITABLE = `id name url description events filters headers payloadFormat transform
+  timeoutMs connectTimeoutMs maxConcurrency
   retryPolicy { maxRetries retryDelayMs backoffMultiplier }`
 
 interface Editable {
@@ -18,6 +21,8 @@ interface Editable {
   events: string[]
   filters: unknown
   headers: Record<string, string>
+  payloadFormat: PayloadFormat
+  transform: string | null
   timeoutMs: number
   connectTimeoutMs: number
   maxConcurrency: number
@@ -31,6 +36,8 @@ interface Form {
   events: string
   filters: string
   headers: string
+  payloadFormat: PayloadFormat
+  transform: string
   timeoutMs: string
   connectTimeoutMs: string
   maxConcurrency: string
@@ -46,6 +53,8 @@ const EMPTY: Form = {
   events: '*',
   filters: '',
   headers: '',
+  payloadFormat: 'STANDARD',
+  transform: '',
   timeoutMs: '',
   connectTimeoutMs: '',
   maxConcurrency: '',
@@ -63,6 +72,8 @@ function formOf(hook: Editable): Form {
     events: hook.events.join(', '),
     filters: hook.filters ? json(hook.filters) : '',
     headers: '',
+    payloadFormat: hook.payloadFormat,
+    transform: hook.transform ?? '',
     timeoutMs: text(hook.timeoutMs),
     connectTimeoutMs: text(hook.connectTimeoutMs),
     maxConcurrency: text(hook.maxConcurrency),
@@ -147,6 +158,9 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
     }
     if (changed('filters')) result.filters = jsonOf('filters') ?? null
     if (form.headers.trim()) result.headers = jsonOf('headers')
+    if (changed('payloadFormat')) result.payloadFormat = form.payloadFormat
+    // Emptied, it is removed.
+    if (changed('transform') && (existing || form.transform.trim())) result.transform = form.transform.trim() || null
     if (changed('maxRetries') || changed('retryDelayMs') || changed('backoffMultiplier')) {
       result.retryPolicy = {
         maxRetries: number('maxRetries'),
@@ -219,7 +233,7 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
       )}
     </Field>
   )
-  const area = (name: keyof Form, label: string, hint: string, placeholder?: string) => (
+  const area = (name: keyof Form, label: string, hint: ComponentChildren, placeholder?: string) => (
     <Field label={label} hint={hint} error={errors[name]}>
       {(props) => (
         <textarea
@@ -264,6 +278,31 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
             ? `Header names to values, sent with every delivery. Leave empty to keep the current ones (${Object.keys(existing.headers).join(', ') || 'none'}).`
             : 'Header names to values, sent with every delivery; stored sealed.',
           '{ "X-Api-Key": "…" }',
+        )}
+        <Field label="Payload format" hint={PAYLOAD_FORMATS[form.payloadFormat].hint} error={errors.payloadFormat}>
+          {(props) => (
+            <select
+              {...props}
+              name="payloadFormat"
+              value={form.payloadFormat}
+              onChange={(event) => setForm({ ...form, payloadFormat: event.currentTarget.value as PayloadFormat })}
+            >
+              {Object.entries(PAYLOAD_FORMATS).map(([value, { label }]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        {area(
+          'transform',
+          'Transform (JSONata)',
+          <>
+            An expression over <code>{'{ id, type, createdAt, data }'}</code> whose result is the body sent, in place of
+            the format's body. Leave empty to send the format's body.
+          </>,
+          '{ "kind": type, "order": data.order_id }',
         )}
         <details open={ADVANCED.some((name) => errors[name]) || undefined}>
           <summary>Retries and timeouts</summary>
