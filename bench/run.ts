@@ -1,9 +1,10 @@
 // npm run bench [-- --quick] [-- --out results.json]
 // npm run bench -- --only graphql [--against <checkout>] [--rounds n] [--seconds s] [--webhooks n] [--cpu-prof <dir>]
 // Measures, in one run on this machine: the ceilings (raw HTTP to the sink, raw pg-boss), the hub's
-// sustained delivery rate (internal and GraphQL publishes, to 1 and to 10 webhooks), publish→receive
-// latency at fixed offered loads, retry timing, GraphQL rps against a bare yoga, 1 against 2 worker
-// processes, and the delivery rate with a large delivery log stored. See bench/README.md.
+// sustained delivery rate (internal and GraphQL publishes, one event a call and batches of 50, to 1 and
+// to 10 webhooks), publish→receive latency at fixed offered loads, retry timing, GraphQL rps against a
+// bare yoga, 1 against 2 worker processes, and the delivery rate with a large delivery log stored. See
+// bench/README.md.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -19,7 +20,15 @@ import { migrate } from '../src/db/migrate.ts'
 import { startHub } from '../src/hub.ts'
 import { createLogger } from '../src/logger.ts'
 import { closedLoop, openLoop } from './lib/load.ts'
-import { type Child, cpuBetween, projectRoot, sampleCpu, spawnChild, startListening } from './lib/processes.ts'
+import {
+  type Child,
+  cpuBetween,
+  postmasterOf,
+  projectRoot,
+  sampleCpu,
+  spawnChild,
+  startListening,
+} from './lib/processes.ts'
 
 const { values: options } = parseArgs({
   options: {
@@ -60,6 +69,8 @@ const T = quick
       backlog: 4_000,
     }
 const WEBHOOK_CONCURRENCY = 50
+/** Events per publishEvents call in the batch publish windows. */
+const PUBLISH_BATCH = 50
 const TARGETS = { deliveriesPerSecond: 3000, deliveryRatio: 0.7, p99At500Ms: 50, graphqlRatio: 0.5 }
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret!'
 const TENANT = 'bench'
@@ -69,6 +80,8 @@ const benchStart = performance.now()
 const log = (message: string) =>
   process.stderr.write(`bench [${Math.round((performance.now() - benchStart) / 1000)} s]: ${message}\n`)
 const children: Child[] = []
+/** The bench database's postmaster, when it runs on this machine: whose processes count as PostgreSQL's CPU. */
+let postmaster: number | undefined
 const cleanups: Array<() => Promise<unknown>> = []
 
 // ---------------------------------------------------------------- setup
@@ -194,14 +207,14 @@ interface Window {
 
 /** CPU per process, commits/s and queue wait over `durationMs`, around `during`. */
 async function observe(pool: pg.Pool, durationMs: number): Promise<Window & { seconds: number }> {
-  const cpu0 = sampleCpu(children)
+  const cpu0 = sampleCpu(children, postmaster)
   const commits0 = await pgCommits(pool)
   const writes0 = await pgWrites(pool)
   const queueWait = sampleQueueWait(pool)
   const started = performance.now()
   await sleep(durationMs)
   const seconds = (performance.now() - started) / 1000
-  const cpu1 = sampleCpu(children)
+  const cpu1 = sampleCpu(children, postmaster)
   const commits1 = await pgCommits(pool)
   const writes1 = await pgWrites(pool)
   return {
@@ -376,6 +389,14 @@ async function useWebhooks(api: Api, sinkUrl: string, count: number, extra: Reco
 const now = () => performance.timeOrigin + performance.now()
 
 type Publish = (payload: Record<string, unknown>) => Promise<unknown>
+/** Publishes its payloads as one batch. */
+type PublishBatch = (payloads: Array<Record<string, unknown>>) => Promise<unknown>
+
+/** One event at a time, as a batch publisher given batches of one. */
+const oneByOne =
+  (publish: Publish): PublishBatch =>
+  ([payload]) =>
+    publish(payload ?? {})
 
 async function waitForDeliveries(sinkUrl: string, target: number, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs
@@ -386,14 +407,18 @@ async function waitForDeliveries(sinkUrl: string, target: number, timeoutMs: num
   }
 }
 
-/** Deliveries/s the sink sees while publishers keep the queue fed (backlog held near `maxBacklog`). */
+/**
+ * Deliveries/s the sink sees while publishers keep the queue fed (backlog held near `maxBacklog`); each
+ * call publishes `batch` events.
+ */
 async function throughput(
   label: string,
   sinkUrl: string,
   pool: pg.Pool,
-  publish: Publish,
+  publish: PublishBatch,
   fanout: number,
   concurrency: number,
+  batch = 1,
 ) {
   const start = (await getJson<SinkStats>(`${sinkUrl}/stats`)).received
   let received = start
@@ -410,8 +435,8 @@ async function throughput(
     until: () => stop,
     hold: () => published * fanout - (received - start) > T.backlog,
     task: async () => {
-      await publish({ ...SAMPLE_PAYLOAD, sent_at: now() })
-      published += 1
+      await publish(Array.from({ length: batch }, () => ({ ...SAMPLE_PAYLOAD, sent_at: now() })))
+      published += batch
     },
   })
   await sleep(T.warm)
@@ -737,6 +762,8 @@ async function measureAll() {
   const databaseUrl = await openDatabase()
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 })
   cleanups.push(() => pool.end())
+  const { rows: backend } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  postmaster = postmasterOf(backend[0]?.pid ?? 0)
   const { child: sink, port: sinkPort } = await startListening('sink', 'bench/sink.ts')
   children.push(sink)
   const sinkUrl = `http://127.0.0.1:${sinkPort}`
@@ -768,11 +795,29 @@ async function measureAll() {
       { p: payload },
     )
 
+  const viaGraphqlBatch: PublishBatch = (payloads) =>
+    api.gql(
+      'mutation ($input: [PublishEventInput!]!) { publishEvents(input: $input) { results { deliveriesQueued } } }',
+      { input: payloads.map((payload) => ({ type: 'order.updated', payload })) },
+    )
+
   const throughputs = []
   for (const fanout of [1, 10]) {
     await useWebhooks(api, sinkUrl, fanout)
-    throughputs.push(await throughput(`internal publish → ${fanout} webhook(s)`, sinkUrl, pool, internal, fanout, 16))
-    throughputs.push(await throughput(`GraphQL publish → ${fanout} webhook(s)`, sinkUrl, pool, viaGraphql, fanout, 32))
+    const to = `→ ${fanout} webhook(s)`
+    throughputs.push(await throughput(`internal publish ${to}`, sinkUrl, pool, oneByOne(internal), fanout, 16))
+    throughputs.push(await throughput(`GraphQL publish ${to}`, sinkUrl, pool, oneByOne(viaGraphql), fanout, 32))
+    throughputs.push(
+      await throughput(
+        `GraphQL publishEvents (batches of ${PUBLISH_BATCH}) ${to}`,
+        sinkUrl,
+        pool,
+        viaGraphqlBatch,
+        fanout,
+        8,
+        PUBLISH_BATCH,
+      ),
+    )
   }
 
   log('latency')
@@ -798,9 +843,23 @@ async function measureAll() {
 
   log('scale')
   const webhookIds = await useWebhooks(api, sinkUrl, 10)
-  const oneWorker = await throughput('internal publish → 10 webhooks, 1 worker', sinkUrl, pool, internal, 10, 16)
+  const oneWorker = await throughput(
+    'internal publish → 10 webhooks, 1 worker',
+    sinkUrl,
+    pool,
+    oneByOne(internal),
+    10,
+    16,
+  )
   const second = await startWorker('worker2', databaseUrl)
-  const twoWorkers = await throughput('internal publish → 10 webhooks, 2 workers', sinkUrl, pool, internal, 10, 16)
+  const twoWorkers = await throughput(
+    'internal publish → 10 webhooks, 2 workers',
+    sinkUrl,
+    pool,
+    oneByOne(internal),
+    10,
+    16,
+  )
   await second.stop()
   children.splice(children.indexOf(second), 1)
   const scale = [
@@ -814,7 +873,7 @@ async function measureAll() {
     `internal publish → 10 webhooks, ${grown.deliveryRows} rows stored`,
     sinkUrl,
     pool,
-    internal,
+    oneByOne(internal),
     10,
     16,
   )

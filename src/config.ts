@@ -112,6 +112,7 @@ const envSchema = z.object({
   SWITCHYARD_MAX_WEBHOOKS_PER_TENANT: integer(1, 100_000).default(100),
   SWITCHYARD_MAX_EVENT_TYPES_PER_TENANT: integer(1, 100_000).default(500),
   SWITCHYARD_MAX_REPLAY_DELIVERIES: integer(1, 10_000_000).default(10_000),
+  SWITCHYARD_MAX_PUBLISH_BATCH: integer(1, 10_000).optional(),
   SWITCHYARD_GRAPHIQL: booleanString.optional(),
   SWITCHYARD_SUBSCRIPTION_BUFFER: integer(1, 1_000_000).default(1000),
   SWITCHYARD_SWEEP_INTERVAL_SECONDS: integer(5, 86_400).default(60),
@@ -171,6 +172,8 @@ export interface Config {
     eventTypesPerTenant: number
     /** Deliveries one replayDeliveries or recoverDeliveries call may requeue. */
     replayDeliveries: number
+    /** Events one publishEvents call (or internal batch) may hold; each counts one request. */
+    publishBatch: number
   }
   events: {
     /** Publishing a type missing from the catalog: refused (BAD_USER_INPUT) unless this is set. */
@@ -237,11 +240,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data
   const rateLimitBurst = e.SWITCHYARD_RATE_LIMIT_BURST ?? 2 * e.SWITCHYARD_RATE_LIMIT_PER_SECOND
+  const rateLimited = e.SWITCHYARD_RATE_LIMIT_PER_SECOND > 0
+  // A batch counts one request per event: one larger than the burst could never pass the rate limit.
+  const publishBatch = e.SWITCHYARD_MAX_PUBLISH_BATCH ?? (rateLimited ? Math.min(100, rateLimitBurst) : 100)
   const problems = [
     // rate-limiter-flexible counts in windows of whole seconds (its PostgreSQL table stores whole milliseconds).
     ...(e.SWITCHYARD_RATE_LIMIT_PER_SECOND > 0 && rateLimitBurst % e.SWITCHYARD_RATE_LIMIT_PER_SECOND !== 0
       ? [
           `SWITCHYARD_RATE_LIMIT_BURST must be a whole multiple of SWITCHYARD_RATE_LIMIT_PER_SECOND (${e.SWITCHYARD_RATE_LIMIT_PER_SECOND}): the limit is counted in windows of burst / rate seconds (got ${rateLimitBurst})`,
+        ]
+      : []),
+    ...(rateLimited && publishBatch > rateLimitBurst
+      ? [
+          `SWITCHYARD_MAX_PUBLISH_BATCH must be at most SWITCHYARD_RATE_LIMIT_BURST (${rateLimitBurst}): each event of a batch counts one request against the rate limit (got ${publishBatch})`,
         ]
       : []),
   ]
@@ -300,6 +311,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhooksPerTenant: e.SWITCHYARD_MAX_WEBHOOKS_PER_TENANT,
       eventTypesPerTenant: e.SWITCHYARD_MAX_EVENT_TYPES_PER_TENANT,
       replayDeliveries: e.SWITCHYARD_MAX_REPLAY_DELIVERIES,
+      publishBatch,
     },
     events: { allowUnknownTypes: e.SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES },
     subscriptions: {

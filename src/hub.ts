@@ -140,6 +140,7 @@ export async function startHub(
       jobs,
       allowUnknownTypes: config.events.allowUnknownTypes,
       connectorDefaults: new Map(connectors.map((connector) => [connector.name, connector.defaultEvents])),
+      maxBatch: config.limits.publishBatch,
     })
     const live = createLiveStreams(config.subscriptions)
     await checkStoredConfigs(sealer, logger)

@@ -80,6 +80,8 @@ interface ServerContext {
 type Caller = Identity | null
 
 const NO_SCOPES: Context['scopes'] = new Set()
+/** Without a token nothing runs that could count more. */
+const none = async () => {}
 
 export function buildApp({
   logger,
@@ -105,10 +107,11 @@ export function buildApp({
   const callers = new WeakMap<Request, Caller>()
 
   async function contextFor(caller: Caller): Promise<Context> {
-    if (!caller) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log, services }
+    if (!caller) return { tenantId: null, scopes: NO_SCOPES, expiresAt: undefined, log, services, countMore: none }
     const { tenantId, scopes, expiresAt } = caller
     await tenants.ensure(tenantId)
-    return { tenantId, scopes, expiresAt, log: logFor(tenantId), services }
+    const countMore = (points: number) => admission.countMore(tenantId, points)
+    return { tenantId, scopes, expiresAt, log: logFor(tenantId), services, countMore }
   }
 
   const yoga = createYoga<ServerContext, Context>({

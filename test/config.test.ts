@@ -139,9 +139,26 @@ describe('loadConfig', () => {
       webhooksPerTenant: 100,
       eventTypesPerTenant: 500,
       replayDeliveries: 10_000,
+      publishBatch: 100,
     })
     expect(problems({ SWITCHYARD_MAX_BODY_BYTES: '10' })).toEqual([
       'SWITCHYARD_MAX_BODY_BYTES must be an integer from 1024 to 104857600 (got "10")',
+    ])
+  })
+
+  it('keeps a publish batch within the rate limit’s burst, since each event counts one request', () => {
+    expect(
+      loadConfig({ SWITCHYARD_MAX_PUBLISH_BATCH: '500', SWITCHYARD_RATE_LIMIT_PER_SECOND: '1000' }).limits.publishBatch,
+    ).toBe(500)
+    expect(loadConfig({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '10' }).limits.publishBatch).toBe(20)
+    expect(
+      loadConfig({ SWITCHYARD_RATE_LIMIT_PER_SECOND: '0', SWITCHYARD_MAX_PUBLISH_BATCH: '5000' }).limits.publishBatch,
+    ).toBe(5000)
+    expect(problems({ SWITCHYARD_MAX_PUBLISH_BATCH: '300' })).toEqual([
+      'SWITCHYARD_MAX_PUBLISH_BATCH must be at most SWITCHYARD_RATE_LIMIT_BURST (200): each event of a batch counts one request against the rate limit (got 300)',
+    ])
+    expect(problems({ SWITCHYARD_MAX_PUBLISH_BATCH: '0' })).toEqual([
+      'SWITCHYARD_MAX_PUBLISH_BATCH must be an integer from 1 to 10000 (got "0")',
     ])
   })
 

@@ -99,7 +99,8 @@ function sample(type: GraphQLInputType, name: string): unknown {
     case 'DateTime':
       return '2020-01-01T00:00:00.000Z'
     case 'JSON':
-      return {}
+      // A payload for the sampled type, order.created, that its schema accepts: publishes by B get stored.
+      return name === 'payload' ? { order_id: 'B-sample', status: 'confirmed', amount: 1 } : {}
     default:
       return name === 'event' || name === 'type' ? 'order.created' : 'x'
   }
@@ -250,7 +251,9 @@ describe('tenant B with tenant A’s ids', () => {
   )
 
   it('finds the tenant-wide mutations', () => {
-    expect(tenantWide.map((c) => c.field)).toContain('recoverDeliveries')
+    expect(tenantWide.map((c) => c.field)).toEqual(
+      expect.arrayContaining(['recoverDeliveries', 'publishEvent', 'publishEvents']),
+    )
   })
 
   it.each(tenantWide.map((c) => [c.field, c] as const))(
@@ -261,6 +264,20 @@ describe('tenant B with tenant A’s ids', () => {
       expect(await snapshotOfA()).toEqual(before)
     },
   )
+
+  it('stored B’s publishes of the cases above as B’s own events', async () => {
+    const client = new pg.Client({ connectionString: t.db.url })
+    await client.connect()
+    try {
+      const { rows } = await client.query<{ tenant_id: string; count: number }>(
+        `SELECT tenant_id, count(*)::int AS count FROM events WHERE payload->>'order_id' = 'B-sample' GROUP BY tenant_id`,
+      )
+      // publishEvent and publishEvents, one event each.
+      expect(rows).toEqual([{ tenant_id: B, count: 2 }])
+    } finally {
+      await client.end()
+    }
+  })
 
   it('changed none of A’s rows, and logged none of A’s data under B', async () => {
     expect(await snapshotOfA()).toEqual(before)

@@ -97,9 +97,11 @@ function ticksOf(pid: number): number {
 
 /**
  * PostgreSQL's CPU so far: every live postgres process, plus what its postmasters' ended children
- * (backends that closed) used, so that backends coming and going do not lose their time.
+ * (backends that closed) used, so that backends coming and going do not lose their time. Given the bench's
+ * own postmaster, only that server's processes: another cluster on the machine (a test run's) stopping
+ * mid-window would otherwise take its time out of the sum.
  */
-function postgresTicks(): number {
+function postgresTicks(postmaster: number | undefined): number {
   const stats = new Map<number, NonNullable<ReturnType<typeof statOf>>>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
@@ -109,7 +111,9 @@ function postgresTicks(): number {
       continue
     }
     const stat = statOf(Number(entry))
-    if (stat) stats.set(Number(entry), stat)
+    if (!stat) continue
+    if (postmaster !== undefined && Number(entry) !== postmaster && stat.parent !== postmaster) continue
+    stats.set(Number(entry), stat)
   }
   let total = 0
   for (const stat of stats.values()) {
@@ -119,18 +123,26 @@ function postgresTicks(): number {
   return total
 }
 
+/** The postmaster of a backend (`SELECT pg_backend_pid()`), when that server runs on this machine. */
+export function postmasterOf(backendPid: number): number | undefined {
+  return statOf(backendPid)?.parent
+}
+
 export interface CpuSample {
   at: number
   ticks: Map<string, number>
 }
 
-/** CPU time so far of each named process, PostgreSQL's summed over all its processes. */
-export function sampleCpu(children: readonly Child[]): CpuSample {
+/**
+ * CPU time so far of each named process, PostgreSQL's summed over all its processes (those of `postmaster`
+ * when known, else every postgres process on the machine).
+ */
+export function sampleCpu(children: readonly Child[], postmaster?: number): CpuSample {
   const ticks = new Map<string, number>()
   const own = process.cpuUsage()
   ticks.set('driver', ((own.user + own.system) / 1e6) * CLOCK_TICKS)
   for (const child of children) if (child.process.pid) ticks.set(child.name, ticksOf(child.process.pid))
-  ticks.set('postgres', postgresTicks())
+  ticks.set('postgres', postgresTicks(postmaster))
   return { at: performance.now(), ticks }
 }
 

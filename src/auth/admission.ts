@@ -17,6 +17,11 @@ export interface Admission {
    * long (ms) to wait before the next, or undefined when it may go ahead.
    */
   countAddress(remoteAddress: string | undefined): Promise<number | undefined>
+  /**
+   * Counts `points` more requests against an admitted tenant (a batch counts one per item, its request
+   * one already): throws RATE_LIMITED past the limit.
+   */
+  countMore(tenantId: string, points: number): Promise<void>
 }
 
 /** Without a limiter (the limit is off) every request goes ahead; tokens are still verified. */
@@ -28,6 +33,9 @@ export function createAdmission(verifier: TokenVerifier, limiter: RequestLimiter
 
   return {
     countAddress,
+    async countMore(tenantId, points) {
+      if (points > 0) refuseOver(await limiter?.take('tenant', tenantId, points))
+    },
     async admit(authorization, remoteAddress) {
       let identity: Identity | undefined
       try {

@@ -37,8 +37,12 @@ export function addressKey(remoteAddress: string | undefined): string {
 }
 
 export interface RequestLimiter {
-  /** Counts one request: undefined when it may go ahead, or how long (ms) to wait before the next. */
-  take(by: LimitedBy, id: string): Promise<number | undefined>
+  /**
+   * Counts `points` requests (default one): undefined when they may go ahead, or how long (ms) to wait.
+   * Points that do not all fit in what is left of the window are refused together, and what was left is
+   * spent: the window is full either way.
+   */
+  take(by: LimitedBy, id: string, points?: number): Promise<number | undefined>
 }
 
 export interface RequestLimiterOptions {
@@ -84,16 +88,16 @@ export function createRequestLimiter({
   const allowances = new LRUCache<string, Allowance>({ max: ALLOWANCES_AT_MOST })
   const leasing = new Map<string, Promise<void>>()
 
-  async function lease(by: LimitedBy, id: string, key: string): Promise<void> {
+  async function lease(by: LimitedBy, id: string, key: string, size: number): Promise<void> {
     let counted: RateLimiterRes
     try {
-      counted = await shared.consume(key, leaseSize)
+      counted = await shared.consume(key, size)
     } catch (refused) {
       if (!(refused instanceof RateLimiterRes)) throw refused
       counted = refused
     }
-    const granted = Math.min(leaseSize, Math.max(0, burst - (counted.consumedPoints - leaseSize)))
-    const full = granted < leaseSize
+    const granted = Math.min(size, Math.max(0, burst - (counted.consumedPoints - size)))
+    const full = granted < size
     allowances.set(key, { left: granted, until: Date.now() + counted.msBeforeNext, full })
     if (full) {
       log.info({ [by]: id, retryAfterMs: counted.msBeforeNext }, 'over the request rate limit until its window ends')
@@ -101,25 +105,27 @@ export function createRequestLimiter({
   }
 
   return {
-    async take(by, id) {
+    async take(by, id, points = 1) {
       const key = `${by}:${id}`
+      let owed = points
       for (;;) {
         const now = Date.now()
         const allowance = allowances.get(key)
         if (allowance && allowance.until > now) {
-          if (allowance.left > 0) {
-            allowance.left--
-            return undefined
-          }
+          const spent = Math.min(owed, allowance.left)
+          allowance.left -= spent
+          owed -= spent
+          if (owed === 0) return undefined
           if (allowance.full) {
             onLimited?.(by)
             return allowance.until - now
           }
         }
         // One lease at a time per key: concurrent requests wait for it rather than each asking the database.
+        // A request of many points (a batch) leases what it still needs, if that is more than a lease.
         let pending = leasing.get(key)
         if (!pending) {
-          pending = lease(by, id, key).finally(() => leasing.delete(key))
+          pending = lease(by, id, key, Math.max(leaseSize, owed)).finally(() => leasing.delete(key))
           leasing.set(key, pending)
         }
         await pending

@@ -73,7 +73,7 @@ export function createInboundHandler({ sealer, caller, publishing, logger }: Inb
       source: connectorName,
     }))
     try {
-      for (const event of events) await publishing.check(tenantId, event)
+      await publishing.checkBatch(tenantId, events)
     } catch (error) {
       // The provider's request is authentic, but one of its events cannot be published as it is.
       if (!(error instanceof UserError && error.extensions.code === 'BAD_USER_INPUT')) throw error
@@ -89,10 +89,8 @@ export function createInboundHandler({ sealer, caller, publishing, logger }: Inb
       )
       const receiptId = receipt.rows[0]?.id
       if (!receiptId) return { duplicate: true, eventIds: [] as string[] }
-      const eventIds: string[] = []
-      for (const event of events) {
-        eventIds.push((await publishing.publishChecked(client, tenantId, event)).event.id)
-      }
+      const published = await publishing.publishChecked(client, tenantId, events)
+      const eventIds = published.map(({ event }) => event.id)
       if (eventIds[0]) {
         await client.query('UPDATE inbound_receipts SET event_id = $2 WHERE id = $1', [receiptId, eventIds[0]])
       }

@@ -29,29 +29,42 @@ export interface AttemptNotice {
   attemptId: string
 }
 
-/** A NOTIFY payload must stay under 8000 bytes; notices are sent in lists that fit. */
+/** A NOTIFY payload must stay under 8000 bytes; notices are sent in lists that fit (in UTF-8 bytes). */
 const MAX_PAYLOAD = 7000
 
-export async function notifyMany(client: pg.PoolClient, channel: string, notices: readonly unknown[]): Promise<void> {
-  const payloads: string[] = []
-  let batch: string[] = []
+/**
+ * Which NOTIFY payload each notice (as JSON text) goes in, in order: the notices of one payload, joined as
+ * a JSON list, fit in a NOTIFY. Any subset of a payload's notices fits too.
+ */
+export function payloadIndexes(notices: readonly string[]): number[] {
+  const indexes: number[] = []
+  let payload = 0
   let size = 2
-  for (const notice of notices) {
-    const text = JSON.stringify(notice)
-    if (batch.length > 0 && size + text.length + 1 > MAX_PAYLOAD) {
-      payloads.push(`[${batch.join(',')}]`)
-      batch = []
+  for (const text of notices) {
+    const bytes = Buffer.byteLength(text)
+    if (size > 2 && size + bytes + 1 > MAX_PAYLOAD) {
+      payload += 1
       size = 2
     }
-    batch.push(text)
-    size += text.length + 1
+    indexes.push(payload)
+    size += bytes + 1
   }
-  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`)
+  return indexes
+}
+
+export async function notifyMany(client: pg.PoolClient, channel: string, notices: readonly unknown[]): Promise<void> {
+  const texts = notices.map((notice) => JSON.stringify(notice))
+  const payloads: string[][] = []
+  for (const [i, payload] of payloadIndexes(texts).entries()) {
+    const list = payloads[payload] ?? []
+    list.push(texts[i] ?? '')
+    payloads[payload] = list
+  }
   if (payloads.length === 0) return
   await client.query({
     name: 'notify-many',
     text: 'SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p',
-    values: [channel, payloads],
+    values: [channel, payloads.map((texts) => `[${texts.join(',')}]`)],
   })
 }
 

@@ -25,6 +25,11 @@ export interface Context {
   expiresAt: number | undefined
   log: Logger
   services: Services
+  /**
+   * Counts `points` more requests against the tenant's rate limit, for an operation that does the work of
+   * many (publishEvents: one per event); throws RATE_LIMITED past it.
+   */
+  countMore(points: number): Promise<void>
 }
 
 /** A resolver's tenant, after scope-auth has guaranteed there is one. */

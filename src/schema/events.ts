@@ -3,10 +3,12 @@
 import { queryFromInfo } from '@pothos/plugin-prisma'
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay'
 import { validate as isUuid } from 'uuid'
+import type { Prisma } from '#generated/prisma/client.ts'
 import { db } from '../db/client.ts'
 import { badInput, notFound } from '../errors.ts'
 import type { EventTypeView } from '../events/catalog.ts'
 import { isValidPattern, matchesPattern } from '../events/matching.ts'
+import type { PublishResult } from '../events/publish.ts'
 import { type Live, liveValue } from '../realtime/live.ts'
 import { builder } from './builder.ts'
 import { tenantOf } from './context.ts'
@@ -166,20 +168,31 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
   }),
 })
 
-const PublishEventPayload = builder
-  .objectRef<{ eventId: string; deliveriesQueued: number; duplicate: boolean }>('PublishEventPayload')
-  .implement({
-    fields: (t) => ({
-      event: t.prismaField({
-        type: 'Event',
-        resolve: (query, payload) => db().event.findUniqueOrThrow({ ...query, where: { id: payload.eventId } }),
-      }),
-      deliveriesQueued: t.exposeInt('deliveriesQueued', { description: 'Deliveries the event was fanned out to.' }),
-      duplicate: t.exposeBoolean('duplicate', {
-        description: 'True when the idempotency key was used before: this is the first event, not a new one.',
-      }),
+const PublishEventPayload = builder.objectRef<PublishResult>('PublishEventPayload').implement({
+  fields: (t) => ({
+    // The stored row itself (Event has no relations): a batch's payloads cost no query each. Its payload was
+    // read from a json column.
+    event: t.field({
+      type: EventRef,
+      resolve: ({ event }) => ({ ...event, payload: event.payload as Prisma.JsonValue }),
     }),
-  })
+    deliveriesQueued: t.exposeInt('deliveriesQueued', { description: 'Deliveries the event was fanned out to.' }),
+    duplicate: t.exposeBoolean('duplicate', {
+      description: 'True when the idempotency key was used before: this is the first event, not a new one.',
+    }),
+  }),
+})
+
+const PublishEventsPayload = builder.objectRef<PublishResult[]>('PublishEventsPayload').implement({
+  description: 'What publishEvents did, event by event.',
+  fields: (t) => ({
+    results: t.field({
+      type: [PublishEventPayload],
+      description: 'One result per published event, in the order of `input`.',
+      resolve: (results) => results,
+    }),
+  }),
+})
 
 const RegisterEventTypeInput = builder.inputType('RegisterEventTypeInput', {
   fields: (t) => ({
@@ -200,14 +213,37 @@ builder.mutationFields((t) => ({
     type: PublishEventPayload,
     description: 'Stores the event and fans it out to every matching active webhook, in one transaction.',
     args: { input: t.arg({ type: PublishEventInput, required: true }) },
-    resolve: async (_root, { input }, context) => {
-      const result = await context.services.events.publisher.publish(tenantOf(context), {
+    resolve: (_root, { input }, context) =>
+      context.services.events.publisher.publish(tenantOf(context), {
         type: input.type,
         payload: input.payload,
         idempotencyKey: input.idempotencyKey,
         source: 'api',
-      })
-      return { eventId: result.event.id, deliveriesQueued: result.deliveriesQueued, duplicate: result.duplicate }
+      }),
+  }),
+  publishEvents: t.field({
+    type: PublishEventsPayload,
+    description:
+      'Publishes up to SWITCHYARD_MAX_PUBLISH_BATCH events (default 100) in one transaction: each is stored ' +
+      'and fanned out as publishEvent would, idempotency keys included (a key used before, or earlier in ' +
+      'the batch, gives the first event as a duplicate). One event that cannot be published refuses the ' +
+      'whole batch with BAD_USER_INPUT, `extensions.index` naming it, and nothing is stored. Each event ' +
+      'counts one request against the rate limit. Pass the events as a variable: the document’s own ' +
+      'size is limited.',
+    args: { input: t.arg({ type: [PublishEventInput], required: true }) },
+    resolve: async (_root, { input }, context) => {
+      const { publisher } = context.services.events
+      // A batch over the limit is refused as bad input, costing its request alone.
+      if (input.length <= publisher.maxBatch) await context.countMore(input.length - 1)
+      return publisher.publishBatch(
+        tenantOf(context),
+        input.map((event) => ({
+          type: event.type,
+          payload: event.payload,
+          idempotencyKey: event.idempotencyKey,
+          source: 'api',
+        })),
+      )
     },
   }),
   registerEventType: t.field({

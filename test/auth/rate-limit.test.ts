@@ -95,6 +95,50 @@ describe('one API process', () => {
     expect(await t.gql('{ viewer { tenant } }', {}, 'quiet')).toEqual({ data: { viewer: { tenant: 'quiet' } } })
   })
 
+  it('counts each event of a publishEvents batch as one request, and refuses a batch that does not fit', async () => {
+    const tenant = 'batch-publisher'
+    const token = await t.token(tenant)
+    const batch = (n: number) =>
+      JSON.stringify({
+        query: 'mutation ($input: [PublishEventInput!]!) { publishEvents(input: $input) { results { duplicate } } }',
+        variables: {
+          input: Array.from({ length: n }, (_, i) => ({
+            type: 'order.created',
+            payload: { order_id: `R-${i}`, status: 'confirmed', amount: 1 },
+          })),
+        },
+      })
+    const first = await post(t.url, token, { body: batch(60) })
+    expect(first.body.errors).toBeUndefined()
+    // 60 of the window's 100 are spent: 60 more do not fit, and nothing of them is stored.
+    const second = await post(t.url, token, { body: batch(60) })
+    expect(second.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      retryAfterMs: expect.any(Number),
+    })
+    expect(second.status).toBe(429)
+    const pool = new pg.Pool({ connectionString: t.db.url, max: 1 })
+    pools.push(pool)
+    const { rows } = await pool.query('SELECT count(*)::int AS events FROM events WHERE tenant_id = $1', [tenant])
+    expect(rows[0]).toEqual({ events: 60 })
+    expect(codeOf(await post(t.url, token))).toBe('RATE_LIMITED')
+  })
+
+  it('counts a batch over SWITCHYARD_MAX_PUBLISH_BATCH as its request alone, refused as bad input', async () => {
+    const token = await t.token('batch-over-limit')
+    const batch = (n: number) =>
+      JSON.stringify({
+        query: 'mutation ($input: [PublishEventInput!]!) { publishEvents(input: $input) { results { duplicate } } }',
+        variables: { input: Array.from({ length: n }, () => ({ type: 'order.created', payload: {} })) },
+      })
+    const over = await post(t.url, token, { body: batch(BURST + 1) })
+    expect(over.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'TOO_MANY_EVENTS' })
+    // One request spent: a batch of the rest of the window still fits (refused for its payloads, not its count).
+    const rest = await post(t.url, token, { body: batch(BURST - 1) })
+    expect(rest.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', index: 0, field: 'payload' })
+    expect(codeOf(await post(t.url, token))).toBe('RATE_LIMITED')
+  })
+
   /** Runs one operation over graphql-ws; a refused one resolves with its errors. */
   const run = (client: Client, query = '{ viewer { tenant } }') =>
     new Promise<GraphQLResponse>((resolve, reject) => {
@@ -212,6 +256,19 @@ describe('createRequestLimiter', () => {
     for (let i = 0; i < 13; i++) answers.push(await limiter.take('tenant', 'counted'))
     expect(answers.filter((answer) => answer === undefined)).toHaveLength(10)
     expect(limitedBy).toEqual(['tenant', 'tenant', 'tenant'])
+  })
+
+  it('takes many points at once, and refuses points that do not all fit in the window', async () => {
+    const pool = new pg.Pool({ connectionString: t.db.url, max: 2 })
+    pools.push(pool)
+    const limiter = createRequestLimiter({ pool, perSecond: 1, burst: 10, log })
+    expect(await limiter.take('tenant', 'points', 4)).toBeUndefined()
+    expect(await limiter.take('tenant', 'points', 4)).toBeUndefined()
+    expect(await limiter.take('tenant', 'points', 3)).toBeGreaterThan(0)
+    // What was left is spent by the refusal: the window is full.
+    expect(await limiter.take('tenant', 'points')).toBeGreaterThan(0)
+    expect(await limiter.take('tenant', 'exact', 10)).toBeUndefined()
+    expect(await limiter.take('tenant', 'exact')).toBeGreaterThan(0)
   })
 
   it('keeps limiting, per process, while PostgreSQL cannot be reached', async () => {

@@ -26,7 +26,10 @@ it('completes a quick run and reports every measurement', { timeout: 300_000 }, 
   expect(results.quick).toBe(true)
   expect(results.ceilings.http.requestsPerSecond).toBeGreaterThan(0)
   expect(results.ceilings.queue.jobsPerSecond).toBeGreaterThan(0)
-  expect(results.throughput).toHaveLength(4)
+  expect(results.throughput).toHaveLength(6)
+  expect(results.throughput.map((entry: { label: string }) => entry.label)).toContain(
+    'GraphQL publishEvents (batches of 50) → 1 webhook(s)',
+  )
   for (const entry of [...results.throughput, ...results.scale, results.growth.after]) {
     expect(entry.deliveriesPerSecond, entry.label).toBeGreaterThan(0)
     expect(entry.undelivered, entry.label).toBe(0)
