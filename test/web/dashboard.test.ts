@@ -205,15 +205,24 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
       await page.getByText(/Test delivery succeeded/).waitFor()
       expect(await page.getByTitle('Body sent').textContent()).toBe('{"kind":"order.created","order":"ORD-123"}')
       expect(receiver.requests.at(-1)?.json).toEqual({ kind: 'order.created', order: 'ORD-123' })
+      expect(receiver.requests.at(-1)?.headers['x-strapi-event']).toBe('order.created')
 
+      // Edited: the form shows both; emptied, the transform is removed.
+      await page.getByRole('link', { name: 'Edit' }).click()
+      expect(await page.getByLabel('Payload format').inputValue()).toBe('STRAPI')
+      expect(await transform.inputValue()).toBe('{ "kind": type, "order": data.order_id }')
+      await page.getByLabel('Payload format').selectOption('STANDARD')
+      await transform.fill('')
+      await page.getByRole('button', { name: 'Save changes' }).click()
+      await page.getByRole('heading', { name: 'Strapi CMS' }).waitFor()
       const { webhooks } = await t.data(
         '{ webhooks { edges { node { payloadFormat transform } } } }',
         {},
         'dash-format',
       )
-      expect(webhooks.edges).toEqual([
-        { node: { payloadFormat: 'STRAPI', transform: '{ "kind": type, "order": data.order_id }' } },
-      ])
+      expect(webhooks.edges).toEqual([{ node: { payloadFormat: 'STANDARD', transform: null } }])
+      await eventually(async () => expect(await facts.textContent()).toContain('Standard Webhooks'))
+      expect(await facts.textContent()).not.toContain('Transform')
     } finally {
       await receiver.close()
     }
