@@ -12,7 +12,7 @@ import { openDatabase } from './db/open.ts'
 import { createDeliveryService } from './deliveries/service.ts'
 import { createHttpSender } from './delivery/http.ts'
 import { createDeliveryJobs } from './delivery/jobs.ts'
-import { QUEUE_NAMES, queueDepth, startQueue } from './delivery/queue.ts'
+import { DELIVERY_QUEUES, queueDepth, startQueue } from './delivery/queue.ts'
 import type { DisabledWebhook } from './delivery/record.ts'
 import { scheduleRetention } from './delivery/retention.ts'
 import { publicAddressesOnly } from './delivery/ssrf.ts'
@@ -96,7 +96,7 @@ export async function startHub(
     const queue = await startQueue(database.url, config, role, logger)
     cleanups.push(() => queue.stop())
 
-    observeQueueDepth(() => queueDepth(connection.pool, config.queue.schema, QUEUE_NAMES.delivery))
+    observeQueueDepth(() => queueDepth(connection.pool, config.queue.schema, DELIVERY_QUEUES))
     let metricsUrl: string | undefined
     if (config.metrics.port !== undefined) {
       const metrics = await serveMetrics({ ...config.metrics, port: config.metrics.port, host: config.host, logger })

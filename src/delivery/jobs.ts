@@ -5,6 +5,7 @@ import type pg from 'pg'
 import type { PgBoss } from 'pg-boss'
 import { v7 as uuidv7 } from 'uuid'
 import { CHANNELS, notify } from '../realtime/channels.ts'
+import { orderedJobKey } from './ordering.ts'
 import { QUEUE_NAMES } from './queue.ts'
 
 /** The highest maxConcurrency a webhook or an integration may set. */
@@ -35,6 +36,8 @@ export interface AttemptToQueue {
   maxConcurrency: number
   jobId: string
   startAfter?: Date
+  /** An ordered delivery's key (src/delivery/ordering.ts): its job goes to the ordered queue. */
+  orderingKey?: string | null
 }
 
 export const newJobId = () => uuidv7()
@@ -55,19 +58,28 @@ export function createDeliveryJobs(boss: PgBoss, settings: { notify: boolean }):
   return {
     async enqueue(client, attempts, options = {}) {
       const executeSql = (text: string, values?: unknown[]) => client.query(text, values)
-      for (let start = 0; start < attempts.length; start += INSERT_CHUNK) {
-        await boss.insert(
-          QUEUE_NAMES.delivery,
-          attempts.slice(start, start + INSERT_CHUNK).map((attempt) => ({
-            id: attempt.jobId,
-            ...(attempt.jobId === firstJobId(attempt.deliveryId)
-              ? {}
-              : { data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData }),
-            group: { id: attempt.targetId, tier: `c${attempt.maxConcurrency}` },
-            ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
-          })),
-          { db: { executeSql } },
-        )
+      // Ordered deliveries' jobs go to their own queue, keyed by webhook and value.
+      const ordered = attempts.filter((attempt) => attempt.orderingKey)
+      const unordered = ordered.length === 0 ? attempts : attempts.filter((attempt) => !attempt.orderingKey)
+      for (const [queue, queued] of [
+        [QUEUE_NAMES.delivery, unordered],
+        [QUEUE_NAMES.orderedDelivery, ordered],
+      ] as const) {
+        for (let start = 0; start < queued.length; start += INSERT_CHUNK) {
+          await boss.insert(
+            queue,
+            queued.slice(start, start + INSERT_CHUNK).map((attempt) => ({
+              id: attempt.jobId,
+              ...(attempt.jobId === firstJobId(attempt.deliveryId)
+                ? {}
+                : { data: { deliveryId: attempt.deliveryId } satisfies DeliveryJobData }),
+              group: { id: attempt.targetId, tier: `c${attempt.maxConcurrency}` },
+              ...(attempt.startAfter ? { startAfter: attempt.startAfter } : {}),
+              ...(attempt.orderingKey ? { singletonKey: orderedJobKey(attempt.targetId, attempt.orderingKey) } : {}),
+            })),
+            { db: { executeSql } },
+          )
+        }
       }
       const now = Date.now()
       if (

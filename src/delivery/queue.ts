@@ -11,6 +11,11 @@ export const QUEUE_NAMES = {
    * predates integrations; it stays, so jobs queued before an upgrade are still worked after it.
    */
   delivery: 'webhook-delivery',
+  /**
+   * The jobs of ordered deliveries (a webhook with an orderingKey, an event with a value there): one key per
+   * webhook and value, whose oldest job alone runs, and none while one is retrying (src/delivery/ordering.ts).
+   */
+  orderedDelivery: 'webhook-delivery-ordered',
   /** Scheduled pruning of old delivery attempts. */
   retention: 'retention',
   /** Periodic requeue of deliveries whose job was lost (src/delivery/sweeper.ts). */
@@ -18,6 +23,9 @@ export const QUEUE_NAMES = {
 } as const
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES]
+
+/** The queues whose jobs are delivery attempts. */
+export const DELIVERY_QUEUES: readonly QueueName[] = [QUEUE_NAMES.delivery, QUEUE_NAMES.orderedDelivery]
 
 /**
  * A delivery job is one attempt; retries after a receiver's failure are the hub's, per target policy.
@@ -32,6 +40,21 @@ const queueDefinitions: Record<QueueName, Omit<Queue, 'name'>> = {
     retryDelay: 2,
     retryBackoff: true,
     // The backstop; a crashed worker's jobs come back sooner, when their heartbeat goes stale.
+    expireInSeconds: 120,
+    deleteAfterSeconds: 3600,
+    notify: false,
+  },
+  // As the delivery queue, but a retry is pg-boss's (the same job, due when the webhook's policy says) and
+  // holds its key. pg-boss never fails one for good: a failed job would hold its key until deleted.
+  [QUEUE_NAMES.orderedDelivery]: {
+    policy: 'key_strict_fifo',
+    retryLimit: 1_000_000,
+    retryDelay: 2,
+    retryBackoff: true,
+    retryDelayMax: 300,
+    // A key can be held for as long as a delivery retries (up to 20 retries a day apart): the jobs behind
+    // it must outlive that, or pg-boss drops them and they lose their place.
+    retentionSeconds: 30 * 86_400,
     expireInSeconds: 120,
     deleteAfterSeconds: 3600,
     notify: false,
@@ -83,8 +106,9 @@ export async function startQueue(
   await boss.start()
   for (const [name, { policy, ...defined }] of Object.entries(queueDefinitions)) {
     // Delivery workers touch the jobs in hand every half heartbeat (see worker/pump.ts).
-    const options =
-      name === QUEUE_NAMES.delivery ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds } : defined
+    const options = DELIVERY_QUEUES.includes(name as QueueName)
+      ? { ...defined, heartbeatSeconds: config.delivery.heartbeatSeconds }
+      : defined
     // createQueue leaves an existing queue as it is; updateQueue brings its settings up to date.
     await boss.createQueue(name, { policy, ...options })
     await boss.updateQueue(name, options)
@@ -133,20 +157,20 @@ export async function returnJobs(
   return rowCount ?? 0
 }
 
-/** Jobs of a queue not yet settled, counted now: ready to run, deferred (a retry not yet due), and active. */
+/** Jobs of queues not yet settled, counted now: ready to run, deferred (a retry not yet due), and active. */
 export async function queueDepth(
   db: Pick<pg.Pool, 'query'>,
   schema: string,
-  name: QueueName,
+  names: readonly QueueName[],
 ): Promise<Record<'ready' | 'deferred' | 'active', number>> {
   const { rows } = await db.query<{ state: 'ready' | 'deferred' | 'active'; count: number }>({
     name: 'queue-depth',
     text: `SELECT CASE WHEN state = 'active' THEN 'active' WHEN start_after > now() THEN 'deferred' ELSE 'ready' END
                   AS state, count(*)::int AS count
              FROM ${pg.escapeIdentifier(schema)}.job
-            WHERE name = $1 AND state IN ('created', 'retry', 'active')
+            WHERE name = ANY($1::text[]) AND state IN ('created', 'retry', 'active')
             GROUP BY 1`,
-    values: [name],
+    values: [names],
   })
   const depth = { ready: 0, deferred: 0, active: 0 }
   for (const row of rows) depth[row.state] = row.count

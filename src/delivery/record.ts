@@ -9,6 +9,7 @@ import { isTerminal } from './figures.ts'
 import type { AttemptOutcome } from './http.ts'
 import { type AttemptToQueue, type DeliveryJobs, newJobId } from './jobs.ts'
 import { storedHeaders } from './logged-headers.ts'
+import { markHeld } from './ordering.ts'
 
 export interface AttemptRecord {
   tenantId: string
@@ -44,6 +45,11 @@ export interface RecordSettings {
   jobs: DeliveryJobs
   /** A webhook is disabled after this many deliveries in a row end failed. */
   maxConsecutiveFailures: number
+  /**
+   * The ordered queue's attempts (src/delivery/ordering.ts): a retry keeps its job, and a first attempt
+   * notes the earlier delivery of its key that held it back, if any.
+   */
+  ordered?: boolean
 }
 
 export interface RecordResult {
@@ -51,6 +57,8 @@ export interface RecordResult {
   attemptIds: Map<string, string>
   /** Webhooks this batch disabled (410 Gone, or too many consecutive failed deliveries). */
   disabled: DisabledWebhook[]
+  /** Ordered deliveries' jobs kept for their retries, and when each is due: not to be deleted. */
+  retriedInPlace: Array<{ jobId: string; startAfter: Date }>
 }
 
 /** PostgreSQL text cannot hold NUL. */
@@ -64,10 +72,11 @@ const storable = (text: string | null) => (text === null ? null : text.replaceAl
 export async function recordAttempts(
   client: pg.PoolClient,
   records: readonly AttemptRecord[],
-  { jobs, maxConsecutiveFailures }: RecordSettings,
+  { jobs, maxConsecutiveFailures, ordered = false }: RecordSettings,
 ): Promise<RecordResult> {
   const attemptIds = new Map<string, string>()
-  if (records.length === 0) return { attemptIds, disabled: [] }
+  const retriedInPlace: RecordResult['retriedInPlace'] = []
+  if (records.length === 0) return { attemptIds, disabled: [], retriedInPlace }
   const { rows: locked } = await client.query<{ id: string; job_id: string | null; attempt_count: number }>({
     name: 'attempt-lock',
     text: 'SELECT id, job_id, attempt_count FROM deliveries WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
@@ -98,7 +107,10 @@ export async function recordAttempts(
     const { retryInMs } = record.verdict
     const nextRetryAt = isCurrent && retryInMs !== null ? new Date(record.finishedAt.getTime() + retryInMs) : null
     if (isCurrent) Object.assign(delivery, { current: record, nextRetryAt })
-    if (nextRetryAt) {
+    if (nextRetryAt && ordered && record.jobId) {
+      nextJobs.set(record.deliveryId, record.jobId)
+      retriedInPlace.push({ jobId: record.jobId, startAfter: nextRetryAt })
+    } else if (nextRetryAt) {
       const jobId = newJobId()
       nextJobs.set(record.deliveryId, jobId)
       retries.push({
@@ -115,7 +127,13 @@ export async function recordAttempts(
     const headers = record.webhookId ? storedHeaders(record.requestHeaders, { ...record, number }) : null
     attempts.push({ id, number, record, nextRetryAt, headers })
   }
-  if (attempts.length === 0) return { attemptIds, disabled: [] }
+  if (attempts.length === 0) return { attemptIds, disabled: [], retriedInPlace }
+  if (ordered) {
+    await markHeld(
+      client,
+      attempts.filter((a) => a.number === 1).map((a) => a.record.deliveryId),
+    )
+  }
 
   await client.query({
     name: 'attempt-insert',
@@ -187,7 +205,7 @@ export async function recordAttempts(
       }),
     ),
   )
-  return { attemptIds, disabled }
+  return { attemptIds, disabled, retriedInPlace }
 }
 
 /**

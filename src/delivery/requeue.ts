@@ -24,15 +24,23 @@ export async function requeue(
 ): Promise<void> {
   if (deliveries.length === 0) return
   const attempts = deliveries.map((delivery) => ({ ...delivery, jobId: newJobId() }))
-  await client.query(
+  const { rows } = await client.query<{ id: string; ordering_key: string }>(
     `UPDATE deliveries d
         SET job_id = j.job_id, parked_at = NULL, completed_at = NULL, next_retry_at = now(),
             status = CASE WHEN d.attempt_count = 0 THEN 'PENDING'::delivery_status ELSE 'RETRYING'::delivery_status END
        FROM unnest($1::uuid[], $2::uuid[]) AS j(id, job_id)
-      WHERE d.id = j.id`,
+      WHERE d.id = j.id
+      RETURNING d.id, d.ordering_key`,
     [attempts.map((attempt) => attempt.deliveryId), attempts.map((attempt) => attempt.jobId)],
   )
-  await jobs.enqueue(client, attempts)
+  // An ordered delivery goes again behind the later ones of its key already queued.
+  const ordered = new Map(rows.flatMap((row) => (row.ordering_key ? [[row.id, row.ordering_key]] : [])))
+  await jobs.enqueue(
+    client,
+    ordered.size === 0
+      ? attempts
+      : attempts.map((attempt) => ({ ...attempt, orderingKey: ordered.get(attempt.deliveryId) ?? null })),
+  )
 }
 
 /** Queues the deliveries of one target again. */

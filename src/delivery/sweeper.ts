@@ -10,7 +10,7 @@ import type { PgBoss } from 'pg-boss'
 import { transaction } from '../db/client.ts'
 import type { Logger } from '../logger.ts'
 import { type AttemptToQueue, type DeliveryJobs, newJobId } from './jobs.ts'
-import { QUEUE_NAMES } from './queue.ts'
+import { DELIVERY_QUEUES, QUEUE_NAMES } from './queue.ts'
 
 const BATCH = 1000
 /**
@@ -39,6 +39,7 @@ interface Stuck {
   target_id: string
   max_concurrency: number
   next_retry_at: Date | null
+  ordering_key: string | null
 }
 
 /** Gives every stuck delivery a new job; returns how many it requeued. */
@@ -51,14 +52,15 @@ export async function sweepStuckDeliveries(
   const queue = await boss.getQueue(QUEUE_NAMES.delivery)
   if (!queue) throw new Error(`the ${QUEUE_NAMES.delivery} queue does not exist`)
   const jobTable = `${pg.escapeIdentifier(queueSchema)}.${pg.escapeIdentifier(queue.table)}`
-  const liveJobs = `SELECT id FROM ${jobTable} WHERE name = $1 AND state IN ('created', 'retry', 'active')`
+  // Both delivery queues are in pg-boss's shared job table (neither is partitioned).
+  const liveJobs = `SELECT id FROM ${jobTable} WHERE name = ANY($1::text[]) AND state IN ('created', 'retry', 'active')`
   let requeued = 0
   for (;;) {
     const { found, fixed } = await transaction(async (client) => {
       // Locked, and skipped when a worker or a retry holds them: they are being written right now.
       const { rows: candidates } = await client.query<Stuck>(
         `SELECT d.id, d.job_id, coalesce(w.id, i.id) AS target_id,
-                coalesce(w.max_concurrency, i.max_concurrency) AS max_concurrency, d.next_retry_at
+                coalesce(w.max_concurrency, i.max_concurrency) AS max_concurrency, d.next_retry_at, d.ordering_key
            FROM deliveries d
            LEFT JOIN webhooks w ON w.id = d.webhook_id
            LEFT JOIN integrations i ON i.id = d.integration_id
@@ -67,13 +69,13 @@ export async function sweepStuckDeliveries(
             AND NOT EXISTS (${liveJobs} AND id = d.job_id)
           LIMIT $2
             FOR UPDATE OF d SKIP LOCKED`,
-        [QUEUE_NAMES.delivery, batchSize, graceSeconds],
+        [DELIVERY_QUEUES, batchSize, graceSeconds],
       )
       if (candidates.length === 0) return { found: 0, fixed: 0 }
       // A row updated since the statement began was locked as it is now, but its job was judged from the
       // older snapshot. Judged again from a fresh one, now that no one can move the rows to another job.
       const { rows: live } = await client.query<{ id: string }>(`${liveJobs} AND id = ANY($2::uuid[])`, [
-        QUEUE_NAMES.delivery,
+        DELIVERY_QUEUES,
         candidates.flatMap((row) => (row.job_id ? [row.job_id] : [])),
       ])
       const stillLive = new Set(live.map((row) => row.id))
@@ -85,6 +87,7 @@ export async function sweepStuckDeliveries(
           targetId: row.target_id,
           maxConcurrency: row.max_concurrency,
           jobId: newJobId(),
+          orderingKey: row.ordering_key,
           // A retry keeps its time: the lost job would not have run before it either.
           ...(row.next_retry_at && row.next_retry_at.getTime() > now ? { startAfter: row.next_retry_at } : {}),
         }))

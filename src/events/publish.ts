@@ -8,12 +8,13 @@ import { v7 as uuidv7 } from 'uuid'
 import { pool, transaction } from '../db/client.ts'
 import { envelope, MAX_BODY_BYTES } from '../delivery/envelope.ts'
 import { type DeliveryJobs, firstJobId } from '../delivery/jobs.ts'
+import { orderingKeyOf } from '../delivery/ordering.ts'
 import { badInput, UserError, type UserErrorCode } from '../errors.ts'
 import { assertJsonDepth, MAX_JSON_DEPTH } from '../json-limits.ts'
 import { eventsPublished } from '../observability/metrics.ts'
 import { CHANNELS, type EventNotice, payloadIndexes } from '../realtime/channels.ts'
 import { EVENT_TYPE_NAME, type EventCatalog } from './catalog.ts'
-import { type Filters, filtersMatch, firstMatchingPattern } from './matching.ts'
+import { type Filters, filtersMatch, firstMatchingPattern, valueAt } from './matching.ts'
 import { type Notifications, notificationsAllow } from './notifications.ts'
 import { TenantCache } from './tenant-cache.ts'
 
@@ -70,6 +71,8 @@ interface TargetRow {
   connector: string | null
   notifications: Notifications | null
   max_concurrency: number
+  /** A webhook's orderingKey path. */
+  ordering_key: string | null
 }
 
 /** Each tenant's active webhooks and integrations, which every publish matches its event against. */
@@ -77,10 +80,10 @@ const tenantTargets = new TenantCache(async (tenantId) => {
   const { rows } = await pool().query<TargetRow>({
     name: 'publish-targets',
     text: `SELECT id AS webhook_id, NULL::uuid AS integration_id, events, filters, NULL AS connector,
-                  NULL::json AS notifications, max_concurrency
+                  NULL::json AS notifications, max_concurrency, ordering_key
              FROM webhooks WHERE tenant_id = $1 AND is_active
            UNION ALL
-           SELECT NULL, id, NULL, NULL, connector, notifications, max_concurrency
+           SELECT NULL, id, NULL, NULL, connector, notifications, max_concurrency, NULL
              FROM integrations WHERE tenant_id = $1 AND is_active`,
     values: [tenantId],
   })
@@ -270,13 +273,22 @@ async function store(
         targetId: target.webhook_id ?? target.integration_id ?? '',
         maxConcurrency: target.max_concurrency,
         jobId: firstJobId(deliveryId),
+        orderingKey: target.ordering_key === null ? null : orderingKeyOf(valueAt(input.payload, target.ordering_key)),
       }
     })
     return [{ index, input, key, eventId: uuidv7(), targets }]
   })
-  const notices = sent.map(({ eventId, input, targets }) =>
-    JSON.stringify({ tenantId, eventId, type: input.type, deliveries: targets.length } satisfies EventNotice),
-  )
+  const notices = sent.map(({ eventId, input, targets }) => {
+    const ordered = targets.filter((target) => target.orderingKey !== null).length
+    const notice: EventNotice = {
+      tenantId,
+      eventId,
+      type: input.type,
+      deliveries: targets.length,
+      ...(ordered > 0 ? { ordered } : {}),
+    }
+    return JSON.stringify(notice)
+  })
   const deliveries = sent.flatMap(({ eventId, targets }) => targets.map((target) => ({ eventId, ...target })))
   // Keys are inserted in their order, so that concurrent batches sharing keys wait for each other rather
   // than deadlock; event ids keep the batch's order.
@@ -291,10 +303,12 @@ async function store(
              ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
              RETURNING *
            ), queued AS (
-             INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id, created_at)
-             SELECT t.id, event.tenant_id, t.webhook_id, t.integration_id, event.id, event.type, 'PENDING', t.job_id, event.created_at
-               FROM unnest($7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::uuid[])
-                      AS t(id, event_id, webhook_id, integration_id, job_id)
+             INSERT INTO deliveries (id, tenant_id, webhook_id, integration_id, event_id, event_type, status, job_id,
+                                     ordering_key, created_at)
+             SELECT t.id, event.tenant_id, t.webhook_id, t.integration_id, event.id, event.type, 'PENDING', t.job_id,
+                    t.ordering_key, event.created_at
+               FROM unnest($7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::uuid[], $16::text[])
+                      AS t(id, event_id, webhook_id, integration_id, job_id, ordering_key)
                JOIN event ON event.id = t.event_id
            ), notified AS (
              SELECT pg_notify($12, '[' || string_agg(n.notice, ',') || ']')
@@ -319,6 +333,7 @@ async function store(
       sent.map((e) => e.eventId),
       notices,
       payloadIndexes(notices),
+      deliveries.map((d) => d.orderingKey),
     ],
   })
   const stored = new Map(inserted.rows.map((row) => [row.id, row]))

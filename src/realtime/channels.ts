@@ -19,6 +19,8 @@ export interface EventNotice {
   type: string
   /** Deliveries queued with the event, due now: workers wake for them. */
   deliveries: number
+  /** Of those, the ordered ones (their jobs are in the ordered queue); absent when none. */
+  ordered?: number
 }
 
 export interface AttemptNotice {

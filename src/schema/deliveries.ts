@@ -81,6 +81,16 @@ export const DeliveryRef = builder.prismaObject('Delivery', {
       resolve: (delivery) => delivery.parkedAt !== null,
     }),
     isTest: t.exposeBoolean('isTest', { description: 'Made by testWebhook; left out of stats.' }),
+    orderingKey: t.exposeString('orderingKey', {
+      nullable: true,
+      description:
+        'The value at its webhook’s orderingKey path: deliveries with the same one go in publish order. Null: unordered.',
+    }),
+    heldBy: t.exposeID('heldBy', {
+      nullable: true,
+      description:
+        'The earlier delivery of the same ordering key whose failed attempts held this one back until it succeeded or ended FAILED or DEAD. Null: not held.',
+    }),
     attempts: t.relation('attempts', { query: { orderBy: { number: 'asc' } } }),
     lastAttempt: t.prismaField({
       type: 'DeliveryAttempt',

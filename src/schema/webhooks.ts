@@ -94,6 +94,16 @@ export const WebhookRef = builder.prismaObject('Webhook', {
     connectTimeoutMs: t.exposeInt('connectTimeoutMs'),
     timeoutMs: t.exposeInt('timeoutMs'),
     maxConcurrency: t.exposeInt('maxConcurrency', { description: 'Attempts in flight at once, across all workers.' }),
+    rateLimitPerSecond: t.exposeInt('rateLimitPerSecond', {
+      nullable: true,
+      description:
+        'The most requests the endpoint receives in any second, across all workers; attempts over it wait (they are neither attempts nor failures). Null: no limit.',
+    }),
+    orderingKey: t.exposeString('orderingKey', {
+      nullable: true,
+      description:
+        'A payload path (`order_id`, `customer.id`): events with the same value there are delivered in publish order, one at a time, and a failing one holds the later ones back until it succeeds or ends FAILED or DEAD. Null: unordered.',
+    }),
     payloadFormat: t.expose('payloadFormat', { type: PayloadFormatEnum }),
     transform: t.exposeString('transform', { nullable: true, description: TRANSFORM_DESCRIPTION }),
     consecutiveFailures: t.exposeInt('consecutiveFailures', {
@@ -275,6 +285,14 @@ const webhookFields = (required: boolean) =>
       connectTimeoutMs: t.int({ description: '100 to 30000; default 5000.' }),
       timeoutMs: t.int({ description: 'Whole request, 500 to 60000; default 15000.' }),
       maxConcurrency: t.int({ description: 'Attempts in flight at once, across all workers, 1 to 50; default 50.' }),
+      rateLimitPerSecond: t.int({
+        description:
+          'The most requests the endpoint receives in any second, across all workers, 1 to 1000; unset or null: no limit. Attempts over it wait.',
+      }),
+      orderingKey: t.string({
+        description:
+          'A payload path such as `order_id` or `customer.id`: events with the same string, number or boolean there are delivered in publish order. Events without it go unordered. Null turns ordering off.',
+      }),
       payloadFormat: t.field({ type: PayloadFormatEnum, description: required ? 'Default STANDARD.' : undefined }),
       transform: t.string({
         description: `${TRANSFORM_DESCRIPTION}${required ? '' : ' Null removes it.'}`,

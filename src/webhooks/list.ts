@@ -25,7 +25,9 @@ const COLUMNS = `id, tenant_id AS "tenantId", name, description, url, events, he
   is_active AS "isActive", disabled_reason AS "disabledReason", disabled_at AS "disabledAt",
   max_retries AS "maxRetries", retry_delay_ms AS "retryDelayMs", backoff_multiplier AS "backoffMultiplier",
   filters, connect_timeout_ms AS "connectTimeoutMs", timeout_ms AS "timeoutMs",
-  max_concurrency AS "maxConcurrency", payload_format AS "payloadFormat", transform, consecutive_failures AS "consecutiveFailures",
+  max_concurrency AS "maxConcurrency", rate_limit_per_second AS "rateLimitPerSecond",
+  ordering_key AS "orderingKey", payload_format AS "payloadFormat", transform,
+  consecutive_failures AS "consecutiveFailures",
   created_at AS "createdAt", updated_at AS "updatedAt"`
 
 /** The tenant's webhooks on one page, newest first (oldest first when `inverted`). */

@@ -2,7 +2,9 @@
 // is stored.
 import { Prisma } from '#generated/prisma/client.ts'
 import type { PayloadFormat } from '#generated/prisma/enums.ts'
+import { MAX_RATE_LIMIT_PER_SECOND } from '../delivery/endpoint-rate.ts'
 import { MAX_TARGET_CONCURRENCY } from '../delivery/jobs.ts'
+import { checkOrderingPath } from '../delivery/ordering.ts'
 import { checkRetryPolicy, type RetryPolicyInput } from '../delivery/retry.ts'
 import { SIGNATURE_HEADERS } from '../delivery/signing.ts'
 import { assertPublicUrl, parseWebhookUrl, SsrfError } from '../delivery/ssrf.ts'
@@ -26,6 +28,10 @@ export interface WebhookInput {
   connectTimeoutMs?: number | null
   timeoutMs?: number | null
   maxConcurrency?: number | null
+  /** null clears the limit. */
+  rateLimitPerSecond?: number | null
+  /** null turns ordering off. */
+  orderingKey?: string | null
   payloadFormat?: PayloadFormat | null
   /** A JSONata expression; null removes it (on update). */
   transform?: string | null
@@ -124,6 +130,15 @@ export async function webhookColumns(
   if (input.timeoutMs != null) columns.timeoutMs = inRange('timeoutMs', input.timeoutMs, 500, 60_000)
   if (input.maxConcurrency != null) {
     columns.maxConcurrency = inRange('maxConcurrency', input.maxConcurrency, 1, MAX_TARGET_CONCURRENCY)
+  }
+  if (input.rateLimitPerSecond !== undefined) {
+    columns.rateLimitPerSecond =
+      input.rateLimitPerSecond === null
+        ? null
+        : inRange('rateLimitPerSecond', input.rateLimitPerSecond, 1, MAX_RATE_LIMIT_PER_SECOND)
+  }
+  if (input.orderingKey !== undefined) {
+    columns.orderingKey = input.orderingKey === null ? null : checkOrderingPath(input.orderingKey)
   }
   if (input.payloadFormat != null) columns.payloadFormat = input.payloadFormat
   if (input.transform !== undefined)

@@ -328,7 +328,7 @@ describe('a record whose delivery is gone', () => {
     const deleted = await delivery(await webhook())
     await pool().query('DELETE FROM deliveries WHERE id = $1', [deleted.deliveryId])
     const result = await record([attempt(deleted, verdicts.retrying)])
-    expect(result).toEqual({ attemptIds: new Map(), disabled: [] })
+    expect(result).toEqual({ attemptIds: new Map(), disabled: [], retriedInPlace: [] })
     const { rows } = await pool().query(
       `SELECT count(*)::int AS n FROM ${queueSchema}.job WHERE data->>'deliveryId' = $1`,
       [deleted.deliveryId],

@@ -247,6 +247,46 @@ it('leaves alone deliveries with a live job, parked ones and ones just created',
   expect(slow.requests).toHaveLength(1)
 })
 
+it('leaves ordered deliveries with a live job alone, and requeues a lost one in the ordered queue', async () => {
+  const down = await receiver(() => ({ status: 503 }))
+  const hook = await createWebhook(t, {
+    url: down.url,
+    events: ['sweep.ordered'],
+    orderingKey: 'order_id',
+    retryPolicy: { maxRetries: 5, retryDelayMs: 60_000 },
+  })
+  // A retrying head holds its key (its job in `retry`); the next of the key waits behind it (`created`).
+  await publish(t, 'sweep.ordered', { order_id: 'held' })
+  await retrying(hook.id, 1)
+  await publish(t, 'sweep.ordered', { order_id: 'held' })
+  // Another key's delivery, retrying too, whose job is then lost.
+  await publish(t, 'sweep.ordered', { order_id: 'lost' })
+  const states = async () => {
+    const { rows } = await pool().query<{ id: string; state: string | null; singleton_key: string | null }>(
+      `SELECT d.id, j.state, j.singleton_key FROM deliveries d
+         LEFT JOIN ${await jobs()} j ON j.id = d.job_id AND j.name = $2
+        WHERE d.webhook_id = $1 ORDER BY d.created_at, d.id`,
+      [hook.id, QUEUE_NAMES.orderedDelivery],
+    )
+    return rows
+  }
+  const [head, behind, other] = await eventually(async () => {
+    const rows = await states()
+    expect(rows.map((row) => row.state)).toEqual(['retry', 'created', 'retry'])
+    return rows
+  })
+  await pool().query(`DELETE FROM ${await jobs()} WHERE name = $1 AND singleton_key = $2`, [
+    QUEUE_NAMES.orderedDelivery,
+    other?.singleton_key,
+  ])
+
+  expect(await sweepStuckDeliveries(await sweeper(), { graceSeconds: 0 })).toBe(1)
+  const after = await states()
+  expect(after.slice(0, 2)).toEqual([head, behind])
+  expect(after[2]).toMatchObject({ state: 'created', singleton_key: `${hook.id}:lost` })
+  expect(down.requests.length).toBe(2)
+})
+
 it('sweeps by itself every SWITCHYARD_SWEEP_INTERVAL_SECONDS, one sweep per interval', async () => {
   const found = await (await testQueue()).boss.getQueue(QUEUE_NAMES.deliverySweep)
   expect(found?.policy).toBe('stately')

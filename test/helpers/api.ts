@@ -19,6 +19,8 @@ export interface WebhookInput {
   timeoutMs?: number
   connectTimeoutMs?: number
   maxConcurrency?: number
+  rateLimitPerSecond?: number
+  orderingKey?: string
   payloadFormat?: 'STANDARD' | 'STRAPI'
   transform?: string | null
 }

@@ -25,6 +25,8 @@ beforeAll(async () => {
       timeoutMs: 2000,
       connectTimeoutMs: 700,
       maxConcurrency: 3,
+      rateLimitPerSecond: 7,
+      orderingKey: 'order.id',
       payloadFormat: 'STRAPI' as const,
       transform: '{ "kind": type }',
     },

@@ -1,10 +1,12 @@
 // Dispatch: a fetched batch of jobs sorted into stale jobs (nothing to do but delete them), parked
-// deliveries (their target is disabled), surplus jobs (their tenant is at its share: back to the queue)
-// and attempts to make, each of which goes to the batch writer when it is done.
+// deliveries (their target is disabled), surplus jobs (their tenant is at its share: back to the queue),
+// attempts over their webhook's rate limit (back to the queue, to wait for room) and attempts to make, each
+// of which goes to the batch writer when it is done.
 import type pg from 'pg'
 import type { Job, PgBoss } from 'pg-boss'
 import type { Logger } from '../../logger.ts'
 import { judge } from '../attempt.ts'
+import type { EndpointRates } from '../endpoint-rate.ts'
 import { isTerminal } from '../figures.ts'
 import { type DeliveryJobData, deliveryIdOf } from '../jobs.ts'
 import { type QueueName, returnJobs } from '../queue.ts'
@@ -23,14 +25,23 @@ export interface DispatchDeps {
   shares: TenantShares
   writer: BatchWriter
   callers: TargetCallers
+  rates: EndpointRates
   log: Logger
   isRunning(): boolean
+  /** Attempts over their webhook's rate limit went back to the queue; there is room again in `ms`. */
+  onRateLimited(ms: number): void
+}
+
+interface Fetched {
+  job: Job<DeliveryJobData>
+  row: DeliveryRow
+  entry: Held
 }
 
 export type Dispatch = (jobs: Job<DeliveryJobData>[]) => Promise<void>
 
 export function createDispatch(deps: DispatchDeps): Dispatch {
-  const { boss, pool, queue, queueSchema, slots, shares, writer, callers, log } = deps
+  const { boss, pool, queue, queueSchema, slots, shares, writer, callers, rates, log } = deps
 
   /** Returns fetched jobs to the queue with no attempt spent, and frees their slots. */
   async function handBack(entries: Held[]): Promise<void> {
@@ -72,6 +83,36 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
     writer.schedule()
   }
 
+  function start({ job, row, entry }: Fetched): void {
+    entry.tenantId = row.tenant_id
+    attempt(job, row, entry).catch((error: unknown) => {
+      log.error({ err: error, eventId: row.event_id, deliveryId: row.id }, 'delivery attempt failed inside the hub')
+      return boss
+        .fail(queue, entry.job, { message: (error as Error).message })
+        .catch((failError: unknown) => log.error({ err: failError }, 'could not fail the job'))
+        .finally(() => slots.release([entry]))
+    })
+  }
+
+  /** Starts the attempts to a rate-limited webhook that its limit has room for; the rest go back to wait. */
+  async function startWithinRate(webhookId: string, limit: number, fetched: Fetched[]): Promise<void> {
+    let grant = { granted: 0, deadline: 0 }
+    try {
+      grant = await rates.take(webhookId, limit, fetched.length)
+    } catch (error) {
+      log.warn({ err: error, webhookId }, 'could not count a rate-limited webhook’s requests; its attempts wait')
+    }
+    const wait: Held[] = []
+    for (const [index, item] of fetched.entries()) {
+      const inTime = index < grant.granted && performance.now() <= grant.deadline && deps.isRunning()
+      if (inTime && shares.admit(item.row.tenant_id, item.row.target_id)) start(item)
+      else wait.push(item.entry)
+    }
+    if (wait.length === 0) return
+    await handBack(wait)
+    deps.onRateLimited(rates.freeInMs(webhookId))
+  }
+
   /** Sorts a fetched batch into stale jobs, parked deliveries, surplus jobs and attempts to make. */
   return async function dispatch(jobs) {
     const entries = jobs.map((job) => slots.get(job.id)).filter((entry) => entry !== undefined)
@@ -96,6 +137,7 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
       return
     }
     const surplus: Held[] = []
+    const rated = new Map<string, { limit: number; fetched: Fetched[] }>()
     for (const job of jobs) {
       const entry = slots.get(job.id)
       if (!entry) continue
@@ -104,19 +146,17 @@ export function createDispatch(deps: DispatchDeps): Dispatch {
         writer.toComplete(entry)
       } else if (!row.is_active) {
         writer.toPark(entry, row.id)
+      } else if (row.rate_limit_per_second !== null) {
+        const group = rated.get(row.target_id) ?? { limit: row.rate_limit_per_second, fetched: [] }
+        group.fetched.push({ job, row, entry })
+        rated.set(row.target_id, group)
       } else if (!shares.admit(row.tenant_id, row.target_id)) {
         surplus.push(entry)
       } else {
-        entry.tenantId = row.tenant_id
-        attempt(job, row, entry).catch((error: unknown) => {
-          log.error({ err: error, eventId: row.event_id, deliveryId: row.id }, 'delivery attempt failed inside the hub')
-          return boss
-            .fail(queue, entry.job, { message: (error as Error).message })
-            .catch((failError: unknown) => log.error({ err: failError }, 'could not fail the job'))
-            .finally(() => slots.release([entry]))
-        })
+        start({ job, row, entry })
       }
     }
+    for (const [webhookId, { limit, fetched }] of rated) void startWithinRate(webhookId, limit, fetched)
     // The fetch brought a tenant past its share: those jobs go back, untouched, to wait their turn.
     if (surplus.length > 0) await handBack(surplus)
     writer.schedule()

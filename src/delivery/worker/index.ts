@@ -1,4 +1,5 @@
-// The delivery worker. It keeps up to `concurrency` jobs in hand, fetching from pg-boss as slots free up.
+// The delivery worker: the same parts for each delivery queue (ordered deliveries have one of their own).
+// It keeps up to `concurrency` jobs in hand, fetching from pg-boss as slots free up.
 // A slot is held from the fetch until the attempt is on record, so a stalled flush stops new attempts
 // instead of piling up records. pg-boss caps each target's attempts across processes, and TenantShares
 // each tenant's, so neither one slow receiver nor one tenant's many can take every slot.
@@ -15,11 +16,13 @@ import type { PgBoss } from 'pg-boss'
 import type { Config } from '../../config.ts'
 import { pool } from '../../db/client.ts'
 import type { Logger } from '../../logger.ts'
+import type { EventNotice } from '../../realtime/channels.ts'
 import type { Listener } from '../../realtime/listener.ts'
 import type { Sealer } from '../../sealing/sealer.ts'
+import { createEndpointRates, type EndpointRates } from '../endpoint-rate.ts'
 import type { HttpSender } from '../http.ts'
 import type { DeliveryJobs } from '../jobs.ts'
-import { QUEUE_NAMES } from '../queue.ts'
+import { QUEUE_NAMES, type QueueName } from '../queue.ts'
 import type { DisabledWebhook } from '../record.ts'
 import { createTenantShares } from '../tenant-shares.ts'
 import type { Transformer } from '../transform.ts'
@@ -55,9 +58,39 @@ export interface DeliveryWorker {
 }
 
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
-  const { config, boss, listener, sealer, sender, transformer } = deps
+  const { config } = deps
   const log = deps.logger.child({ component: 'delivery-worker' })
-  const queue = QUEUE_NAMES.delivery
+  const rates = createEndpointRates(pool())
+  const pipelines = [
+    startPipeline(deps, log, rates, QUEUE_NAMES.delivery, (notice) => notice.deliveries > (notice.ordered ?? 0)),
+    // Ordered deliveries have a queue of their own (src/delivery/ordering.ts), woken only by their own.
+    startPipeline(deps, log, rates, QUEUE_NAMES.orderedDelivery, (notice) => (notice.ordered ?? 0) > 0),
+  ]
+  log.info(
+    {
+      capacity: config.delivery.concurrency,
+      batchSize: config.queue.batchSize,
+      tenantConcurrency: config.delivery.tenantConcurrency,
+    },
+    'delivery worker started',
+  )
+  return {
+    async stop() {
+      await Promise.all(pipelines.map((pipeline) => pipeline.stop()))
+      log.info('delivery worker stopped')
+    },
+  }
+}
+
+/** The worker's parts for one delivery queue. */
+function startPipeline(
+  deps: DeliveryWorkerDeps,
+  log: Logger,
+  rates: EndpointRates,
+  queue: QueueName,
+  wakesFor: (notice: EventNotice) => boolean,
+): DeliveryWorker {
+  const { config, boss, listener, sealer, sender, transformer } = deps
   const queueSchema = config.queue.schema
   const capacity = config.delivery.concurrency
   const fetchSize = config.queue.batchSize
@@ -74,7 +107,11 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const writer = createBatchWriter({
     boss,
     queue,
-    recording: { jobs: deps.jobs, maxConsecutiveFailures: config.delivery.maxConsecutiveFailures },
+    recording: {
+      jobs: deps.jobs,
+      maxConsecutiveFailures: config.delivery.maxConsecutiveFailures,
+      ordered: queue === QUEUE_NAMES.orderedDelivery,
+    },
     slots,
     log,
     isRunning,
@@ -94,8 +131,10 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       webhooks: { sealer, sender, defaultHeaders: config.defaultHeaders, transformer },
       callConnector: deps.callConnector,
     },
+    rates,
     log,
     isRunning,
+    onRateLimited: (ms) => fetchPump.wakeIn(ms),
   })
   const fetchPump = createFetchPump({
     boss,
@@ -103,18 +142,16 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     listener,
     slots,
     shares,
+    rates,
     dispatch,
     log,
     capacity,
     fetchSize,
     pollingIntervalSeconds: config.queue.pollingIntervalSeconds,
     isRunning,
+    wakesFor,
   })
   fetchPump.start()
-  log.info(
-    { capacity, batchSize: fetchSize, tenantConcurrency: config.delivery.tenantConcurrency },
-    'delivery worker started',
-  )
 
   return {
     async stop() {

@@ -26,6 +26,8 @@ export interface DeliveryRow {
   previous_secret: string | null
   previous_secret_expires_at: Date | null
   connect_timeout_ms: number
+  /** The webhook's requests a second at most; null: no limit. */
+  rate_limit_per_second: number | null
   payload_format: PayloadFormat
   transform: string | null
   integration_id: string | null
@@ -51,7 +53,7 @@ export async function loadDeliveries(pool: pg.Pool, ids: string[]): Promise<Map<
             coalesce(w.timeout_ms, i.timeout_ms) AS timeout_ms,
             coalesce(w.max_concurrency, i.max_concurrency) AS max_concurrency,
             w.id AS webhook_id, w.url, w.headers, w.secret, w.previous_secret, w.previous_secret_expires_at,
-            w.connect_timeout_ms, w.payload_format, w.transform,
+            w.connect_timeout_ms, w.rate_limit_per_second, w.payload_format, w.transform,
             i.id AS integration_id, i.connector, i.config, i.secrets, i.message_template,
             e.id AS event_id, e.type, e.payload, e.created_at AS event_created_at
        FROM deliveries d

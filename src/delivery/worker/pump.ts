@@ -6,6 +6,7 @@ import { isDatabaseUnavailable } from '../../db/unavailable.ts'
 import type { Logger } from '../../logger.ts'
 import { CHANNELS, type EventNotice } from '../../realtime/channels.ts'
 import type { Listener } from '../../realtime/listener.ts'
+import type { EndpointRates } from '../endpoint-rate.ts'
 import { type DeliveryJobData, TARGET_GROUP_CONCURRENCY } from '../jobs.ts'
 import type { QueueName } from '../queue.ts'
 import type { TenantShares } from '../tenant-shares.ts'
@@ -47,6 +48,8 @@ export interface FetchPumpDeps {
   listener: Listener
   slots: Slots
   shares: TenantShares
+  /** Webhooks whose rate limit is reached are skipped until it has room. */
+  rates: EndpointRates
   dispatch: Dispatch
   log: Logger
   /** Jobs in hand at most (SWITCHYARD_DELIVERY_CONCURRENCY). */
@@ -55,6 +58,8 @@ export interface FetchPumpDeps {
   fetchSize: number
   pollingIntervalSeconds: number
   isRunning(): boolean
+  /** Whether a published event brought this queue work. */
+  wakesFor(notice: EventNotice): boolean
 }
 
 export function createFetchPump(deps: FetchPumpDeps): FetchPump {
@@ -92,7 +97,7 @@ export function createFetchPump(deps: FetchPumpDeps): FetchPump {
         while (running() && slots.size < capacity) {
           await shares.refresh(slots.jobIds())
           const wanted = shares.fetchLimit(Math.min(fetchSize, capacity - slots.size))
-          const ignoreGroups = shares.ignoredGroups()
+          const ignoreGroups = [...shares.ignoredGroups(), ...deps.rates.fullGroups()]
           const jobs = await boss.fetch<DeliveryJobData>(queue, {
             batchSize: wanted,
             groupConcurrency: TARGET_GROUP_CONCURRENCY,
@@ -178,7 +183,7 @@ export function createFetchPump(deps: FetchPumpDeps): FetchPump {
         () => clearInterval(poll),
         listener.on(CHANNELS.jobs, wake),
         listener.on(CHANNELS.events, (notices) => {
-          if ((notices as EventNotice[]).some((notice) => notice.deliveries > 0)) wake()
+          if ((notices as EventNotice[]).some(deps.wakesFor)) wake()
         }),
         // Notices sent while the listener was away are missed; look for the work they announced.
         listener.onReconnect(() => void pump()),

@@ -66,5 +66,4 @@ export async function shutDown({
         .catch((error: unknown) => log.error({ err: error }, 'could not release the jobs in flight'))
     }
   }
-  log.info('delivery worker stopped')
 }

@@ -7,6 +7,7 @@ import { retryOnDeadlock, transaction } from '../../db/client.ts'
 import { isDatabaseUnavailable } from '../../db/unavailable.ts'
 import type { Logger } from '../../logger.ts'
 import { observeAttempt } from '../../observability/metrics.ts'
+import { retryInPlace } from '../ordering.ts'
 import type { QueueName } from '../queue.ts'
 import {
   type AttemptRecord,
@@ -163,13 +164,23 @@ export function createBatchWriter(deps: BatchWriterDeps): BatchWriter {
           batch.records.map((entry) => entry.record),
           recording,
         )
-        // Deleted, not completed: the record is the job's outcome, and a completed job would cost an update
-        // now and pg-boss's delete an hour later. Fenced to the fetched attempt, like complete().
-        await boss.deleteJob(
-          queue,
-          jobs.map((entry) => entry.job),
-          { db: { executeSql: (text, values) => client.query(text, values) } },
-        )
+        const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) }
+        // An ordered delivery's retry keeps its job (src/delivery/ordering.ts). Every other job is deleted,
+        // not completed: the record is the job's outcome, and a completed job would cost an update now and
+        // pg-boss's delete an hour later. Fenced to the fetched attempt, like complete().
+        const kept = new Set(recorded.retriedInPlace.map((retry) => retry.jobId))
+        const done = kept.size === 0 ? jobs : jobs.filter((entry) => !kept.has(entry.job.id))
+        if (done.length > 0) {
+          await boss.deleteJob(
+            queue,
+            done.map((entry) => entry.job),
+            { db },
+          )
+        }
+        if (kept.size > 0) {
+          const retried = jobs.filter((entry) => kept.has(entry.job.id)).map((entry) => entry.job)
+          await retryInPlace(boss, queue, db, retried, recorded.retriedInPlace)
+        }
         return recorded
       }),
     )

@@ -39,7 +39,7 @@ import { SecretOnce } from './webhook-form.tsx'
 const PAGE_SIZE = 20
 
 const WEBHOOK = `query Webhook($id: ID!) { webhook(id: $id) { ${WEBHOOK_ROW} filters previousSecretExpiresAt
-  payloadFormat transform
+  payloadFormat transform rateLimitPerSecond orderingKey
   retryPolicy { maxRetries scheduleMs } } }`
 
 const STATS = `query WebhookStats($id: ID!, $groupBy: StatsGroupBy!) {
@@ -56,7 +56,7 @@ const DELIVERIES = `query WebhookDeliveries($webhookId: ID!, $status: DeliverySt
     $first: Int, $after: String, $last: Int, $before: String) {
   deliveries(webhookId: $webhookId, status: $status, event: $event, first: $first, after: $after, last: $last, before: $before) {
     summary { total successful failed pending pendingRetry }
-    edges { node { id event eventId status createdAt attemptCount nextRetryAt isTest parked payload
+    edges { node { id event eventId status createdAt attemptCount nextRetryAt isTest parked payload orderingKey heldBy
       lastAttempt { responseCode responseTimeMs errorType }
       attempts { ${ATTEMPT} } } }
     ${PAGE_INFO}
@@ -85,6 +85,8 @@ interface DeliveryRow {
   isTest: boolean
   parked: boolean
   payload: unknown
+  orderingKey: string | null
+  heldBy: string | null
   lastAttempt: { responseCode: number | null; responseTimeMs: number; errorType: string | null } | null
   attempts: Attempt[]
 }
@@ -113,6 +115,8 @@ export function WebhookDetail() {
       previousSecretExpiresAt: string | null
       payloadFormat: PayloadFormat
       transform: string | null
+      rateLimitPerSecond: number | null
+      orderingKey: string | null
     }
   }>(WEBHOOK, {
     id,
@@ -188,6 +192,20 @@ export function WebhookDetail() {
           <div>
             <dt>Description</dt>
             <dd>{webhook.description}</dd>
+          </div>
+        )}
+        {webhook.rateLimitPerSecond !== null && (
+          <div>
+            <dt>Rate limit</dt>
+            <dd>at most {webhook.rateLimitPerSecond} requests in any second</dd>
+          </div>
+        )}
+        {webhook.orderingKey !== null && (
+          <div>
+            <dt>Ordered by</dt>
+            <dd>
+              <code>{webhook.orderingKey}</code> <small class="muted">in publish order for each value</small>
+            </dd>
           </div>
         )}
         {webhook.filters ? (
@@ -441,6 +459,16 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
           <code>{delivery.event}</code>
           {delivery.isTest && <span class="badge neutral">test</span>}
           {delivery.parked && <span class="badge warn">waiting for the webhook</span>}
+          {delivery.orderingKey !== null && (
+            <code class="tag" title="Its ordering key">
+              {delivery.orderingKey}
+            </code>
+          )}
+          {delivery.heldBy && (
+            <span class="badge warn" title={`Held back by delivery ${delivery.heldBy}, which failed first`}>
+              held
+            </span>
+          )}
           <span class="muted">{formatDateTime(delivery.createdAt)}</span>
           <span class="muted">
             {delivery.attemptCount} attempt{delivery.attemptCount === 1 ? '' : 's'}

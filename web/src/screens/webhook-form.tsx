@@ -10,7 +10,7 @@ import { PAYLOAD_FORMATS, type PayloadFormat } from '../queries.ts'
 import { useSession } from '../session.tsx'
 
 const EDITABLE = `id name url description events filters headers payloadFormat transform
-  timeoutMs connectTimeoutMs maxConcurrency
+  timeoutMs connectTimeoutMs maxConcurrency rateLimitPerSecond orderingKey
   retryPolicy { maxRetries retryDelayMs backoffMultiplier }`
 
 interface Editable {
@@ -26,6 +26,8 @@ interface Editable {
   timeoutMs: number
   connectTimeoutMs: number
   maxConcurrency: number
+  rateLimitPerSecond: number | null
+  orderingKey: string | null
   retryPolicy: { maxRetries: number; retryDelayMs: number | null; backoffMultiplier: number | null }
 }
 
@@ -41,6 +43,8 @@ interface Form {
   timeoutMs: string
   connectTimeoutMs: string
   maxConcurrency: string
+  rateLimitPerSecond: string
+  orderingKey: string
   maxRetries: string
   retryDelayMs: string
   backoffMultiplier: string
@@ -58,6 +62,8 @@ const EMPTY: Form = {
   timeoutMs: '',
   connectTimeoutMs: '',
   maxConcurrency: '',
+  rateLimitPerSecond: '',
+  orderingKey: '',
   maxRetries: '',
   retryDelayMs: '',
   backoffMultiplier: '',
@@ -77,6 +83,8 @@ function formOf(hook: Editable): Form {
     timeoutMs: text(hook.timeoutMs),
     connectTimeoutMs: text(hook.connectTimeoutMs),
     maxConcurrency: text(hook.maxConcurrency),
+    rateLimitPerSecond: text(hook.rateLimitPerSecond),
+    orderingKey: hook.orderingKey ?? '',
     maxRetries: text(hook.retryPolicy.maxRetries),
     retryDelayMs: text(hook.retryPolicy.retryDelayMs),
     backoffMultiplier: text(hook.retryPolicy.backoffMultiplier),
@@ -101,6 +109,8 @@ const ADVANCED: (keyof Form)[] = [
   'timeoutMs',
   'connectTimeoutMs',
   'maxConcurrency',
+  'rateLimitPerSecond',
+  'orderingKey',
 ]
 
 export function WebhookForm() {
@@ -156,6 +166,9 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
       connectTimeoutMs: number('connectTimeoutMs'),
       maxConcurrency: number('maxConcurrency'),
     }
+    // Emptied, they are turned off.
+    if (changed('rateLimitPerSecond')) result.rateLimitPerSecond = number('rateLimitPerSecond') ?? null
+    if (changed('orderingKey')) result.orderingKey = form.orderingKey.trim() || null
     if (changed('filters')) result.filters = jsonOf('filters') ?? null
     if (form.headers.trim()) result.headers = jsonOf('headers')
     if (changed('payloadFormat')) result.payloadFormat = form.payloadFormat
@@ -313,6 +326,17 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
             {text('timeoutMs', 'Timeout (ms)', '500 to 60000; default 15000.', 'number')}
             {text('connectTimeoutMs', 'Connect timeout (ms)', '100 to 30000; default 5000.', 'number')}
             {text('maxConcurrency', 'Concurrency', 'Attempts in flight at once, 1 to 50; default 10.', 'number')}
+            {text(
+              'rateLimitPerSecond',
+              'Rate limit (per second)',
+              'The most requests in any second, 1 to 1000. Empty: no limit.',
+              'number',
+            )}
+            {text(
+              'orderingKey',
+              'Ordering key',
+              'A payload path (order_id, customer.id): events with the same value arrive in publish order. Empty: unordered.',
+            )}
           </div>
         </details>
         <div class="actions">
