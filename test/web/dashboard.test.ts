@@ -228,6 +228,86 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
     }
   })
 
+  it('shows a rate limit and an ordering key, links a held delivery to the one that held it, and edits both', async () => {
+    // The first event of the key fails for good; the second waits for it, and says so.
+    const receiver = await startReceiver((request) =>
+      (request.json as { data: { amount: number } }).data.amount === 1 ? { status: 500, body: 'not yet' } : undefined,
+    )
+    try {
+      const tenant = 'dash-flow'
+      const hook = await createWebhook(
+        t,
+        {
+          name: 'Ordered',
+          url: receiver.url,
+          events: ['order.*'],
+          rateLimitPerSecond: 5,
+          orderingKey: 'order_id',
+          retryPolicy: { maxRetries: 0 },
+        },
+        tenant,
+      )
+      // One batch, so that both wait in the key's line before the first is attempted.
+      await t.data(
+        'mutation ($input: [PublishEventInput!]!) { publishEvents(input: $input) { results { event { id } } } }',
+        {
+          input: [
+            { type: 'order.created', payload: order('ORD-7', 1) },
+            { type: 'order.updated', payload: order('ORD-7', 2) },
+          ],
+        },
+        tenant,
+      )
+      await receiver.waitFor(2)
+
+      const page = await signIn(tenant)
+      await page.goto(`${base}/webhooks/${hook.id}`)
+      await page.getByRole('heading', { name: 'Ordered' }).waitFor()
+      const facts = page.locator('dl.facts')
+      expect(await facts.textContent()).toContain('at most 5 requests in any second')
+      expect(await facts.textContent()).toContain('order_id')
+      const log = page.getByRole('list', { name: 'Deliveries' })
+      const held = log.locator('li.delivery').filter({ hasText: 'order.updated' })
+      await eventually(async () => expect(await held.locator('summary').first().textContent()).toContain('held'))
+      expect(await held.locator('code.tag').textContent()).toBe('ORD-7')
+      const holder = log.locator('li.delivery').filter({ hasText: 'order.created' })
+      expect(await holder.locator('summary').first().textContent()).not.toContain('held')
+      await held.locator('summary').first().click()
+      await held.getByRole('link', { name: /^delivery / }).click()
+      await holder.getByRole('table', { name: 'Attempts' }).waitFor()
+      expect(await holder.getByRole('table', { name: 'Attempts' }).textContent()).toContain('not yet')
+      expect(page.url()).toContain(`#${await holder.getAttribute('id')}`)
+
+      // On another page of the log (filtered out here), the holder is loaded and described.
+      await page.getByLabel('Status').selectOption('SUCCEEDED')
+      await eventually(async () => expect(await log.locator('li.delivery').count()).toBe(1))
+      await held.getByRole('link', { name: /^delivery / }).click()
+      await held.getByText(/order\.created of .*, failed after 1 attempt; on another page of the log/).waitFor()
+
+      await page.goto(`${base}/webhooks/${hook.id}/edit`)
+      await page.getByText('Retries and timeouts').click()
+      expect(await page.getByLabel('Rate limit (per second)').inputValue()).toBe('5')
+      expect(await page.getByLabel('Ordering key').inputValue()).toBe('order_id')
+      await page.getByLabel('Ordering key').fill('order id')
+      await page.getByRole('button', { name: 'Save changes' }).click()
+      await expect.poll(() => page.getByLabel('Ordering key').getAttribute('aria-invalid')).toBe('true')
+
+      await page.getByLabel('Rate limit (per second)').fill('')
+      await page.getByLabel('Ordering key').fill('customer.id')
+      await page.getByRole('button', { name: 'Save changes' }).click()
+      await page.getByRole('heading', { name: 'Ordered' }).waitFor()
+      const { webhook } = await t.data(
+        'query ($id: ID!) { webhook(id: $id) { rateLimitPerSecond orderingKey } }',
+        { id: hook.id },
+        tenant,
+      )
+      expect(webhook).toEqual({ rateLimitPerSecond: null, orderingKey: 'customer.id' })
+      await eventually(async () => expect(await facts.textContent()).not.toContain('requests in any second'))
+    } finally {
+      await receiver.close()
+    }
+  })
+
   it('streams published events and delivery attempts on Live, filtered, and pauses', async () => {
     const receiver = await startReceiver()
     try {

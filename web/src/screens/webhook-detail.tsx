@@ -452,7 +452,7 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
   const action = useAction()
   const last = delivery.lastAttempt
   return (
-    <li class="delivery">
+    <li class="delivery" id={`delivery-${delivery.id}`}>
       <details>
         <summary>
           <DeliveryStatusBadge status={delivery.status} />
@@ -465,7 +465,7 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
             </code>
           )}
           {delivery.heldBy && (
-            <span class="badge warn" title={`Held back by delivery ${delivery.heldBy}, which failed first`}>
+            <span class="badge warn" title="Held back by an earlier delivery of its ordering key, which failed first">
               held
             </span>
           )}
@@ -481,6 +481,17 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
           <p class="muted">
             Delivery <code>{delivery.id}</code> of event <code>{delivery.eventId}</code>
           </p>
+          {delivery.orderingKey !== null && (
+            <div class="muted">
+              Ordering key <code>{delivery.orderingKey}</code>
+              {delivery.heldBy && (
+                <>
+                  : held by <HeldBy id={delivery.heldBy} />, an earlier delivery of the same key that failed; this one
+                  waited until it succeeded or ended.
+                </>
+              )}
+            </div>
+          )}
           {delivery.attempts.length === 0 ? (
             <p class="muted">Not attempted yet.</p>
           ) : (
@@ -541,6 +552,54 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
         </div>
       )}
     </li>
+  )
+}
+
+interface Holder {
+  event: string
+  status: string
+  createdAt: string
+  attemptCount: number
+}
+
+/**
+ * A link to the delivery that held another back: on this page of the log, it opens there; on another,
+ * what it was is loaded and said here.
+ */
+function HeldBy({ id }: { id: string }) {
+  const [holder, setHolder] = useState<Holder>()
+  const action = useAction()
+  return (
+    <>
+      <a
+        href={`#delivery-${id}`}
+        onClick={(click) => {
+          const shown = document.getElementById(`delivery-${id}`)?.querySelector('details')
+          if (shown) {
+            shown.open = true
+            return
+          }
+          click.preventDefault()
+          action.run(async () => {
+            const { delivery } = await gql<{ delivery: Holder }>(
+              'query Holder($id: ID!) { delivery(id: $id) { event status createdAt attemptCount } }',
+              { id },
+            )
+            setHolder(delivery)
+          })
+        }}
+      >
+        delivery <code>{id}</code>
+      </a>
+      {holder && (
+        <>
+          {' '}
+          (<code>{holder.event}</code> of {formatDateTime(holder.createdAt)}, {holder.status.toLowerCase()} after{' '}
+          {holder.attemptCount} attempt{holder.attemptCount === 1 ? '' : 's'}; on another page of the log)
+        </>
+      )}
+      {action.feedback}
+    </>
   )
 }
 
