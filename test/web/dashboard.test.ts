@@ -118,7 +118,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
       await page.getByText('Choose from the event catalog').click()
       await page.getByRole('checkbox', { name: 'order.cancelled' }).check()
       expect(await events.inputValue()).toBe('order.*, order.cancelled')
-      await page.getByText('Retries and timeouts').click()
+      await page.getByText('Retries, timeouts, rate limit and ordering').click()
       await page.getByLabel('Retries').fill('99')
       await page.getByRole('button', { name: 'Create webhook' }).click()
       await expect.poll(() => page.getByLabel('Retries').getAttribute('aria-invalid')).toBe('true')
@@ -285,7 +285,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
       await held.getByText(/order\.created of .*, failed after 1 attempt; on another page of the log/).waitFor()
 
       await page.goto(`${base}/webhooks/${hook.id}/edit`)
-      await page.getByText('Retries and timeouts').click()
+      await page.getByText('Retries, timeouts, rate limit and ordering').click()
       expect(await page.getByLabel('Rate limit (per second)').inputValue()).toBe('5')
       expect(await page.getByLabel('Ordering key').inputValue()).toBe('order_id')
       await page.getByLabel('Ordering key').fill('order id')

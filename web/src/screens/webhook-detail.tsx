@@ -482,7 +482,7 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
             Delivery <code>{delivery.id}</code> of event <code>{delivery.eventId}</code>
           </p>
           {delivery.orderingKey !== null && (
-            <div class="muted">
+            <p class="muted">
               Ordering key <code>{delivery.orderingKey}</code>
               {delivery.heldBy && (
                 <>
@@ -490,7 +490,7 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
                   waited until it succeeded or ended.
                 </>
               )}
-            </div>
+            </p>
           )}
           {delivery.attempts.length === 0 ? (
             <p class="muted">Not attempted yet.</p>
@@ -568,7 +568,7 @@ interface Holder {
  */
 function HeldBy({ id }: { id: string }) {
   const [holder, setHolder] = useState<Holder>()
-  const action = useAction()
+  const [error, setError] = useState<string>()
   return (
     <>
       <a
@@ -580,13 +580,13 @@ function HeldBy({ id }: { id: string }) {
             return
           }
           click.preventDefault()
-          action.run(async () => {
-            const { delivery } = await gql<{ delivery: Holder }>(
-              'query Holder($id: ID!) { delivery(id: $id) { event status createdAt attemptCount } }',
-              { id },
-            )
-            setHolder(delivery)
-          })
+          gql<{ delivery: Holder }>(
+            'query Holder($id: ID!) { delivery(id: $id) { event status createdAt attemptCount } }',
+            { id },
+          ).then(
+            ({ delivery }) => setHolder(delivery),
+            (failure: Error) => setError(failure.message),
+          )
         }}
       >
         delivery <code>{id}</code>
@@ -598,7 +598,7 @@ function HeldBy({ id }: { id: string }) {
           {holder.attemptCount} attempt{holder.attemptCount === 1 ? '' : 's'}; on another page of the log)
         </>
       )}
-      {action.feedback}
+      {error && <span role="alert"> ({error})</span>}
     </>
   )
 }
@@ -661,8 +661,8 @@ function PayloadPreview({ webhookId, events }: { webhookId: string; events: stri
   const [payloadError, setPayloadError] = useState<string>()
   const [preview, setPreview] = useState<Preview>()
   const action = useAction()
-  // The webhook's first event name that is in the catalog, else the catalog's first type.
-  const chosen = event ?? (types.find((type) => events.includes(type.name)) ?? types[0])?.name ?? ''
+  // The first type of the catalog the webhook receives, else the catalog's first.
+  const chosen = event ?? (types.find((type) => receives(events, type.name)) ?? types[0])?.name ?? ''
   const choose = (name: string) => {
     setEvent(name)
     setPayload(exampleOf(types, name))
@@ -756,6 +756,16 @@ function PayloadPreview({ webhookId, events }: { webhookId: string; events: stri
     </Panel>
   )
 }
+
+/**
+ * Whether event patterns take a type: the hub's rule (src/events/matching.ts, `matchesPattern`), which the
+ * page cannot import; here it only picks the preview's first choice.
+ */
+const receives = (patterns: string[], type: string) =>
+  patterns.some(
+    (pattern) =>
+      pattern === '*' || pattern === type || (pattern.endsWith('.*') && type.startsWith(pattern.slice(0, -1))),
+  )
 
 const exampleOf = (types: CatalogType[], name: string) => {
   const example = types.find((type) => type.name === name)?.examplePayload

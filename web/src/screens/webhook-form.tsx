@@ -101,7 +101,7 @@ const FIELD_OF: Record<string, keyof Form> = {
   'retryPolicy.backoffMultiplier': 'backoffMultiplier',
 }
 
-/** The fields inside "Retries and timeouts", opened when one of them has an error. */
+/** The fields inside "Retries, timeouts, rate limit and ordering", opened when one of them has an error. */
 const ADVANCED: (keyof Form)[] = [
   'maxRetries',
   'retryDelayMs',
@@ -318,14 +318,19 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
           '{ "kind": type, "order": data.order_id }',
         )}
         <details open={ADVANCED.some((name) => errors[name]) || undefined}>
-          <summary>Retries and timeouts</summary>
+          <summary>Retries, timeouts, rate limit and ordering</summary>
           <div class="grid">
             {text('maxRetries', 'Retries', '0 to 20; default 7.', 'number')}
             {text('retryDelayMs', 'First retry delay (ms)', 'Empty: the Standard Webhooks schedule.', 'number')}
             {text('backoffMultiplier', 'Backoff multiplier', '1 to 10.', 'number')}
             {text('timeoutMs', 'Timeout (ms)', '500 to 60000; default 15000.', 'number')}
             {text('connectTimeoutMs', 'Connect timeout (ms)', '100 to 30000; default 5000.', 'number')}
-            {text('maxConcurrency', 'Concurrency', 'Attempts in flight at once, 1 to 50; default 10.', 'number')}
+            {text(
+              'maxConcurrency',
+              'Concurrency',
+              'Attempts in flight at once, across all workers, 1 to 50; default 50.',
+              'number',
+            )}
             {text(
               'rateLimitPerSecond',
               'Rate limit (per second)',
