@@ -731,7 +731,7 @@ function PayloadPreview({ webhookId, events }: { webhookId: string; events: stri
       </form>
       {action.feedback}
       {preview && (
-        <div class="preview">
+        <div>
           <h3>Body</h3>
           <pre class="json" title={`Body of ${preview.event}`}>
             {preview.body}
