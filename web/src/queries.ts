@@ -45,4 +45,18 @@ export const ERROR_TYPE_NAMES: Record<string, string> = {
   INVALID_RESPONSE: 'Invalid response',
   SSRF_BLOCKED: 'Blocked address',
   TIMEOUT: 'Timeout',
+  TRANSFORM_ERROR: 'Transform error',
+}
+
+export type PayloadFormat = 'STANDARD' | 'STRAPI'
+
+export const PAYLOAD_FORMATS: Record<PayloadFormat, { label: string; hint: string }> = {
+  STANDARD: {
+    label: 'Standard Webhooks',
+    hint: 'The body { id, type, createdAt, data }, signed with the Standard Webhooks headers.',
+  },
+  STRAPI: {
+    label: 'Strapi',
+    hint: "Strapi's body { event, createdAt, …the payload's fields }, with X-Strapi-Event and X-Strapi-Signature as well.",
+  },
 }

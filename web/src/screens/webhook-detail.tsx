@@ -7,6 +7,7 @@ import {
   ConfirmButton,
   type Cursor,
   DeliveryStatusBadge,
+  Field,
   FilterInput,
   JsonBlock,
   Loading,
@@ -19,13 +20,15 @@ import {
   useAction,
   WebhookStatusBadge,
 } from '../components/ui.tsx'
-import { ago, count, formatDateTime, ms, percent, toLocalInput } from '../format.ts'
+import { ago, count, formatDateTime, json, ms, parseJsonField, percent, toLocalInput } from '../format.ts'
 import { useDebounced, useQuery } from '../hooks.ts'
 import {
   type Connection,
   DELIVERY_STATUSES,
   ERROR_TYPE_NAMES,
   PAGE_INFO,
+  PAYLOAD_FORMATS,
+  type PayloadFormat,
   WEBHOOK_ROW,
   type WebhookRow,
 } from '../queries.ts'
@@ -36,7 +39,8 @@ import { SecretOnce } from './webhook-form.tsx'
 const PAGE_SIZE = 20
 
 const WEBHOOK = `query Webhook($id: ID!) { webhook(id: $id) { ${WEBHOOK_ROW} filters previousSecretExpiresAt
-  rateLimitPerSecond orderingKey retryPolicy { maxRetries scheduleMs } } }`
+  payloadFormat transform rateLimitPerSecond orderingKey
+  retryPolicy { maxRetries scheduleMs } } }`
 
 const STATS = `query WebhookStats($id: ID!, $groupBy: StatsGroupBy!) {
   webhookStats(id: $id, groupBy: $groupBy) {
@@ -109,6 +113,8 @@ export function WebhookDetail() {
     webhook: WebhookRow & {
       filters: unknown
       previousSecretExpiresAt: string | null
+      payloadFormat: PayloadFormat
+      transform: string | null
       rateLimitPerSecond: number | null
       orderingKey: string | null
     }
@@ -210,6 +216,20 @@ export function WebhookDetail() {
             </dd>
           </div>
         ) : null}
+        <div>
+          <dt>Payload format</dt>
+          <dd>{PAYLOAD_FORMATS[webhook.payloadFormat].label}</dd>
+        </div>
+        {webhook.transform !== null && (
+          <div>
+            <dt>Transform</dt>
+            <dd>
+              <pre class="json" title="Transform">
+                {webhook.transform}
+              </pre>
+            </dd>
+          </div>
+        )}
       </dl>
 
       <Panel title="Deliveries over time" actions={<GroupByChoice value={groupBy} onChange={setGroupBy} />}>
@@ -262,6 +282,8 @@ export function WebhookDetail() {
           </>
         )}
       </Panel>
+
+      <PayloadPreview webhookId={webhook.id} events={webhook.events} />
     </Page>
   )
 }
@@ -323,7 +345,7 @@ function WebhookActions({ webhook, onChange }: { webhook: WebhookRow; onChange()
             setTest(undefined)
             const { testWebhook } = await gql<{ testWebhook: TestResult }>(
               `mutation TestWebhook($id: ID!) { testWebhook(id: $id) {
-                status responseCode responseTimeMs errorType errorMessage responseBody } }`,
+                status responseCode responseTimeMs errorType errorMessage responseBody bodySent } }`,
               { id },
             )
             setTest(testWebhook)
@@ -395,6 +417,7 @@ interface TestResult {
   errorType: string | null
   errorMessage: string | null
   responseBody: string | null
+  bodySent: string | null
 }
 
 function TestResultView({ result }: { result: TestResult }) {
@@ -404,7 +427,22 @@ function TestResultView({ result }: { result: TestResult }) {
       in {result.responseTimeMs} ms
       {result.errorType &&
         ` (${ERROR_TYPE_NAMES[result.errorType] ?? result.errorType}${result.errorMessage ? `: ${result.errorMessage}` : ''})`}
-      {result.responseBody && <pre class="body">{result.responseBody}</pre>}
+      {result.bodySent !== null && (
+        <>
+          <h3>Body sent</h3>
+          <pre class="body" title="Body sent">
+            {result.bodySent}
+          </pre>
+        </>
+      )}
+      {result.responseBody && (
+        <>
+          <h3>Response</h3>
+          <pre class="body" title="Response body">
+            {result.responseBody}
+          </pre>
+        </>
+      )}
     </Notice>
   )
 }
@@ -414,7 +452,7 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
   const action = useAction()
   const last = delivery.lastAttempt
   return (
-    <li class="delivery">
+    <li class="delivery" id={`delivery-${delivery.id}`}>
       <details>
         <summary>
           <DeliveryStatusBadge status={delivery.status} />
@@ -427,7 +465,7 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
             </code>
           )}
           {delivery.heldBy && (
-            <span class="badge warn" title={`Held back by delivery ${delivery.heldBy}, which failed first`}>
+            <span class="badge warn" title="Held back by an earlier delivery of its ordering key, which failed first">
               held
             </span>
           )}
@@ -443,6 +481,17 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
           <p class="muted">
             Delivery <code>{delivery.id}</code> of event <code>{delivery.eventId}</code>
           </p>
+          {delivery.orderingKey !== null && (
+            <p class="muted">
+              Ordering key <code>{delivery.orderingKey}</code>
+              {delivery.heldBy && (
+                <>
+                  : held by <HeldBy id={delivery.heldBy} />, an earlier delivery of the same key that failed; this one
+                  waited until it succeeded or ended.
+                </>
+              )}
+            </p>
+          )}
           {delivery.attempts.length === 0 ? (
             <p class="muted">Not attempted yet.</p>
           ) : (
@@ -506,6 +555,54 @@ function DeliveryItem({ delivery, onRetried }: { delivery: DeliveryRow; onRetrie
   )
 }
 
+interface Holder {
+  event: string
+  status: string
+  createdAt: string
+  attemptCount: number
+}
+
+/**
+ * A link to the delivery that held another back: on this page of the log, it opens there; on another,
+ * what it was is loaded and said here.
+ */
+function HeldBy({ id }: { id: string }) {
+  const [holder, setHolder] = useState<Holder>()
+  const [error, setError] = useState<string>()
+  return (
+    <>
+      <a
+        href={`#delivery-${id}`}
+        onClick={(click) => {
+          const shown = document.getElementById(`delivery-${id}`)?.querySelector('details')
+          if (shown) {
+            shown.open = true
+            return
+          }
+          click.preventDefault()
+          gql<{ delivery: Holder }>(
+            'query Holder($id: ID!) { delivery(id: $id) { event status createdAt attemptCount } }',
+            { id },
+          ).then(
+            ({ delivery }) => setHolder(delivery),
+            (failure: Error) => setError(failure.message),
+          )
+        }}
+      >
+        delivery <code>{id}</code>
+      </a>
+      {holder && (
+        <>
+          {' '}
+          (<code>{holder.event}</code> of {formatDateTime(holder.createdAt)}, {holder.status.toLowerCase()} after{' '}
+          {holder.attemptCount} attempt{holder.attemptCount === 1 ? '' : 's'}; on another page of the log)
+        </>
+      )}
+      {error && <span role="alert"> ({error})</span>}
+    </>
+  )
+}
+
 function ReplayFailed({ webhookId, onDone }: { webhookId: string; onDone(): void }) {
   const { canWrite } = useSession()
   const [since, setSince] = useState(() => toLocalInput(new Date(Date.now() - 86_400_000)))
@@ -536,4 +633,141 @@ function ReplayFailed({ webhookId, onDone }: { webhookId: string; onDone(): void
       {action.feedback}
     </form>
   )
+}
+
+const PREVIEW = `query PreviewPayload($id: ID!, $event: String, $payload: JSON) {
+  previewWebhookPayload(id: $id, event: $event, payload: $payload) { event body headers } }`
+
+interface Preview {
+  event: string
+  body: string
+  headers: Record<string, string>
+}
+
+interface CatalogType {
+  name: string
+  examplePayload: unknown
+}
+
+/**
+ * The request the webhook would get for an event of the catalog, made by the hub (format, transform,
+ * headers, signatures) and not sent. The example payload is filled in and can be changed.
+ */
+function PayloadPreview({ webhookId, events }: { webhookId: string; events: string[] }) {
+  const catalog = useQuery<{ eventTypes: CatalogType[] }>('query PreviewTypes { eventTypes { name examplePayload } }')
+  const types = catalog.data?.eventTypes ?? []
+  const [event, setEvent] = useState<string>()
+  const [payload, setPayload] = useState('')
+  const [payloadError, setPayloadError] = useState<string>()
+  const [preview, setPreview] = useState<Preview>()
+  const action = useAction()
+  // The first type of the catalog the webhook receives, else the catalog's first.
+  const chosen = event ?? (types.find((type) => receives(events, type.name)) ?? types[0])?.name ?? ''
+  const choose = (name: string) => {
+    setEvent(name)
+    setPayload(exampleOf(types, name))
+    setPreview(undefined)
+  }
+  useEffect(() => {
+    if (event === undefined && chosen) choose(chosen)
+  })
+
+  return (
+    <Panel title="Payload preview">
+      <form
+        class="form"
+        onSubmit={(submitted) => {
+          submitted.preventDefault()
+          setPreview(undefined)
+          let parsed: unknown
+          try {
+            parsed = parseJsonField(payload)
+            setPayloadError(undefined)
+          } catch (error) {
+            setPayloadError(`not JSON: ${(error as Error).message}`)
+            return
+          }
+          action.run(async () => {
+            const { previewWebhookPayload } = await gql<{ previewWebhookPayload: Preview }>(PREVIEW, {
+              id: webhookId,
+              event: chosen || undefined,
+              payload: parsed,
+            })
+            setPreview(previewWebhookPayload)
+          })
+        }}
+      >
+        <label>
+          Event type{' '}
+          <select value={chosen} onChange={(changed) => choose(changed.currentTarget.value)}>
+            {types.map((type) => (
+              <option key={type.name} value={type.name}>
+                {type.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <Field
+          label="Payload (JSON)"
+          hint="The event type's example payload; change it to see another body. Empty: the example."
+          error={payloadError}
+        >
+          {(props) => (
+            <textarea
+              {...props}
+              rows={6}
+              class="code"
+              spellcheck={false}
+              value={payload}
+              onInput={(typed) => setPayload(typed.currentTarget.value)}
+            />
+          )}
+        </Field>
+        <div class="actions">
+          <button type="submit" disabled={action.busy || !chosen}>
+            Preview
+          </button>
+        </div>
+      </form>
+      {action.feedback}
+      {preview && (
+        <div>
+          <h3>Body</h3>
+          <pre class="json" title={`Body of ${preview.event}`}>
+            {preview.body}
+          </pre>
+          <div class="table-wrap">
+            <table>
+              <caption>Headers</caption>
+              <tbody>
+                {Object.entries(preview.headers).map(([name, value]) => (
+                  <tr key={name}>
+                    <th scope="row">{name}</th>
+                    <td>
+                      <code>{value}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      )}
+    </Panel>
+  )
+}
+
+/**
+ * Whether event patterns take a type: the hub's rule (src/events/matching.ts, `matchesPattern`), which the
+ * page cannot import; here it only picks the preview's first choice.
+ */
+const receives = (patterns: string[], type: string) =>
+  patterns.some(
+    (pattern) =>
+      pattern === '*' || pattern === type || (pattern.endsWith('.*') && type.startsWith(pattern.slice(0, -1))),
+  )
+
+const exampleOf = (types: CatalogType[], name: string) => {
+  const example = types.find((type) => type.name === name)?.examplePayload
+  return example === undefined || example === null ? '' : json(example)
 }

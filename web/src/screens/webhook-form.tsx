@@ -1,14 +1,17 @@
 // Create or edit a webhook. Each error the hub names a field for is shown next to that field.
+import type { ComponentChildren } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
 import { useLocation, useRoute } from 'preact-iso'
 import { ApiError, gql } from '../api.ts'
 import { Field, Loading, Notice, Page, Panel } from '../components/ui.tsx'
 import { json, parseJsonField } from '../format.ts'
 import { useQuery } from '../hooks.ts'
+import { PAYLOAD_FORMATS, type PayloadFormat } from '../queries.ts'
 import { useSession } from '../session.tsx'
 
-const EDITABLE = `id name url description events filters headers timeoutMs connectTimeoutMs maxConcurrency
-  rateLimitPerSecond orderingKey retryPolicy { maxRetries retryDelayMs backoffMultiplier }`
+const EDITABLE = `id name url description events filters headers payloadFormat transform
+  timeoutMs connectTimeoutMs maxConcurrency rateLimitPerSecond orderingKey
+  retryPolicy { maxRetries retryDelayMs backoffMultiplier }`
 
 interface Editable {
   id: string
@@ -18,6 +21,8 @@ interface Editable {
   events: string[]
   filters: unknown
   headers: Record<string, string>
+  payloadFormat: PayloadFormat
+  transform: string | null
   timeoutMs: number
   connectTimeoutMs: number
   maxConcurrency: number
@@ -33,6 +38,8 @@ interface Form {
   events: string
   filters: string
   headers: string
+  payloadFormat: PayloadFormat
+  transform: string
   timeoutMs: string
   connectTimeoutMs: string
   maxConcurrency: string
@@ -50,6 +57,8 @@ const EMPTY: Form = {
   events: '*',
   filters: '',
   headers: '',
+  payloadFormat: 'STANDARD',
+  transform: '',
   timeoutMs: '',
   connectTimeoutMs: '',
   maxConcurrency: '',
@@ -69,6 +78,8 @@ function formOf(hook: Editable): Form {
     events: hook.events.join(', '),
     filters: hook.filters ? json(hook.filters) : '',
     headers: '',
+    payloadFormat: hook.payloadFormat,
+    transform: hook.transform ?? '',
     timeoutMs: text(hook.timeoutMs),
     connectTimeoutMs: text(hook.connectTimeoutMs),
     maxConcurrency: text(hook.maxConcurrency),
@@ -90,7 +101,7 @@ const FIELD_OF: Record<string, keyof Form> = {
   'retryPolicy.backoffMultiplier': 'backoffMultiplier',
 }
 
-/** The fields inside "Retries and timeouts", opened when one of them has an error. */
+/** The fields inside "Retries, timeouts, rate limit and ordering", opened when one of them has an error. */
 const ADVANCED: (keyof Form)[] = [
   'maxRetries',
   'retryDelayMs',
@@ -160,6 +171,9 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
     if (changed('orderingKey')) result.orderingKey = form.orderingKey.trim() || null
     if (changed('filters')) result.filters = jsonOf('filters') ?? null
     if (form.headers.trim()) result.headers = jsonOf('headers')
+    if (changed('payloadFormat')) result.payloadFormat = form.payloadFormat
+    // Emptied, it is removed.
+    if (changed('transform') && (existing || form.transform.trim())) result.transform = form.transform.trim() || null
     if (changed('maxRetries') || changed('retryDelayMs') || changed('backoffMultiplier')) {
       result.retryPolicy = {
         maxRetries: number('maxRetries'),
@@ -232,7 +246,7 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
       )}
     </Field>
   )
-  const area = (name: keyof Form, label: string, hint: string, placeholder?: string) => (
+  const area = (name: keyof Form, label: string, hint: ComponentChildren, placeholder?: string) => (
     <Field label={label} hint={hint} error={errors[name]}>
       {(props) => (
         <textarea
@@ -278,15 +292,45 @@ function WebhookEditor({ existing }: { existing: Editable | undefined }) {
             : 'Header names to values, sent with every delivery; stored sealed.',
           '{ "X-Api-Key": "…" }',
         )}
+        <Field label="Payload format" hint={PAYLOAD_FORMATS[form.payloadFormat].hint} error={errors.payloadFormat}>
+          {(props) => (
+            <select
+              {...props}
+              name="payloadFormat"
+              value={form.payloadFormat}
+              onChange={(event) => setForm({ ...form, payloadFormat: event.currentTarget.value as PayloadFormat })}
+            >
+              {Object.entries(PAYLOAD_FORMATS).map(([value, { label }]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        {area(
+          'transform',
+          'Transform (JSONata)',
+          <>
+            An expression over <code>{'{ id, type, createdAt, data }'}</code> whose result is the body sent, in place of
+            the format's body. Leave empty to send the format's body.
+          </>,
+          '{ "kind": type, "order": data.order_id }',
+        )}
         <details open={ADVANCED.some((name) => errors[name]) || undefined}>
-          <summary>Retries and timeouts</summary>
+          <summary>Retries, timeouts, rate limit and ordering</summary>
           <div class="grid">
             {text('maxRetries', 'Retries', '0 to 20; default 7.', 'number')}
             {text('retryDelayMs', 'First retry delay (ms)', 'Empty: the Standard Webhooks schedule.', 'number')}
             {text('backoffMultiplier', 'Backoff multiplier', '1 to 10.', 'number')}
             {text('timeoutMs', 'Timeout (ms)', '500 to 60000; default 15000.', 'number')}
             {text('connectTimeoutMs', 'Connect timeout (ms)', '100 to 30000; default 5000.', 'number')}
-            {text('maxConcurrency', 'Concurrency', 'Attempts in flight at once, 1 to 50; default 10.', 'number')}
+            {text(
+              'maxConcurrency',
+              'Concurrency',
+              'Attempts in flight at once, across all workers, 1 to 50; default 50.',
+              'number',
+            )}
             {text(
               'rateLimitPerSecond',
               'Rate limit (per second)',
