@@ -69,6 +69,15 @@ const T = quick
       backlog: 4_000,
     }
 const WEBHOOK_CONCURRENCY = 50
+/** Each per-webhook setting the settings windows measure, beside none. */
+const WEBHOOK_SETTINGS: Record<string, Record<string, unknown>> = {
+  'no setting': {},
+  'payloadFormat STRAPI': { payloadFormat: 'STRAPI' },
+  transform: { transform: '{ "order": data.order_id, "status": data.status, "kind": type }' },
+  'rateLimitPerSecond 1000': { rateLimitPerSecond: 1000 },
+  'orderingKey (20 keys)': { orderingKey: 'order_id' },
+}
+
 /** Events per publishEvents call in the batch publish windows. */
 const PUBLISH_BATCH = 50
 const TARGETS = { deliveriesPerSecond: 3000, deliveryRatio: 0.7, p99At500Ms: 50, graphqlRatio: 0.5 }
@@ -646,6 +655,10 @@ function print(results: Results) {
       `  per delivery, ${entry.label}`,
       `${entry.perDelivery.rowWrites} row writes, ${entry.perDelivery.walBytes} WAL bytes; ${entry.deliveriesPerCpuSecond} deliveries per CPU-second`,
     ]),
+    ...results.settings.map((entry): [string, string] => [
+      entry.label,
+      `${entry.deliveriesPerSecond} deliveries/s; ${entry.perDelivery.rowWrites} row writes, ${entry.perDelivery.walBytes} WAL bytes, ${entry.deliveriesPerCpuSecond} deliveries per CPU-second`,
+    ]),
     ...results.latency.map((entry): [string, string] => [
       `latency at ${entry.eventsPerSecond} events/s`,
       `p50 ${entry.latencyMs.p50} ms, p95 ${entry.latencyMs.p95} ms, p99 ${entry.latencyMs.p99} ms, max ${entry.latencyMs.max} ms`,
@@ -820,6 +833,17 @@ async function measureAll() {
     )
   }
 
+  // Issue 14's per-webhook settings, each on one webhook, against the same webhook without it: what each
+  // costs on the delivery path. The events carry 20 order ids, so an ordering key has 20 keys to spread.
+  log('per-webhook settings')
+  let sent = 0
+  const keyed: Publish = (payload) => internal({ ...payload, order_id: `ORD-${sent++ % 20}` })
+  const settings = []
+  for (const [name, extra] of Object.entries(WEBHOOK_SETTINGS)) {
+    await useWebhooks(api, sinkUrl, 1, extra)
+    settings.push(await throughput(`internal publish → 1 webhook, ${name}`, sinkUrl, pool, oneByOne(keyed), 1, 16))
+  }
+
   log('latency')
   await useWebhooks(api, sinkUrl, 1)
   const latency = [await latencyAt(200, sinkUrl, pool, internal), await latencyAt(500, sinkUrl, pool, internal)]
@@ -893,6 +917,7 @@ async function measureAll() {
     },
     ceilings,
     throughput: throughputs,
+    settings,
     latency,
     retry,
     graphql,

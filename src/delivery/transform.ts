@@ -30,9 +30,6 @@ export const POOL_SIZE = Math.min(4, Math.max(1, availableParallelism() - 1))
  */
 export const TENANT_PROCESSES = Math.max(1, Math.floor(POOL_SIZE / 2))
 
-/** A tenant's transforms waiting for its share, at most; one more is a TransformBusyError at once. */
-export const TENANT_QUEUE = 8
-
 /** How long a transform may wait for a process before it is a TransformBusyError. */
 export const QUEUE_DEADLINE_MS = 5000
 
@@ -116,12 +113,9 @@ export function createTransformer({
   return {
     apply(expression, envelope, tenantId) {
       const deadline = Date.now() + queueDeadlineMs
-      const share = shares.memo(tenantId)
-      if (share.pendingCount >= TENANT_QUEUE) {
-        const busy = `${TENANT_QUEUE} more of this tenant's transforms are waiting for a process`
-        return Promise.reject(new TransformBusyError(busy))
-      }
-      return share(() => run(expression, envelope, deadline))
+      // A tenant's transforms wait for its share; how many can wait is the worker's to bound (a webhook's
+      // maxConcurrency, a tenant's share of the slots), and a wait past the deadline is a TransformBusyError.
+      return shares.memo(tenantId)(() => run(expression, envelope, deadline))
     },
     async close() {
       closing = true
