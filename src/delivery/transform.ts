@@ -85,11 +85,14 @@ export interface TransformerOptions {
   memoryLimitMb?: number
   /** QUEUE_DEADLINE_MS unless a test wants a shorter one. */
   queueDeadlineMs?: number
+  /** TIME_LIMIT_MS unless a test wants a longer one. */
+  timeLimitMs?: number
 }
 
 export function createTransformer({
   memoryLimitMb = MEMORY_LIMIT_MB,
   queueDeadlineMs = QUEUE_DEADLINE_MS,
+  timeLimitMs = TIME_LIMIT_MS,
 }: TransformerOptions = {}): Transformer {
   // One limiter a tenant, for its share of the pool (the least recently used of 10,000 tenants is forgotten).
   const shares = new LRUCache<string, LimitFunction>({ max: 10_000, memoMethod: () => pLimit(TENANT_PROCESSES) })
@@ -141,7 +144,7 @@ export function createTransformer({
         timer = setTimeout(() => {
           overran = true
           task.cancel()
-        }, TIME_LIMIT_MS)
+        }, timeLimitMs)
       },
     })
     timer = setTimeout(() => {
@@ -152,7 +155,7 @@ export function createTransformer({
     try {
       answer = await task
     } catch (error) {
-      if (overran) throw new TransformError(`the transform ran longer than ${TIME_LIMIT_MS} ms and was stopped`)
+      if (overran) throw new TransformError(`the transform ran longer than ${timeLimitMs} ms and was stopped`)
       if (late) throw new TransformBusyError(waited)
       // A pool closed under a task is the hub stopping, not the transform failing: the job is run again.
       if (closing) throw error
