@@ -57,7 +57,12 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
       .map((node) => node.role?.value ?? '')
   }
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  // Every screen is drawn whole; `npm run screenshots` also saves each to docs/screenshots/.
+  const shot = (page: Page, name: string) =>
+    page.screenshot({
+      path: process.env.SWITCHYARD_SCREENSHOTS === '1' ? join(SCREENSHOTS, `${name}.png`) : undefined,
+      fullPage: true,
+    })
 
   it('serves the page with a strict Content-Security-Policy, at / and at each screen', async () => {
     for (const path of ['/', '/webhooks', '/webhooks/abc', '/events', '/integrations/zapier', '/live']) {
@@ -584,10 +589,15 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
       expect(await main.textContent()).toContain('HTTP 5xx')
       const attention = page.getByRole('region', { name: 'Needs attention' })
       expect(await attention.getByRole('link').allTextContents()).toEqual(['Warehouse'])
+      // A chart named for a bucket size draws buckets of that size: never the last choice's, while it loads.
+      const caption = page.locator('figure.chart figcaption')
+      expect(await caption.textContent()).toContain('one bar per hour')
       await page.getByText('By day (30 days)').click()
       await page.getByRole('img', { name: /Deliveries per day/ }).waitFor()
+      expect(await caption.textContent()).toContain('one bar per day')
       await page.getByText('By hour (48 h)').click()
       await page.getByRole('img', { name: /Deliveries per hour/ }).waitFor()
+      expect(await caption.textContent()).toContain('one bar per hour')
       await shot(page, 'overview')
       await page.getByRole('link', { name: 'Webhooks' }).click()
       await page.getByRole('link', { name: 'Warehouse' }).waitFor()

@@ -66,14 +66,29 @@ export function DeliveriesChart({ buckets, label }: { buckets: Bucket[]; label: 
   }, [buckets])
   const successful = buckets.reduce((sum, b) => sum + b.successful, 0)
   const failed = buckets.reduce((sum, b) => sum + b.failed, 0)
+  const bar = barOf(buckets)
   return (
     <figure class="chart">
       <div ref={host} role="img" aria-label={`${label}: ${successful} successful and ${failed} failed deliveries`} />
       <figcaption class="muted">
-        {successful} successful · {failed} failed
+        {successful} successful · {failed} failed{bar && ` · one bar per ${bar}`}
       </figcaption>
     </figure>
   )
+}
+
+const HOUR_MS = 3_600_000
+const BAR_NAMES = new Map([
+  [HOUR_MS, 'hour'],
+  [24 * HOUR_MS, 'day'],
+  [7 * 24 * HOUR_MS, 'week'],
+])
+
+/** What one bar spans, read off the buckets themselves (not off the choice that asked for them). */
+function barOf(buckets: Bucket[]): string | undefined {
+  const [first, second] = buckets
+  if (!first || !second) return undefined
+  return BAR_NAMES.get(new Date(second.bucket).getTime() - new Date(first.bucket).getTime())
 }
 
 /** The buckets of several webhooks' series, added up bucket by bucket. */

@@ -234,7 +234,11 @@ export function WebhookDetail() {
 
       <Panel title="Deliveries over time" actions={<GroupByChoice value={groupBy} onChange={setGroupBy} />}>
         {stats.error && <Notice tone="bad">{stats.error}</Notice>}
-        {stats.data ? <StatsView stats={stats.data.webhookStats} groupBy={groupBy} /> : <Loading what="stats" />}
+        {stats.data && !stats.stale ? (
+          <StatsView stats={stats.data.webhookStats} groupBy={groupBy} />
+        ) : (
+          <Loading what="stats" />
+        )}
       </Panel>
 
       <Panel title="Delivery log" actions={<ReplayFailed webhookId={webhook.id} onDone={refresh} />}>
