@@ -13,7 +13,7 @@ import { LRUCache } from 'lru-cache'
 import { WebSocketServer } from 'ws'
 import { type Admission, createAdmission } from './auth/admission.ts'
 import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
-import { bearerToken, type Identity, type TokenVerifier } from './auth/jwt.ts'
+import type { Identity, TokenVerifier } from './auth/jwt.ts'
 import type { RequestLimiter } from './auth/rate-limit.ts'
 import { createTenantRegistry } from './auth/tenants.ts'
 import { dashboardRoutes } from './dashboard.ts'
@@ -31,6 +31,9 @@ export interface ReadinessChecks {
   queue(): Promise<boolean>
 }
 
+/** WebSocket close code 1013, Try Again Later: a connection over the rate limit. */
+const TRY_AGAIN_LATER = 1013
+
 /** A readiness check that has not answered by then counts as failed (an unreachable host can hang). */
 const READINESS_TIMEOUT_MS = 2000
 
@@ -42,7 +45,7 @@ export interface AppOptions {
   inbound: InboundHandler
   verifier: TokenVerifier
   /**
-   * Counts every GraphQL request (HTTP) and operation (graphql-ws), before its document is parsed, and
+   * Counts every GraphQL request (HTTP), connection and operation (graphql-ws), before a document is parsed, and
    * every /inbound/* request; none when the limit is off.
    */
   limiter: RequestLimiter | undefined
@@ -179,15 +182,26 @@ export function buildApp({
         {
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
           subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+          // A connection counts as one request, against its token's tenant, or without a valid token its
+          // address: opening sockets is no way around the limit. One over it is closed with 1013 (Try Again
+          // Later), which graphql-ws clients retry with their backoff; one without a valid token, 4403.
           onConnect: async ({ connectionParams, extra }) => {
             const authorization = connectionParams?.authorization
-            if (typeof authorization !== 'string') return false
-            let identity: Identity
+            let identity: Identity | null
             try {
-              identity = await verifier.verify(bearerToken(authorization) ?? '')
-            } catch {
+              identity = await admission.admit(
+                typeof authorization === 'string' ? authorization : undefined,
+                extra.request.socket.remoteAddress,
+              )
+            } catch (error) {
+              if (!(error instanceof GraphQLError)) throw error
+              const { code, retryAfterMs } = error.extensions
+              if (code === 'RATE_LIMITED') {
+                extra.socket.close(TRY_AGAIN_LATER, `RATE_LIMITED: retry in ${retryAfterMs} ms`)
+              }
               return false
             }
+            if (!identity) return false
             if (identity.expiresAt !== undefined) {
               const forget = atExpiry(identity.expiresAt, () =>
                 extra.socket.close(CloseCode.Unauthorized, 'the token has expired'),

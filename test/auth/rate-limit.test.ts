@@ -7,10 +7,11 @@ import type { Client } from 'graphql-ws'
 import pg from 'pg'
 import { Agent, fetch } from 'undici'
 import { afterAll, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
 import { signToken } from '../../src/auth/jwt.ts'
 import { addressKey, createRequestLimiter, type LimitedBy } from '../../src/auth/rate-limit.ts'
 import { createLogger } from '../../src/logger.ts'
-import { type GraphQLResponse, TEST_JWT_SECRET, testConfigEnv, useTestHub } from '../helpers/hub.ts'
+import { type GraphQLResponse, TEST_JWT_SECRET, take, testConfigEnv, useTestHub } from '../helpers/hub.ts'
 import { type HubProcess, spawnHub } from '../helpers/process.ts'
 
 const LIMIT = { SWITCHYARD_RATE_LIMIT_PER_SECOND: '5', SWITCHYARD_RATE_LIMIT_BURST: '100' }
@@ -156,27 +157,72 @@ describe('one API process', () => {
       )
     })
 
+  /** Keeps a client's one connection open (its client is lazy): a subscription that never ends. */
+  const holdOpen = (client: Client) =>
+    client.subscribe(
+      { query: 'subscription { heartbeat(intervalMs: 60000) }' },
+      { next() {}, error() {}, complete() {} },
+    )
+
   it('counts graphql-ws operations too, and keeps the connection open', async () => {
     const client = t.ws('socket-noisy')
+    let connections = 0
+    client.on('connected', () => connections++)
+    const release = holdOpen(client)
     const results: GraphQLResponse[] = []
     for (let i = 0; i < BURST + 5; i++) results.push(await run(client))
-    expect(results.filter((result) => result.data).length).toBe(BURST)
+    release()
+    // The connection was one request, the heartbeat another, and the operations the rest.
+    expect(connections).toBe(1)
+    expect(results.filter((result) => result.data).length).toBe(BURST - 2)
     const refused = results.filter((result) => result.errors?.[0]?.extensions?.code === 'RATE_LIMITED')
-    expect(refused).toHaveLength(5)
+    expect(refused).toHaveLength(7)
     expect(refused[0]?.errors?.[0]?.extensions).toEqual({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) })
   })
 
   it('counts graphql-ws operations that fail to parse or validate', async () => {
     const client = t.ws('socket-invalid')
+    const release = holdOpen(client)
     const results: GraphQLResponse[] = []
     for (let i = 0; i < BURST + 10; i++) results.push(await run(client, i % 2 ? '{ nope }' : '{'))
     const codes = results.map((result) => result.errors?.[0]?.extensions?.code)
-    expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(10)
+    expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(12)
     expect(
-      codes.slice(0, BURST).every((code) => code === 'GRAPHQL_VALIDATION_FAILED' || code === 'GRAPHQL_PARSE_FAILED'),
+      codes
+        .slice(0, BURST - 2)
+        .every((code) => code === 'GRAPHQL_VALIDATION_FAILED' || code === 'GRAPHQL_PARSE_FAILED'),
     ).toBe(true)
     // The tenant's valid operations are refused as well until the window ends.
     expect((await run(client)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED')
+    release()
+  })
+
+  it('counts graphql-ws connections: one over the limit is closed with 1013 Try Again Later', async () => {
+    const token = await t.token('socket-connects')
+    const answers = await hammer([t.url], token, BURST)
+    expect(answers.every((answer) => answer.status === 200)).toBe(true)
+    const closed = await take(t.ws('socket-connects'), 'subscription { heartbeat }', 1).catch((e: unknown) => e)
+    expect(closed).toMatchObject({ code: 1013, reason: expect.stringMatching(/^RATE_LIMITED: retry in \d+ ms$/) })
+    // Another tenant connects as before.
+    expect(await take(t.ws('socket-other'), 'subscription { heartbeat(intervalMs: 100) }', 1)).toHaveLength(1)
+  })
+
+  it('counts graphql-ws connections without a valid token against their address', async () => {
+    const forged = await signToken('a-secret-that-is-not-the-hubs-own-at-all', 'forged')
+    /** The code the hub closes a connection from 127.0.0.4 with, after its connection_init. */
+    const closeCode = (authorization: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(t.url.replace(/^http/, 'ws'), 'graphql-transport-ws', {
+          localAddress: '127.0.0.4',
+        })
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } })))
+        socket.on('close', (code) => resolve(code))
+        socket.on('error', reject)
+      })
+    const codes: number[] = []
+    for (let i = 0; i < BURST + 3; i++) codes.push(await closeCode(`Bearer ${forged}`))
+    expect(codes.slice(0, BURST)).toEqual(Array(BURST).fill(4403))
+    expect(codes.slice(BURST)).toEqual([1013, 1013, 1013])
   })
 
   it('limits requests without a valid token per client address', async () => {
