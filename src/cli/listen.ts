@@ -2,9 +2,11 @@
 //                   [--forward http://localhost:3000/hook]
 // Streams the tenant's events as they happen (graphql-ws), optionally forwarding each one to a local URL in
 // the envelope webhooks get, signed with Standard Webhooks headers; or follows one webhook's attempts.
-// Reconnects by itself when the hub goes away and comes back.
+// Reconnects by itself when the hub goes away and comes back, and then prints (and forwards) the events
+// published while it was away, from the hub's event log.
 import { parseArgs } from 'node:util'
 import { type Client, createClient, type FormattedExecutionResult } from 'graphql-ws'
+import { LRUCache } from 'lru-cache'
 import WebSocket from 'ws'
 import { ConfigError, loadConfig, loadDotEnv } from '../config.ts'
 import { envelope } from '../delivery/envelope.ts'
@@ -26,10 +28,24 @@ const FORWARD_TIMEOUT_MS = 15_000
 /** Reconnection attempts back off up to this long, and never stop. */
 const MAX_RETRY_WAIT_MS = 5_000
 const PAYLOAD_CHARS = 100
+/** The subscription has no acknowledgement: a second look at the log, this long after a reconnection, covers
+ * the events published while the hub was setting it up. */
+const SECOND_LOOK_MS = 2_000
+/** Event ids already shown, so that an event both replayed and streamed is shown once. */
+const REMEMBERED_IDS = 10_000
 
 const EVENTS = /* GraphQL */ `
   subscription Listen($types: [String!]) {
     events(types: $types) { id type createdAt data }
+  }
+`
+// Newer than `before` (the log lists newest first), oldest first from the cursor on.
+const MISSED = /* GraphQL */ `
+  query Missed($before: String, $type: String) {
+    events(last: 100, before: $before, type: $type) {
+      edges { node { id type createdAt data } }
+      pageInfo { hasPreviousPage startCursor }
+    }
   }
 `
 const DELIVERIES = /* GraphQL */ `
@@ -127,6 +143,8 @@ function httpUrl(option: string, value: string): URL {
 interface Introduction {
   viewer: { tenant: string }
   webhook?: { name: string | null; url: string }
+  /** The newest event in the log when listening started: anything newer is the listener's to show. */
+  events?: { edges: Array<{ cursor: string }> }
 }
 
 /**
@@ -136,7 +154,7 @@ interface Introduction {
 async function introduce(url: URL, token: string, webhookId: string | undefined): Promise<Introduction> {
   const query = webhookId
     ? 'query($id: ID!) { viewer { tenant } webhook(id: $id) { name url } }'
-    : '{ viewer { tenant } }'
+    : '{ viewer { tenant } events(first: 1) { edges { cursor } } }'
   let response: Response
   try {
     response = await fetch(url, {
@@ -157,6 +175,25 @@ async function introduce(url: URL, token: string, webhookId: string | undefined)
   if (!result?.data?.viewer || error) {
     fail(`${url.href} did not answer as a Switchyard hub (HTTP ${response.status}${error ? `: ${error.message}` : ''})`)
   }
+  return result.data
+}
+
+interface Connection<T> {
+  edges: Array<{ node: T }>
+  pageInfo: { hasPreviousPage: boolean; startCursor: string | null }
+}
+
+/** One query's data over HTTP; an Error saying why there is none. */
+async function ask<T>(url: URL, token: string, query: string, variables: Record<string, unknown>): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  })
+  const result = (await response.json().catch(() => undefined)) as FormattedExecutionResult<T> | undefined
+  const error = result?.errors?.[0]
+  if (error) throw new Error(`${error.message} (${error.extensions?.code})`)
+  if (!result?.data) throw new Error(`the hub answered HTTP ${response.status}`)
   return result.data
 }
 
@@ -226,7 +263,7 @@ function describeEnd(error: unknown): string {
 async function main() {
   loadDotEnv()
   const options = parse()
-  const { viewer, webhook } = await introduce(options.url, options.token, options.webhookId)
+  const { viewer, webhook, events: newest } = await introduce(options.url, options.token, options.webhookId)
   const { tenant } = viewer
   let secret: string | undefined
   let sender: HttpSender | undefined
@@ -243,6 +280,40 @@ async function main() {
     sender = createHttpSender({ allows: null, responseBodyLimit: 200 })
   }
 
+  const forward = options.forward && secret && sender ? forwarder(options.forward, secret, sender) : undefined
+  // Events are shown one at a time, in the order they are taken: streamed, or found in the log after a
+  // reconnection. Each is shown once, and `since` is the newest shown (ids are time-ordered UUIDv7s).
+  let printing = Promise.resolve()
+  let since = newest?.edges[0]?.cursor
+  const seen = new LRUCache<string, true>({ max: REMEMBERED_IDS })
+  const show = (event: HubEventLine) => {
+    if (seen.has(event.id)) return
+    seen.set(event.id, true)
+    if (since === undefined || event.id > since) since = event.id
+    console.log(`${event.createdAt}  ${event.type}  ${event.id}  ${shortPayload(event.data)}`)
+    forward?.(event)
+  }
+  const wanted = (event: HubEventLine) =>
+    !options.patterns.length || options.patterns.some((pattern) => matchesPattern(pattern, event.type))
+  // The log's pages of events newer than `since`, oldest first, until none is left.
+  const catchUp = () => {
+    printing = printing.then(async () => {
+      try {
+        for (let more = true; more; ) {
+          const { events } = await ask<{ events: Connection<HubEventLine> }>(options.url, options.token, MISSED, {
+            before: since ?? null,
+            type: options.patterns.length === 1 ? options.patterns[0] : null,
+          })
+          for (const { node } of events.edges.toReversed()) if (wanted(node)) show(node)
+          since = events.pageInfo.startCursor ?? since
+          more = events.pageInfo.hasPreviousPage
+        }
+      } catch (error) {
+        console.log(`Could not read the events published while away: ${(error as Error).message}`)
+      }
+    })
+  }
+
   let connected = false
   let stopping = false
   const client: Client = createClient({
@@ -257,7 +328,14 @@ async function main() {
     on: {
       connected: (_socket, _payload, wasRetry) => {
         connected = true
-        if (wasRetry) console.log('Reconnected to the hub. (Events published while away were not received.)')
+        if (!wasRetry) return
+        if (options.webhookId) {
+          console.log('Reconnected to the hub. (Attempts made while away are in the delivery log, not here.)')
+          return
+        }
+        console.log('Reconnected to the hub. Events published while away follow, if any.')
+        catchUp()
+        setTimeout(catchUp, SECOND_LOOK_MS).unref()
       },
       closed: (event) => {
         if (!connected || stopping) return
@@ -318,7 +396,6 @@ async function main() {
     )
     return
   }
-  const forward = options.forward && secret && sender ? forwarder(options.forward, secret, sender) : undefined
   client.subscribe<{ events: HubEventLine }>(
     { query: EVENTS, variables: { types: options.patterns.length ? options.patterns : null } },
     {
@@ -326,9 +403,8 @@ async function main() {
       next({ data, errors }) {
         if (errors) return sink.error(errors)
         const event = data?.events
-        if (!event) return
-        console.log(`${event.createdAt}  ${event.type}  ${event.id}  ${shortPayload(event.data)}`)
-        forward?.(event)
+        // After the events the catch-up is still printing, if any.
+        if (event) printing = printing.then(() => show(event))
       },
     },
   )

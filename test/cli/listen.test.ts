@@ -171,13 +171,15 @@ describe('npm run listen', () => {
 describe('npm run listen when the hub restarts', () => {
   const db = useTestDatabase()
 
-  it('says it lost the hub, reconnects by itself, and keeps printing', { timeout: 120_000 }, async () => {
+  it('says it lost the hub, reconnects by itself, prints what was published while away, and keeps printing', {
+    timeout: 120_000,
+  }, async () => {
     const port = await freePort()
     const env = await testConfigEnv(db.url, { PORT: String(port), LOG_LEVEL: 'info' })
     const url = `http://127.0.0.1:${port}/graphql`
     const token = await signToken(TEST_JWT_SECRET, 'restarts')
-    const publishTo = async (orderId: string) => {
-      const response = await fetch(url, {
+    const publishTo = async (orderId: string, to = url) => {
+      const response = await fetch(to, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({
@@ -204,10 +206,30 @@ describe('npm run listen when the hub restarts', () => {
     expect(await first.stop('SIGTERM')).toBe(0)
     await child.waitFor(/^Lost the connection to the hub \(.*\); reconnecting…$/m)
 
+    // While it is away, events are published through another API process on the same database: one it wants,
+    // then one of a type it does not.
+    const elsewherePort = await freePort()
+    const elsewhere = spawnHub(['api'], { ...env, PORT: String(elsewherePort) })
+    running.push(elsewhere)
+    await elsewhere.waitFor(/GraphQL API listening/, 60_000)
+    const elsewhereUrl = `http://127.0.0.1:${elsewherePort}/graphql`
+    const away = await publishTo('while-away', elsewhereUrl)
+    const unwanted = await fetch(elsewhereUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query:
+          'mutation { publishEvent(input: { type: "order.shipped", payload: { order_id: "unwanted" } }) { event { id } } }',
+      }),
+    })
+    expect(unwanted.status).toBe(200)
+    expect(await elsewhere.stop('SIGTERM')).toBe(0)
+
     const second = spawnHub(['all'], env)
     running.push(second)
     await second.waitFor(/GraphQL API listening/, 60_000)
-    await child.waitFor(/^Reconnected to the hub\./m, 30_000)
+    await child.waitFor(/^Reconnected to the hub\. Events published while away follow, if any\.$/m, 30_000)
+    await child.waitFor(new RegExp(`order\\.created  ${away}  \\{"order_id":"while-away"`))
     const ids: string[] = []
     await whenLive(
       async () => {
@@ -217,6 +239,10 @@ describe('npm run listen when the hub restarts', () => {
       20_000,
     )
     expect(child.output()).toMatch(new RegExp(`order\\.created  (${ids.join('|')})  \\{"order_id":"after-restart"`))
+    // The missed event was printed once, after the reconnection, and the unwanted type not at all.
+    expect(child.output().split(away)).toHaveLength(2)
+    expect(child.output().indexOf(away)).toBeGreaterThan(child.output().indexOf('Reconnected to the hub.'))
+    expect(child.output()).not.toContain('"unwanted"')
     expect(await child.stop('SIGINT')).toBe(0)
     expect(await second.stop('SIGTERM')).toBe(0)
   })
