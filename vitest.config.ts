@@ -15,6 +15,9 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // A loaded 2-core machine can take seconds over a browser's round trip to the hub: expect.poll waits as
+    // long as the tests' own eventually() does, not its default second.
+    expect: { poll: { timeout: 15_000 } },
     // Files run in parallel, each on its own database; two cores gain nothing from more.
     maxWorkers: 2,
   },

@@ -203,10 +203,11 @@ async function snapshotOfA(): Promise<Record<string, string>> {
 async function subscribeOnce(tenant: string, query: string, variables: Record<string, unknown>) {
   const client = t.ws(tenant)
   return new Promise<{ errors?: Array<{ extensions?: { code?: string } }> }>((resolve) => {
+    // No answer in 10 s is taken as none (only a case that fails waits that long).
     const timer = setTimeout(() => {
       dispose()
       resolve({})
-    }, 2000)
+    }, 10_000)
     const dispose = client.subscribe(
       { query, variables },
       {

@@ -125,7 +125,7 @@ it('holds a key behind a delivery that gives up, then lets the next go on and sh
     url: hook.url,
     events: ['sale.*'],
     orderingKey: 'order_id',
-    retryPolicy: { maxRetries: 2, retryDelayMs: 3000, backoffMultiplier: 1 },
+    retryPolicy: { maxRetries: 2, retryDelayMs: 8000, backoffMultiplier: 1 },
   })
 
   const failing = await publish('tenant-b', 'sale.created', { order_id: 'A', fail: true })
@@ -135,7 +135,7 @@ it('holds a key behind a delivery that gives up, then lets the next go on and sh
   const otherKey = await publish('tenant-b', 'sale.created', { order_id: 'B' })
   const noKey = await publish('tenant-b', 'sale.created', { customer: 'C' })
 
-  // A's first event is still being retried (two more tries, 3 s apart) while B and the keyless event
+  // A's first event is still being retried (two more tries, 8 s apart) while B and the keyless event
   // arrive; A's later events wait.
   await eventually(() => {
     const ids = hook.requests.map((request) => String(request.headers['webhook-id']))
@@ -148,21 +148,25 @@ it('holds a key behind a delivery that gives up, then lets the next go on and sh
   const order = arrived().filter((id) => [failing, second, third].includes(id))
   expect(order).toEqual([failing, failing, failing, second, third])
 
-  const { deliveries } = await gql.data(
-    'tenant-b',
-    `query ($id: ID!) { deliveries(webhookId: $id, first: 10) { edges { node {
-       eventId status attemptCount orderingKey heldBy id } } } }`,
-    { id: webhookId },
-  )
-  const byEvent = new Map<string, { id: string }>(
-    deliveries.edges.map(({ node }: { node: { eventId: string; id: string } }) => [node.eventId, node] as const),
-  )
-  const failed = byEvent.get(failing)
-  expect(failed).toMatchObject({ status: 'FAILED', attemptCount: 3, orderingKey: 'A', heldBy: null })
-  expect(byEvent.get(second)).toMatchObject({ status: 'SUCCEEDED', attemptCount: 1, heldBy: failed?.id })
-  expect(byEvent.get(third)).toMatchObject({ status: 'SUCCEEDED', attemptCount: 1, heldBy: failed?.id })
-  expect(byEvent.get(otherKey)).toMatchObject({ orderingKey: 'B', heldBy: null })
-  expect(byEvent.get(noKey)).toMatchObject({ orderingKey: null, heldBy: null })
+  // The receiver has a request before the worker records its answer: the log is read until it has all five.
+  const failed = await eventually(async () => {
+    const { deliveries } = await gql.data(
+      'tenant-b',
+      `query ($id: ID!) { deliveries(webhookId: $id, first: 10) { edges { node {
+         eventId status attemptCount orderingKey heldBy id } } } }`,
+      { id: webhookId },
+    )
+    const byEvent = new Map<string, { id: string }>(
+      deliveries.edges.map(({ node }: { node: { eventId: string; id: string } }) => [node.eventId, node] as const),
+    )
+    const failed = byEvent.get(failing)
+    expect(failed).toMatchObject({ status: 'FAILED', attemptCount: 3, orderingKey: 'A', heldBy: null })
+    expect(byEvent.get(second)).toMatchObject({ status: 'SUCCEEDED', attemptCount: 1, heldBy: failed?.id })
+    expect(byEvent.get(third)).toMatchObject({ status: 'SUCCEEDED', attemptCount: 1, heldBy: failed?.id })
+    expect(byEvent.get(otherKey)).toMatchObject({ orderingKey: 'B', heldBy: null })
+    expect(byEvent.get(noKey)).toMatchObject({ orderingKey: null, heldBy: null })
+    return failed
+  })
 
   // Sent again by hand, the failed one goes through the ordered queue once more, now behind nothing.
   healed = true
@@ -190,9 +194,10 @@ it('keeps a key in order under a rate limit too', { timeout: 120_000 }, async ()
   await hook.waitFor(6, 60_000)
   expect(hook.requests.map((request) => String(request.headers['webhook-id']))).toEqual(ids)
   const arrivals = hook.requests.map((request) => request.at)
-  // Two a second: the first and third of them a second apart (less the receiver's 200 ms allowance).
+  // Two a second: the first and third of them a second apart, less 400 ms for a busy machine's scheduling
+  // between the worker and the receiver (a limiter that let them through together would show a few ms).
   for (let i = 2; i < arrivals.length; i++) {
-    expect((arrivals[i] ?? 0) - (arrivals[i - 2] ?? 0)).toBeGreaterThanOrEqual(800)
+    expect((arrivals[i] ?? 0) - (arrivals[i - 2] ?? 0)).toBeGreaterThanOrEqual(600)
   }
 })
 

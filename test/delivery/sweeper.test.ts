@@ -92,12 +92,15 @@ async function flakyReceiver() {
   }
 }
 
-it('gives a delivery whose job was deleted a new one, at its retry time, and delivers it once', async () => {
+it('gives a delivery whose job was deleted a new one, at its retry time, and delivers it once', {
+  timeout: 60_000,
+}, async () => {
   const { sink, accepted, up } = await flakyReceiver()
   const hook = await createWebhook(t, {
     url: sink.url,
     events: ['sweep.deleted'],
-    retryPolicy: { maxRetries: 5, retryDelayMs: 3000 },
+    // The retry is due well after the test has deleted its job, however busy the machine.
+    retryPolicy: { maxRetries: 5, retryDelayMs: 8000 },
   })
   const event = await publish(t, 'sweep.deleted', { order_id: 'lost' })
   const [stuck] = await retrying(hook.id, 1)
@@ -110,7 +113,7 @@ it('gives a delivery whose job was deleted a new one, at its retry time, and del
   expect(swept).toMatchObject({ status: 'RETRYING', next_retry_at: stuck?.next_retry_at })
   expect((await jobOf(swept?.job_id ?? null))?.start_after).toEqual(stuck?.next_retry_at)
 
-  const done = await deliveryReaches(t, hook.id, 'SUCCEEDED')
+  const done = await deliveryReaches(t, hook.id, 'SUCCEEDED', 30_000)
   expect(done.attempts.map((a) => a.responseCode)).toEqual([503, 200])
   await sleep(1000)
   expect(accepted).toEqual([event.id])
@@ -118,12 +121,14 @@ it('gives a delivery whose job was deleted a new one, at its retry time, and del
   expect(await sweepStuckDeliveries(await sweeper(), { graceSeconds: 0 })).toBe(0)
 })
 
-it('gives deliveries whose job failed or was cancelled new ones, and delivers each once', async () => {
+it('gives deliveries whose job failed or was cancelled new ones, and delivers each once', {
+  timeout: 60_000,
+}, async () => {
   const { sink, accepted, up } = await flakyReceiver()
   const hook = await createWebhook(t, {
     url: sink.url,
     events: ['sweep.failed'],
-    retryPolicy: { maxRetries: 5, retryDelayMs: 2000 },
+    retryPolicy: { maxRetries: 5, retryDelayMs: 8000 },
   })
   const events = [
     await publish(t, 'sweep.failed', { order_id: 'failed' }),
@@ -147,18 +152,18 @@ it('gives deliveries whose job failed or was cancelled new ones, and delivers ea
   await eventually(async () => {
     const deliveries = await deliveriesOf(t, hook.id)
     expect(deliveries.map((d) => d.status)).toEqual(['SUCCEEDED', 'SUCCEEDED'])
-  })
+  }, 30_000)
   await sleep(1000)
   expect(accepted.toSorted()).toEqual(events.map((e) => e.id).toSorted())
   expect(sink.requests).toHaveLength(4)
 })
 
-it('requeues a backlog in batches, each delivery once', async () => {
+it('requeues a backlog in batches, each delivery once', { timeout: 60_000 }, async () => {
   const { sink, accepted, up } = await flakyReceiver()
   const hook = await createWebhook(t, {
     url: sink.url,
     events: ['sweep.backlog'],
-    retryPolicy: { maxRetries: 5, retryDelayMs: 2000 },
+    retryPolicy: { maxRetries: 5, retryDelayMs: 8000 },
   })
   const events = await Promise.all(
     Array.from({ length: 5 }, (_, index) => publish(t, 'sweep.backlog', { order_id: `backlog-${index}` })),
@@ -174,7 +179,7 @@ it('requeues a backlog in batches, each delivery once', async () => {
   await eventually(async () => {
     const deliveries = await deliveriesOf(t, hook.id)
     expect(deliveries.map((d) => d.status)).toEqual(Array(5).fill('SUCCEEDED'))
-  })
+  }, 30_000)
   await sleep(1000)
   expect(accepted.toSorted()).toEqual(events.map((e) => e.id).toSorted())
   expect(sink.requests).toHaveLength(10)
@@ -194,7 +199,7 @@ it('leaves alone deliveries with a live job, parked ones and ones just created',
 
   // An attempt in flight (active).
   const slow = await receiver(() => ({ hang: true }))
-  const slowHook = await createWebhook(t, { url: slow.url, events: ['sweep.slow'], timeoutMs: 10_000 })
+  const slowHook = await createWebhook(t, { url: slow.url, events: ['sweep.slow'], timeoutMs: 60_000 })
   await publish(t, 'sweep.slow', { order_id: 'slow' })
   await slow.waitFor(1)
   const [active] = await rowsOf(slowHook.id)
@@ -205,7 +210,7 @@ it('leaves alone deliveries with a live job, parked ones and ones just created',
   const parkedHook = await createWebhook(t, {
     url: down.url,
     events: ['sweep.parked'],
-    retryPolicy: { maxRetries: 5, retryDelayMs: 300 },
+    retryPolicy: { maxRetries: 20, retryDelayMs: 500 },
   })
   await publish(t, 'sweep.parked', { order_id: 'parked' })
   await retrying(parkedHook.id, 1)

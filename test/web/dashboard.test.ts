@@ -16,7 +16,8 @@ if (!HAS_CHROMIUM) console.warn(NO_CHROMIUM_NOTICE)
 const order = (orderId: string, amount = 10) => ({ order_id: orderId, status: 'confirmed', amount })
 const lowStock = (productId: number) => ({ product_id: productId, current_stock: 2 })
 
-describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
+// Each test drives a browser through several screens, each waiting on the hub: a minute each, on a busy machine.
+describe.skipIf(!HAS_CHROMIUM)('dashboard', { timeout: 60_000 }, () => {
   const t = useTestHub()
   const browser = useBrowser()
   let base: string
@@ -665,9 +666,10 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', () => {
   })
 
   it('goes back to sign-in, saying why, when the token expires', async () => {
-    const page = await signIn('dash-expiry', { expiresIn: '6s' })
+    // Time enough to sign in on a busy machine before it expires.
+    const page = await signIn('dash-expiry', { expiresIn: '15s' })
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
-    await page.getByLabel('Token').waitFor({ timeout: 20_000 })
+    await page.getByLabel('Token').waitFor({ timeout: 25_000 })
     expect(await page.getByRole('status').or(page.getByRole('alert')).allTextContents()).toEqual([
       expect.stringMatching(/Your session ended \(.*expired.*\)\. Sign in again/),
     ])

@@ -235,7 +235,8 @@ describe('enabling and disabling', () => {
     const hook = await createWebhook(t, {
       url: sink.url,
       events: ['media.create'],
-      retryPolicy: { maxRetries: 5, retryDelayMs: 300 },
+      // Retries enough to still be retrying when the disable lands, however busy the machine.
+      retryPolicy: { maxRetries: 20, retryDelayMs: 500 },
     })
     await publish(t, 'media.create', { media: { id: 1 } })
     await deliveryReaches(t, hook.id, 'RETRYING')

@@ -7,6 +7,8 @@ import { type Receiver, startReceiver } from '../helpers/receiver.ts'
 const t = useTestHub({
   env: { SWITCHYARD_ALLOW_UNKNOWN_EVENT_TYPES: 'true', SWITCHYARD_RESPONSE_BODY_LIMIT_BYTES: '1024' },
 })
+/** How long the slow endpoint holds each request: longer than publishing six events takes, on any machine. */
+const HOLD_MS = 3000
 let slow: Receiver
 let fast: Receiver
 let inFlight = 0
@@ -17,8 +19,8 @@ beforeAll(async () => {
     maxInFlight = Math.max(maxInFlight, inFlight)
     setTimeout(() => {
       inFlight -= 1
-    }, 1000)
-    return { delayMs: 1000 }
+    }, HOLD_MS)
+    return { delayMs: HOLD_MS }
   })
   fast = await startReceiver()
 })
@@ -27,14 +29,15 @@ afterAll(async () => {
   await fast.close()
 })
 
-it('caps a webhook’s attempts in flight, and serves the others meanwhile', { timeout: 30_000 }, async () => {
+it('caps a webhook’s attempts in flight, and serves the others meanwhile', { timeout: 60_000 }, async () => {
   await createWebhook(t, { url: slow.url, events: ['order.*'], maxConcurrency: 2, name: 'slow' })
   await createWebhook(t, { url: fast.url, events: ['order.*'], name: 'fast' })
-  for (let i = 0; i < 6; i++) await publish(t, 'order.shipped', { order_id: `I-${i}` })
+  await Promise.all(Array.from({ length: 6 }, (_, i) => publish(t, 'order.shipped', { order_id: `I-${i}` })))
 
+  // The fast webhook had all six while the slow one had taken at most two, then two more HOLD_MS later.
   await fast.waitFor(6)
   expect(slow.requests.length).toBeLessThan(6)
-  await slow.waitFor(6, 20_000)
+  await slow.waitFor(6, 30_000)
   expect(maxInFlight).toBe(2)
 })
 

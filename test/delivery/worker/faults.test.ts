@@ -211,7 +211,9 @@ describe('a record PostgreSQL refuses', () => {
 })
 
 describe('a tenant at its share', () => {
-  it('never has more attempts in flight than its share, and jobs held back spend no retry', async () => {
+  it('never has more attempts in flight than its share, and jobs held back spend no retry', {
+    timeout: 90_000,
+  }, async () => {
     let open = 0
     let most = 0
     const receiver = await startReceiver(() => {
