@@ -6,10 +6,11 @@ import { createTokenVerifier, signToken } from './auth/jwt.ts'
 import { createRequestLimiter } from './auth/rate-limit.ts'
 import { resolveSecrets } from './auth/secrets.ts'
 import type { Config, Role } from './config.ts'
-import { connectDatabase, useDatabase } from './db/client.ts'
+import { connectDatabase, pool, useDatabase } from './db/client.ts'
 import { migrate } from './db/migrate.ts'
 import { openDatabase } from './db/open.ts'
 import { createDeliveryService } from './deliveries/service.ts'
+import { createEndpointRates } from './delivery/endpoint-rate.ts'
 import { createHttpSender } from './delivery/http.ts'
 import { createDeliveryJobs } from './delivery/jobs.ts'
 import { DELIVERY_QUEUES, queueDepth, startQueue } from './delivery/queue.ts'
@@ -156,6 +157,7 @@ export async function startHub(
         jobs,
         defaultHeaders: config.defaultHeaders,
         maxConsecutiveFailures: config.delivery.maxConsecutiveFailures,
+        rates: createEndpointRates(pool()),
         allowPrivateUrls: config.allowPrivateUrls,
         webhooksPerTenant: config.limits.webhooksPerTenant,
       }),

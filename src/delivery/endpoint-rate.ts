@@ -14,6 +14,9 @@
 // - A webhook whose second is full is skipped by this worker's fetches until a place frees, so waiting
 //   attempts cost no database work; a worker that has not learnt it yet asks once, and skips it too.
 // - Attempts that wait go back to the queue untouched: they are not attempts, nor failures.
+// - A test delivery (testWebhook), sent now and answered in the same request, waits in place for one
+//   (placeWithin).
+import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 
 /** A grant not started within this long after it was asked for is given up. */
@@ -91,4 +94,25 @@ export function createEndpointRates(pool: Pick<pg.Pool, 'query'>): EndpointRates
       return until === undefined ? 0 : Math.max(0, until - performance.now())
     },
   }
+}
+
+/**
+ * Waits up to `maxWaitMs` for one place in a webhook's second: the time by which it must start
+ * (performance.now()), or null when none came. A place that could not be counted (the database did not
+ * answer) is waited for like a full second.
+ */
+export async function placeWithin(
+  rates: EndpointRates,
+  webhookId: string,
+  limit: number,
+  maxWaitMs: number,
+): Promise<number | null> {
+  const giveUpAt = performance.now() + maxWaitMs
+  while (performance.now() < giveUpAt) {
+    const grant = await rates.take(webhookId, limit, 1).catch(() => ({ granted: 0, deadline: 0 }))
+    if (grant.granted > 0 && performance.now() <= grant.deadline) return grant.deadline
+    const wait = Math.min(Math.max(rates.freeInMs(webhookId), LEASE_MS), giveUpAt - performance.now())
+    if (wait > 0) await sleep(wait)
+  }
+  return null
 }

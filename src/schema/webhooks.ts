@@ -379,7 +379,7 @@ builder.mutationFields((t) => ({
   testWebhook: t.field({
     type: WebhookTestResultRef,
     description:
-      'Delivers an event now and waits for the answer. Logged as a test delivery, never retried, not counted in stats.',
+      'Delivers an event now and waits for the answer. Logged as a test delivery, never retried, not counted in stats. A rate-limited webhook counts it too: it waits up to 5 s for room, and past that is FAILED with TIMEOUT and not sent.',
     args: sampleEventArgs,
     resolve: (_root, args, context) =>
       context.services.webhooks.test(tenantOf(context), args.id, args.event, args.payload ?? undefined),

@@ -4,7 +4,8 @@ import { v7 as uuidv7 } from 'uuid'
 import type { Webhook } from '#generated/prisma/client.ts'
 import type { HubEvent } from '../../connectors/types.ts'
 import { attemptWebhook, prepareWebhookRequest, type StoredWebhook } from '../delivery/attempt.ts'
-import type { HttpSender } from '../delivery/http.ts'
+import { type EndpointRates, placeWithin } from '../delivery/endpoint-rate.ts'
+import type { AttemptOutcome, HttpSender } from '../delivery/http.ts'
 import type { DeliveryJobs } from '../delivery/jobs.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
 import type { Transformer } from '../delivery/transform.ts'
@@ -25,7 +26,12 @@ export interface TestDependencies {
   defaultHeaders: Record<string, string>
   /** The failure streak that disables a webhook; a test delivery never adds to it. */
   maxConsecutiveFailures: number
+  /** Webhooks' rateLimitPerSecond, which a test delivery keeps to like any other. */
+  rates: EndpointRates
 }
+
+/** How long a test delivery waits for room in its webhook's rateLimitPerSecond before it gives up. */
+export const TEST_RATE_WAIT_MS = 5000
 
 const stored = (webhook: Webhook): StoredWebhook => ({ ...webhook, headers: webhook.headers as Record<string, string> })
 
@@ -65,10 +71,31 @@ export async function testWebhook(
     tenantId,
     { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
     await sampleEvent(deps, tenantId, webhook, type, payload),
-    (event, deliveryId) => attemptWebhook(stored(webhook), event, { id: deliveryId, attempt: 1 }, deps),
+    async (event, deliveryId) => {
+      // The receiver's limit counts every request it gets, a test's too: it waits its turn, and is not sent
+      // when no turn comes in time.
+      const limit = webhook.rateLimitPerSecond
+      if (limit !== null && (await placeWithin(deps.rates, webhook.id, limit, TEST_RATE_WAIT_MS)) === null) {
+        return { outcome: noRoom(limit), requestHeaders: {}, body: null }
+      }
+      return attemptWebhook(stored(webhook), event, { id: deliveryId, attempt: 1 }, deps)
+    },
     { jobs, maxConsecutiveFailures },
   )
 }
+
+/** A test that found no room in its webhook's second: logged as a TIMEOUT, and nothing sent. */
+const noRoom = (limit: number): AttemptOutcome => ({
+  ok: false,
+  responseCode: null,
+  responseBody: null,
+  responseTimeMs: 0,
+  errorType: 'TIMEOUT',
+  errorMessage: `the webhook's rateLimitPerSecond (${limit}) had no room for the test within ${TEST_RATE_WAIT_MS / 1000} s; nothing was sent`,
+  retryable: false,
+  gone: false,
+  retryAfterMs: null,
+})
 
 export interface PayloadPreview {
   event: string

@@ -1,8 +1,11 @@
 // rateLimitPerSecond and orderingKey on createWebhook and updateWebhook: checked, stored, shown, cleared;
-// a refused input stores nothing. (Their delivery is tested in test/delivery/endpoint-rate.test.ts and
-// test/delivery/ordering.test.ts.)
+// a refused input stores nothing; testWebhook keeps to the rate limit. (Their delivery is tested in
+// test/delivery/endpoint-rate.test.ts and test/delivery/ordering.test.ts.)
 import { describe, expect, it } from 'vitest'
+import { pool } from '../../src/db/client.ts'
+import { TEST_RATE_WAIT_MS } from '../../src/webhooks/test.ts'
 import { useTestHub } from '../helpers/hub.ts'
+import { startReceiver } from '../helpers/receiver.ts'
 
 const t = useTestHub({ socket: false })
 const URL = 'http://127.0.0.1:9/hook'
@@ -59,6 +62,53 @@ describe('rateLimitPerSecond', () => {
     })
     const { webhook } = await t.data('query ($id: ID!) { webhook(id: $id) { name rateLimitPerSecond } }', { id })
     expect(webhook).toEqual({ name: 'controlled', rateLimitPerSecond: 3 })
+  })
+})
+
+describe('testWebhook on a rate-limited webhook', () => {
+  const TEST = `mutation ($id: ID!) { testWebhook(id: $id, event: "order.created", payload: { order_id: "T", status: "draft", amount: 1 }) {
+    status errorType errorMessage } }`
+
+  it('waits its turn: tests at once to a webhook of 1 a second reach it a second apart', async () => {
+    const receiver = await startReceiver()
+    try {
+      const { createWebhook } = await t.data(CREATE, { input: input({ url: receiver.url, rateLimitPerSecond: 1 }) })
+      const { id } = createWebhook.webhook
+      const results = await Promise.all([0, 1, 2].map(() => t.data(TEST, { id })))
+      expect(results.map((result) => result.testWebhook.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED'])
+      const arrivals = receiver.requests.map((request) => request.at).sort((a, b) => a - b)
+      expect(arrivals).toHaveLength(3)
+      // Less 400 ms for a busy machine's scheduling; sent together they would be milliseconds apart.
+      for (let i = 1; i < arrivals.length; i++) {
+        expect((arrivals[i] ?? 0) - (arrivals[i - 1] ?? 0)).toBeGreaterThanOrEqual(1000 - 400)
+      }
+    } finally {
+      await receiver.close()
+    }
+  })
+
+  it('is not sent, and says why, when its webhook has no room in time', { timeout: 30_000 }, async () => {
+    const receiver = await startReceiver()
+    try {
+      const { createWebhook } = await t.data(CREATE, { input: input({ url: receiver.url, rateLimitPerSecond: 1 }) })
+      const { id } = createWebhook.webhook
+      // The webhook's place is taken for the next 20 s, as by a worker's grant.
+      await pool().query(
+        `INSERT INTO endpoint_rates (webhook_id, granted_at, points) VALUES ($1, ARRAY[now() + interval '20 seconds'], ARRAY[1])`,
+        [id],
+      )
+      const started = Date.now()
+      const { testWebhook } = await t.data(TEST, { id })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(TEST_RATE_WAIT_MS)
+      expect(testWebhook).toEqual({
+        status: 'FAILED',
+        errorType: 'TIMEOUT',
+        errorMessage: "the webhook's rateLimitPerSecond (1) had no room for the test within 5 s; nothing was sent",
+      })
+      expect(receiver.requests).toHaveLength(0)
+    } finally {
+      await receiver.close()
+    }
   })
 })
 
