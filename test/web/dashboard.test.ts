@@ -58,12 +58,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard', { timeout: 60_000 }, () => {
       .map((node) => node.role?.value ?? '')
   }
 
-  // Every screen is drawn whole; `npm run screenshots` also saves each to docs/screenshots/.
-  const shot = (page: Page, name: string) =>
-    page.screenshot({
-      path: process.env.SWITCHYARD_SCREENSHOTS === '1' ? join(SCREENSHOTS, `${name}.png`) : undefined,
-      fullPage: true,
-    })
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
 
   it('serves the page with a strict Content-Security-Policy, at / and at each screen', async () => {
     for (const path of ['/', '/webhooks', '/webhooks/abc', '/events', '/integrations/zapier', '/live']) {
