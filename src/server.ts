@@ -10,7 +10,7 @@ import { useServer } from 'graphql-ws/use/ws'
 import { createYoga, type GraphiQLOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import ipaddr from 'ipaddr.js'
 import { LRUCache } from 'lru-cache'
-import { WebSocketServer } from 'ws'
+import { WebSocket, WebSocketServer } from 'ws'
 import { type Admission, createAdmission } from './auth/admission.ts'
 import { atExpiry, endSubscriptionsAtExpiry } from './auth/expiry.ts'
 import type { Identity, TokenVerifier } from './auth/jwt.ts'
@@ -182,9 +182,10 @@ export function buildApp({
         {
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
           subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-          // A connection counts as one request, against its token's tenant, or without a valid token its
-          // address: opening sockets is no way around the limit. One over it is closed with 1013 (Try Again
-          // Later), which graphql-ws clients retry with their backoff; one without a valid token, 4403.
+          // A connection counts as one request once it says who it is (connection_init; graphql-ws closes one
+          // that does not within 3 s), against its token's tenant, or without a valid token its address. One
+          // over the limit is closed with 1013 (Try Again Later), which graphql-ws clients retry with their
+          // backoff; one without a valid token, 4403.
           onConnect: async ({ connectionParams, extra }) => {
             const authorization = connectionParams?.authorization
             let identity: Identity | null
@@ -201,7 +202,8 @@ export function buildApp({
               }
               return false
             }
-            if (!identity) return false
+            // Gone while it was counted: no timer for a socket that has closed.
+            if (!identity || extra.socket.readyState !== WebSocket.OPEN) return false
             if (identity.expiresAt !== undefined) {
               const forget = atExpiry(identity.expiresAt, () =>
                 extra.socket.close(CloseCode.Unauthorized, 'the token has expired'),

@@ -43,11 +43,13 @@ const EVENTS = /* GraphQL */ `
 const MISSED = /* GraphQL */ `
   query Missed($before: String, $type: String) {
     events(last: 100, before: $before, type: $type) {
-      edges { node { id type createdAt data } }
-      pageInfo { hasPreviousPage startCursor }
+      edges { node { id type createdAt data source } }
+      pageInfo { hasPreviousPage }
     }
   }
 `
+/** A page of the log that has not answered by then is given up; the second look tries again. */
+const ASK_TIMEOUT_MS = 15_000
 const DELIVERIES = /* GraphQL */ `
   subscription Follow($webhookId: ID!) {
     deliveryUpdates(webhookId: $webhookId) {
@@ -62,6 +64,8 @@ interface HubEventLine {
   type: string
   createdAt: string
   data: unknown
+  /** In the log only: a test delivery's event (source "test") was never published, so is never streamed. */
+  source?: string
 }
 
 interface DeliveryUpdate {
@@ -180,7 +184,7 @@ async function introduce(url: URL, token: string, webhookId: string | undefined)
 
 interface Connection<T> {
   edges: Array<{ node: T }>
-  pageInfo: { hasPreviousPage: boolean; startCursor: string | null }
+  pageInfo: { hasPreviousPage: boolean }
 }
 
 /** One query's data over HTTP; an Error saying why there is none. */
@@ -189,6 +193,7 @@ async function ask<T>(url: URL, token: string, query: string, variables: Record<
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(ASK_TIMEOUT_MS),
   })
   const result = (await response.json().catch(() => undefined)) as FormattedExecutionResult<T> | undefined
   const error = result?.errors?.[0]
@@ -294,24 +299,31 @@ async function main() {
     forward?.(event)
   }
   const wanted = (event: HubEventLine) =>
-    !options.patterns.length || options.patterns.some((pattern) => matchesPattern(pattern, event.type))
-  // The log's pages of events newer than `since`, oldest first, until none is left.
-  const catchUp = () => {
-    printing = printing.then(async () => {
+    event.source !== 'test' &&
+    (!options.patterns.length || options.patterns.some((pattern) => matchesPattern(pattern, event.type)))
+  // The log's pages of events newer than `from()` (read when its turn comes), oldest first, until none is
+  // left: resolves with the newest id the log had, the cursor a later look goes on from. Events streamed
+  // meanwhile move `since`, not this cursor, so an event the stream missed is still found.
+  const catchUp = (from: () => string | undefined): Promise<string | undefined> => {
+    const done = printing.then(async () => {
+      let cursor = from()
       try {
         for (let more = true; more; ) {
           const { events } = await ask<{ events: Connection<HubEventLine> }>(options.url, options.token, MISSED, {
-            before: since ?? null,
+            before: cursor ?? null,
             type: options.patterns.length === 1 ? options.patterns[0] : null,
           })
           for (const { node } of events.edges.toReversed()) if (wanted(node)) show(node)
-          since = events.pageInfo.startCursor ?? since
+          cursor = events.edges[0]?.node.id ?? cursor
           more = events.pageInfo.hasPreviousPage
         }
       } catch (error) {
         console.log(`Could not read the events published while away: ${(error as Error).message}`)
       }
+      return cursor
     })
+    printing = done.then(() => {})
+    return done
   }
 
   let connected = false
@@ -334,8 +346,7 @@ async function main() {
           return
         }
         console.log('Reconnected to the hub. Events published while away follow, if any.')
-        catchUp()
-        setTimeout(catchUp, SECOND_LOOK_MS).unref()
+        void catchUp(() => since).then((end) => setTimeout(() => catchUp(() => end), SECOND_LOOK_MS).unref())
       },
       closed: (event) => {
         if (!connected || stopping) return

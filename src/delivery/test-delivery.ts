@@ -31,7 +31,13 @@ export interface TestTarget {
 export type TestAttempt = (
   event: HubEvent,
   deliveryId: string,
-) => Promise<{ outcome: AttemptOutcome; requestHeaders: Record<string, string>; body?: string | null }>
+) => Promise<{
+  outcome: AttemptOutcome
+  requestHeaders: Record<string, string>
+  body?: string | null
+  /** When the request was sent, if not as soon as the attempt began (it waited its turn first). */
+  sentAt?: Date
+}>
 
 export async function deliverTest(
   tenantId: string,
@@ -54,11 +60,12 @@ export async function deliverTest(
       [deliveryId, tenantId, target.webhookId, target.integrationId, eventId, event.type, createdAt],
     )
   })
-  const startedAt = new Date()
+  const began = new Date()
   const {
     outcome,
     requestHeaders,
     body = null,
+    sentAt: startedAt = began,
   } = await attempt({ id: eventId, type: event.type, createdAt, data: event.payload }, deliveryId)
   const status: DeliveryStatus = outcome.ok ? 'SUCCEEDED' : 'FAILED'
   await transaction((client) =>

@@ -3,7 +3,7 @@
 import { v7 as uuidv7 } from 'uuid'
 import type { Webhook } from '#generated/prisma/client.ts'
 import type { HubEvent } from '../../connectors/types.ts'
-import { attemptWebhook, prepareWebhookRequest, type StoredWebhook } from '../delivery/attempt.ts'
+import { prepareWebhookRequest, type StoredWebhook } from '../delivery/attempt.ts'
 import { type EndpointRates, placeWithin } from '../delivery/endpoint-rate.ts'
 import type { AttemptOutcome, HttpSender } from '../delivery/http.ts'
 import type { DeliveryJobs } from '../delivery/jobs.ts'
@@ -72,13 +72,18 @@ export async function testWebhook(
     { webhookId: webhook.id, integrationId: null, maxConcurrency: webhook.maxConcurrency },
     await sampleEvent(deps, tenantId, webhook, type, payload),
     async (event, deliveryId) => {
-      // The receiver's limit counts every request it gets, a test's too: it waits its turn, and is not sent
-      // when no turn comes in time.
+      const delivery = { id: deliveryId, attempt: 1 }
+      const prepared = await prepareWebhookRequest(stored(webhook), event, delivery, deps, new Date())
+      if ('notSent' in prepared) return { outcome: prepared.notSent, requestHeaders: {}, body: null }
+      // The receiver's limit counts every request it gets, a test's too: once made (a request that cannot be
+      // made takes no place), it waits its turn, and is not sent when no turn comes in time.
       const limit = webhook.rateLimitPerSecond
       if (limit !== null && (await placeWithin(deps.rates, webhook.id, limit, TEST_RATE_WAIT_MS)) === null) {
         return { outcome: noRoom(limit), requestHeaders: {}, body: null }
       }
-      return attemptWebhook(stored(webhook), event, { id: deliveryId, attempt: 1 }, deps)
+      const sentAt = new Date()
+      const outcome = await deps.sender.send(prepared.request)
+      return { outcome, requestHeaders: prepared.logged, body: prepared.request.body, sentAt }
     },
     { jobs, maxConsecutiveFailures },
   )

@@ -223,6 +223,21 @@ describe('npm run listen when the hub restarts', () => {
       }),
     })
     expect(unwanted.status).toBe(200)
+    // And a test delivery's event, in the log but never published: not one the stream would have shown.
+    const asTenant = (query: string) =>
+      fetch(elsewhereUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query }),
+      }).then((response) => response.json() as Promise<{ data: Record<string, { id?: string; eventId?: string }> }>)
+    const { data: created } = await asTenant(
+      'mutation { createWebhook(input: { name: "t", url: "http://127.0.0.1:9/t", events: ["order.created"] }) { webhook { id } } }',
+    )
+    const hookId = (created.createWebhook as unknown as { webhook: { id: string } }).webhook.id
+    const { data: tested } = await asTenant(
+      `mutation { testWebhook(id: "${hookId}", event: "order.created", payload: { order_id: "a-test", status: "draft", amount: 1 }) { eventId } }`,
+    )
+    expect(tested.testWebhook?.eventId).toBeDefined()
     expect(await elsewhere.stop('SIGTERM')).toBe(0)
 
     const second = spawnHub(['all'], env)
@@ -243,6 +258,7 @@ describe('npm run listen when the hub restarts', () => {
     expect(child.output().split(away)).toHaveLength(2)
     expect(child.output().indexOf(away)).toBeGreaterThan(child.output().indexOf('Reconnected to the hub.'))
     expect(child.output()).not.toContain('"unwanted"')
+    expect(child.output()).not.toContain('"a-test"')
     expect(await child.stop('SIGINT')).toBe(0)
     expect(await second.stop('SIGTERM')).toBe(0)
   })

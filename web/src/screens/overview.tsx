@@ -53,10 +53,12 @@ export function Overview() {
   if (overview.error) return <Notice tone="bad">{overview.error}</Notice>
   if (!overview.data) return <Loading what="the overview" />
   const { summary } = overview.data.webhooks
-  const series = charted.length && stats.data ? charted.map((_, i) => stats.data?.[`w${i}`]?.timeSeries ?? []) : []
+  // Only the answer for the current choice and webhooks: an earlier one is not shown while this one loads.
+  const current = stats.stale ? undefined : stats.data
+  const series = charted.length && current ? charted.map((_, i) => current[`w${i}`]?.timeSeries ?? []) : []
   const errors = new Map<string, number>()
   for (let i = 0; i < charted.length; i++) {
-    for (const { errorType, count: n } of stats.data?.[`w${i}`]?.errorBreakdown ?? []) {
+    for (const { errorType, count: n } of current?.[`w${i}`]?.errorBreakdown ?? []) {
       errors.set(errorType, (errors.get(errorType) ?? 0) + n)
     }
   }
@@ -81,13 +83,13 @@ export function Overview() {
           <p class="muted">
             No webhooks yet. <a href="/webhooks/new">Create one</a> to see deliveries here.
           </p>
-        ) : stats.data && !stats.stale ? (
+        ) : current ? (
           <DeliveriesChart
             buckets={sumBuckets(series)}
             label={groupBy === 'HOUR' ? 'Deliveries per hour, last 48 hours' : 'Deliveries per day, last 30 days'}
           />
         ) : (
-          <Loading what="the chart" />
+          !stats.error && <Loading what="the chart" />
         )}
         {hooks.length > CHARTED_WEBHOOKS && (
           <p class="muted">The chart adds up the {CHARTED_WEBHOOKS} busiest webhooks.</p>
@@ -95,7 +97,9 @@ export function Overview() {
       </Panel>
       <div class="columns">
         <Panel title="Errors">
-          {errorTotal === 0 ? (
+          {!current ? (
+            !stats.error && <Loading what="the errors" />
+          ) : errorTotal === 0 ? (
             <p class="muted">No failed attempts in this period.</p>
           ) : (
             <table>

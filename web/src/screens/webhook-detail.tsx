@@ -237,7 +237,7 @@ export function WebhookDetail() {
         {stats.data && !stats.stale ? (
           <StatsView stats={stats.data.webhookStats} groupBy={groupBy} />
         ) : (
-          <Loading what="stats" />
+          !stats.error && <Loading what="stats" />
         )}
       </Panel>
 
