@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { Agent, request } from 'undici'
+import { afterAll, beforeAll } from 'vitest'
 import { signToken } from '../../src/auth/jwt.ts'
 import type { Role } from '../../src/config.ts'
 import { type GraphQLResponse, TEST_JWT_SECRET, testConfigEnv } from '../helpers/hub.ts'
@@ -60,6 +61,26 @@ export async function createCluster(databaseUrl: string, env: Record<string, str
       await Promise.all(started.map((hub) => hub.stop('SIGKILL')))
     },
   }
+}
+
+/**
+ * For a test file or describe block: an API process and `workers` worker processes on the database, started
+ * before its tests and killed after them, with a GraphQL client for the API.
+ */
+export function useApiAndWorkers(db: { url: string }, workers = 2): { gql: GraphQLClient } {
+  const handle = {} as { gql: GraphQLClient }
+  let cluster: Cluster | undefined
+  beforeAll(async () => {
+    cluster = await createCluster(db.url)
+    const api = await cluster.start('api')
+    await Promise.all(Array.from({ length: workers }, () => cluster?.start('worker')))
+    handle.gql = graphqlClient(api.url ?? '')
+  }, 120_000)
+  afterAll(async () => {
+    await handle.gql?.close()
+    await cluster?.killAll()
+  })
+  return handle
 }
 
 // ---------------------------------------------------------------- GraphQL

@@ -4,7 +4,7 @@ import pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEndpointRates, RATE_WINDOW_MS } from '../../src/delivery/endpoint-rate.ts'
-import { type Cluster, createCluster, type GraphQLClient, graphqlClient, sql } from '../chaos/cluster.ts'
+import { sql, useApiAndWorkers } from '../chaos/cluster.ts'
 import { eventually } from '../helpers/api.ts'
 import { useTestDatabase } from '../helpers/db.ts'
 import { type Receiver, startReceiver } from '../helpers/receiver.ts'
@@ -76,21 +76,14 @@ describe('the shared count', () => {
 describe('over HTTP, across two worker processes', () => {
   const EVENTS = 30
   const LIMIT = 5
-  let cluster: Cluster
-  let gql: GraphQLClient
+  const hubs = useApiAndWorkers(db)
   let limited: Receiver
   let free: Receiver
 
   beforeAll(async () => {
     ;[limited, free] = await Promise.all([startReceiver(), startReceiver()])
-    cluster = await createCluster(db.url)
-    const api = await cluster.start('api')
-    await Promise.all([cluster.start('worker'), cluster.start('worker')])
-    gql = graphqlClient(api.url ?? '')
-  }, 120_000)
+  })
   afterAll(async () => {
-    await gql?.close()
-    await cluster?.killAll()
     await Promise.all([limited?.close(), free?.close()])
   })
 
@@ -98,7 +91,7 @@ describe('over HTTP, across two worker processes', () => {
     timeout: 120_000,
   }, async () => {
     const create = async (url: string, rateLimitPerSecond: number | null) => {
-      const data = await gql.data(
+      const data = await hubs.gql.data(
         'tenant-a',
         'mutation ($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id rateLimitPerSecond } } }',
         { input: { name: 'hook', url, events: ['burst.*'], rateLimitPerSecond } },
@@ -111,7 +104,7 @@ describe('over HTTP, across two worker processes', () => {
     // Each publish runs its own transaction: the burst lands as a burst.
     await Promise.all(
       Array.from({ length: EVENTS }, (_, n) =>
-        gql.data(
+        hubs.gql.data(
           'tenant-a',
           'mutation ($input: PublishEventInput!) { publishEvent(input: $input) { deliveriesQueued } }',
           { input: { type: 'burst.sent', payload: { n } } },

@@ -1,26 +1,17 @@
 // Ordered delivery per key, over real HTTP, with an API process and two worker processes: every key in
 // publish order through random failures; a delivery that gives up lets the next go on, which shows it was
 // held; other keys, and events without a key, are not held back.
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { type Cluster, createCluster, type GraphQLClient, graphqlClient } from '../chaos/cluster.ts'
+import { afterAll, expect, it } from 'vitest'
+import { useApiAndWorkers } from '../chaos/cluster.ts'
 import { eventually } from '../helpers/api.ts'
 import { useTestDatabase } from '../helpers/db.ts'
 import { type ReceivedRequest, type Receiver, startReceiver } from '../helpers/receiver.ts'
 
 const db = useTestDatabase()
-let cluster: Cluster
-let gql: GraphQLClient
+const hubs = useApiAndWorkers(db)
 const receivers: Receiver[] = []
 
-beforeAll(async () => {
-  cluster = await createCluster(db.url)
-  const api = await cluster.start('api')
-  await Promise.all([cluster.start('worker'), cluster.start('worker')])
-  gql = graphqlClient(api.url ?? '')
-}, 120_000)
 afterAll(async () => {
-  await gql?.close()
-  await cluster?.killAll()
   await Promise.all(receivers.map((receiver) => receiver.close()))
 })
 
@@ -31,7 +22,7 @@ async function receiver(): Promise<Receiver> {
 }
 
 async function createWebhook(tenant: string, input: Record<string, unknown>): Promise<string> {
-  const data = await gql.data(
+  const data = await hubs.gql.data(
     tenant,
     'mutation ($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id orderingKey } } }',
     { input: { name: 'ordered', ...input } },
@@ -41,7 +32,7 @@ async function createWebhook(tenant: string, input: Record<string, unknown>): Pr
 }
 
 async function publish(tenant: string, type: string, payload: unknown): Promise<string> {
-  const data = await gql.data(
+  const data = await hubs.gql.data(
     tenant,
     'mutation ($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }',
     { input: { type, payload } },
@@ -150,7 +141,7 @@ it('holds a key behind a delivery that gives up, then lets the next go on and sh
 
   // The receiver has a request before the worker records its answer: the log is read until it has all five.
   const failed = await eventually(async () => {
-    const { deliveries } = await gql.data(
+    const { deliveries } = await hubs.gql.data(
       'tenant-b',
       `query ($id: ID!) { deliveries(webhookId: $id, first: 10) { edges { node {
          eventId status attemptCount orderingKey heldBy id } } } }`,
@@ -170,9 +161,9 @@ it('holds a key behind a delivery that gives up, then lets the next go on and sh
 
   // Sent again by hand, the failed one goes through the ordered queue once more, now behind nothing.
   healed = true
-  await gql.data('tenant-b', 'mutation ($id: ID!) { retryDelivery(id: $id) { id } }', { id: failed?.id })
+  await hubs.gql.data('tenant-b', 'mutation ($id: ID!) { retryDelivery(id: $id) { id } }', { id: failed?.id })
   await eventually(async () => {
-    const { delivery } = await gql.data('tenant-b', 'query ($id: ID!) { delivery(id: $id) { status } }', {
+    const { delivery } = await hubs.gql.data('tenant-b', 'query ($id: ID!) { delivery(id: $id) { status } }', {
       id: failed?.id,
     })
     expect(delivery.status).toBe('SUCCEEDED')
@@ -207,7 +198,7 @@ it('keeps the order of a batch published in one call, whose jobs share their cre
   const hook = await receiver()
   await createWebhook('tenant-d', { url: hook.url, events: ['sale.*'], orderingKey: 'order_id' })
   const input = Array.from({ length: 40 }, (_, n) => ({ type: 'sale.updated', payload: { order_id: 'B', n } }))
-  const { publishEvents } = await gql.data(
+  const { publishEvents } = await hubs.gql.data(
     'tenant-d',
     'mutation ($input: [PublishEventInput!]!) { publishEvents(input: $input) { results { event { id } } } }',
     { input },
