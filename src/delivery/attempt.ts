@@ -114,7 +114,7 @@ export interface PreparedRequest {
 }
 
 /** An attempt that sent nothing: the outcome it is logged with. */
-const notSent = (
+export const notSent = (
   errorType: 'INVALID_RESPONSE' | 'TIMEOUT' | 'TRANSFORM_ERROR',
   errorMessage: string,
   retryable: boolean,

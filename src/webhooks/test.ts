@@ -3,9 +3,9 @@
 import { v7 as uuidv7 } from 'uuid'
 import type { Webhook } from '#generated/prisma/client.ts'
 import type { HubEvent } from '../../connectors/types.ts'
-import { prepareWebhookRequest, type StoredWebhook } from '../delivery/attempt.ts'
+import { notSent, prepareWebhookRequest, type StoredWebhook } from '../delivery/attempt.ts'
 import { type EndpointRates, placeWithin } from '../delivery/endpoint-rate.ts'
-import type { AttemptOutcome, HttpSender } from '../delivery/http.ts'
+import type { HttpSender } from '../delivery/http.ts'
 import type { DeliveryJobs } from '../delivery/jobs.ts'
 import { deliverTest, type TestDeliveryResult } from '../delivery/test-delivery.ts'
 import type { Transformer } from '../delivery/transform.ts'
@@ -79,7 +79,8 @@ export async function testWebhook(
       // made takes no place), it waits its turn, and is not sent when no turn comes in time.
       const limit = webhook.rateLimitPerSecond
       if (limit !== null && (await placeWithin(deps.rates, webhook.id, limit, TEST_RATE_WAIT_MS)) === null) {
-        return { outcome: noRoom(limit), requestHeaders: {}, body: null }
+        const why = `the webhook's rateLimitPerSecond (${limit}) had no room for the test within ${TEST_RATE_WAIT_MS / 1000} s; nothing was sent`
+        return { outcome: notSent('TIMEOUT', why, false), requestHeaders: {}, body: null }
       }
       const sentAt = new Date()
       const outcome = await deps.sender.send(prepared.request)
@@ -88,19 +89,6 @@ export async function testWebhook(
     { jobs, maxConsecutiveFailures },
   )
 }
-
-/** A test that found no room in its webhook's second: logged as a TIMEOUT, and nothing sent. */
-const noRoom = (limit: number): AttemptOutcome => ({
-  ok: false,
-  responseCode: null,
-  responseBody: null,
-  responseTimeMs: 0,
-  errorType: 'TIMEOUT',
-  errorMessage: `the webhook's rateLimitPerSecond (${limit}) had no room for the test within ${TEST_RATE_WAIT_MS / 1000} s; nothing was sent`,
-  retryable: false,
-  gone: false,
-  retryAfterMs: null,
-})
 
 export interface PayloadPreview {
   event: string
