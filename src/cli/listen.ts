@@ -159,25 +159,21 @@ async function introduce(url: URL, token: string, webhookId: string | undefined)
   const query = webhookId
     ? 'query($id: ID!) { viewer { tenant } webhook(id: $id) { name url } }'
     : '{ viewer { tenant } events(first: 1) { edges { cursor } } }'
-  let response: Response
+  let answer: Answer<Introduction>
   try {
-    response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables: { id: webhookId } }),
-    })
+    answer = await post<Introduction>(url, token, query, { id: webhookId })
   } catch (error) {
     const cause = (error as Error & { cause?: Error }).cause
     fail(`cannot reach the hub at ${url.href}: ${cause?.message ?? (error as Error).message}`)
   }
-  const result = (await response.json().catch(() => undefined)) as FormattedExecutionResult<Introduction> | undefined
+  const { status, result } = answer
   const error = result?.errors?.[0]
   if (error?.extensions?.code === 'UNAUTHENTICATED') fail(`the hub refused the token: ${error.message}`)
   if (error?.extensions?.code === 'NOT_FOUND' || error?.extensions?.code === 'BAD_USER_INPUT') {
     fail(`--webhook: ${error.message}`)
   }
   if (!result?.data?.viewer || error) {
-    fail(`${url.href} did not answer as a Switchyard hub (HTTP ${response.status}${error ? `: ${error.message}` : ''})`)
+    fail(`${url.href} did not answer as a Switchyard hub (HTTP ${status}${error ? `: ${error.message}` : ''})`)
   }
   return result.data
 }
@@ -187,18 +183,36 @@ interface Connection<T> {
   pageInfo: { hasPreviousPage: boolean }
 }
 
-/** One query's data over HTTP; an Error saying why there is none. */
-async function ask<T>(url: URL, token: string, query: string, variables: Record<string, unknown>): Promise<T> {
+interface Answer<T> {
+  status: number
+  /** Undefined when the body was not JSON. */
+  result: FormattedExecutionResult<T> | undefined
+}
+
+/** One GraphQL request over HTTP with the token; throws only when no answer came. */
+async function post<T>(
+  url: URL,
+  token: string,
+  query: string,
+  variables: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<Answer<T>> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(ASK_TIMEOUT_MS),
+    signal,
   })
   const result = (await response.json().catch(() => undefined)) as FormattedExecutionResult<T> | undefined
+  return { status: response.status, result }
+}
+
+/** One query's data; an Error saying why there is none. */
+async function ask<T>(url: URL, token: string, query: string, variables: Record<string, unknown>): Promise<T> {
+  const { status, result } = await post<T>(url, token, query, variables, AbortSignal.timeout(ASK_TIMEOUT_MS))
   const error = result?.errors?.[0]
   if (error) throw new Error(`${error.message} (${error.extensions?.code})`)
-  if (!result?.data) throw new Error(`the hub answered HTTP ${response.status}`)
+  if (!result?.data) throw new Error(`the hub answered HTTP ${status}`)
   return result.data
 }
 
