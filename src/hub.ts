@@ -117,6 +117,8 @@ export async function startHub(
     cleanups.push(() => sender.close())
     const transformer = createTransformer()
     cleanups.push(() => transformer.close())
+    // One count of webhooks' rateLimitPerSecond in this process, for its attempts and its test deliveries.
+    const rates = createEndpointRates(pool())
     const secrets = await resolveSecrets(config)
     if (!secrets.encryptionKeys) throw new Error('SWITCHYARD_ENCRYPTION_KEY is not set')
     const sealer = createSealer(secrets.encryptionKeys)
@@ -157,7 +159,7 @@ export async function startHub(
         jobs,
         defaultHeaders: config.defaultHeaders,
         maxConsecutiveFailures: config.delivery.maxConsecutiveFailures,
-        rates: createEndpointRates(pool()),
+        rates,
         allowPrivateUrls: config.allowPrivateUrls,
         webhooksPerTenant: config.limits.webhooksPerTenant,
       }),
@@ -184,6 +186,7 @@ export async function startHub(
         sealer: openingSealer,
         sender,
         transformer,
+        rates,
         callConnector: caller.deliver,
         onDisabled: (disabled) => announceDisabled(publisher, disabled),
       })

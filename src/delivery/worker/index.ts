@@ -19,7 +19,7 @@ import type { Logger } from '../../logger.ts'
 import type { EventNotice } from '../../realtime/channels.ts'
 import type { Listener } from '../../realtime/listener.ts'
 import type { Sealer } from '../../sealing/sealer.ts'
-import { createEndpointRates, type EndpointRates } from '../endpoint-rate.ts'
+import type { EndpointRates } from '../endpoint-rate.ts'
 import type { HttpSender } from '../http.ts'
 import type { DeliveryJobs } from '../jobs.ts'
 import { QUEUE_NAMES, type QueueName } from '../queue.ts'
@@ -44,6 +44,8 @@ export interface DeliveryWorkerDeps {
   sender: HttpSender
   /** Evaluates webhooks' transforms off the event loop. */
   transformer: Transformer
+  /** Webhooks' rateLimitPerSecond: the process's one count, which its test deliveries share. */
+  rates: EndpointRates
   callConnector: CallConnector
   /**
    * Called once the commit that disabled a webhook is done (410 Gone, or too many failed deliveries in a
@@ -60,7 +62,7 @@ export interface DeliveryWorker {
 export function startDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const { config } = deps
   const log = deps.logger.child({ component: 'delivery-worker' })
-  const rates = createEndpointRates(pool())
+  const { rates } = deps
   const pipelines = [
     startPipeline(deps, log, rates, QUEUE_NAMES.delivery, (notice) => notice.deliveries > (notice.ordered ?? 0)),
     // Ordered deliveries have a queue of their own (src/delivery/ordering.ts), woken only by their own.
