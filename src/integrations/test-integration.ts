@@ -40,9 +40,8 @@ export async function testIntegration(
     }
   }
   const body = payload ?? (await deps.catalog.find(tenantId, type))?.examplePayload ?? {}
-  await deps.publishing.check(tenantId, { type, payload: body }).catch((error: unknown) => {
-    if (!(error instanceof Error && /unknown event type/.test(error.message))) throw error
-  })
+  // Publish's checks, but a test may use a type outside the catalog.
+  await deps.publishing.check(tenantId, { type, payload: body }, { anyType: true })
   const result = await deliverTest(
     tenantId,
     { webhookId: null, integrationId: integration.id, maxConcurrency: integration.maxConcurrency },
